@@ -1,14 +1,169 @@
-"""`python -m app ...`: every command of the service."""
+"""`python -m app ...`: every command of the service.
+
+Commands that need PostgreSQL or Redis attach to the configured servers, or to the embedded
+ones under DATA_DIR when DATABASE_URL / REDIS_URL are unset (starting them if needed).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from app.config import Settings, get_settings
+
+
+def _settings_with_servers() -> Settings:
+    from app.devservers import with_servers
+
+    return with_servers(get_settings())
+
+
+def migrate_to_head(settings: Settings) -> None:
+    """Apply every Alembic migration to the configured database."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(Path(__file__).resolve().parent.parent / "alembic.ini"))
+    cfg.attributes["database_url"] = settings.server_urls()[0]
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    migrate_to_head(_settings_with_servers())
+    print("database is at the newest migration")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings_with_servers()
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_config=None,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from arq.worker import run_worker
+
+    from app.worker.settings import worker_settings
+
+    run_worker(worker_settings(_settings_with_servers()))
+    return 0
+
+
+async def _with_session(settings: Settings, action: str, args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from app import security
+    from app.db import create_engine, create_session_factory, session_scope
+
+    engine = create_engine(settings.server_urls()[0], pool_size=1)
+    try:
+        async with session_scope(create_session_factory(engine)) as session:
+            if action == "create":
+                try:
+                    scopes = security.parse_scopes(args.scopes)
+                    key = await security.create_api_key(session, args.name, scopes)
+                except ValueError as err:
+                    print(f"error: {err}", file=sys.stderr)
+                    return 2
+                print(f"created API key {args.name!r} with scopes {', '.join(scopes)}")
+                print("store it now: it is shown once and only its hash is kept")
+                print(key)
+            elif action == "list":
+                rows = await session.scalars(
+                    select(security.ApiKey).order_by(security.ApiKey.created_at)
+                )
+                print(f"{'NAME':<24} {'SCOPES':<60} {'CREATED':<26} REVOKED")
+                for row in rows:
+                    revoked = row.revoked_at.isoformat() if row.revoked_at else "-"
+                    created = row.created_at.isoformat(timespec="seconds")
+                    print(f"{row.name:<24} {','.join(row.scopes):<60} {created:<26} {revoked}")
+            elif action == "revoke":
+                if not await security.revoke_api_key(session, args.name):
+                    print(f"error: no active key named {args.name!r}", file=sys.stderr)
+                    return 1
+                print(f"revoked API key {args.name!r}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    return asyncio.run(_with_session(_settings_with_servers(), args.keys_command, args))
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from app.openapi import render_openapi
+
+    text = render_openapi()
+    target = Path(args.output)
+    if args.check:
+        if not target.exists() or target.read_text() != text:
+            print(f"{target} is out of date: run `python -m app openapi`", file=sys.stderr)
+            return 1
+        print(f"{target} is up to date")
+        return 0
+    target.write_text(text)
+    print(f"wrote {target}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from app.runner import run_all
+
+    return run_all(get_settings(), with_emulator=not args.no_emulator)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description="qbo-sync commands")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start everything for local use (what `make run` does)")
+    run.add_argument("--no-emulator", action="store_true", help="do not start the QBO emulator")
+    run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (uvicorn)")
+    serve.add_argument("--host", default=None, help="default: HOST")
+    serve.add_argument("--port", type=int, default=None, help="default: PORT")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run an arq worker (sync jobs and crons)")
+    worker.set_defaults(func=cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = keys_sub.add_parser("create", help="create a key; prints it once, as the last line")
+    create.add_argument("--name", required=True, help="who uses it; becomes the events' source")
+    create.add_argument(
+        "--scopes",
+        required=True,
+        help="comma-separated: events:write, events:read, connections:admin, status:read",
+    )
+    keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by name")
+    revoke.add_argument("name")
+    keys.set_defaults(func=cmd_keys)
+
+    openapi = sub.add_parser("openapi", help="write openapi.yaml from the app")
+    openapi.add_argument("--output", default="openapi.yaml")
+    openapi.add_argument("--check", action="store_true", help="fail if the file differs")
+    openapi.set_defaults(func=cmd_openapi)
 
     from app.emulator.cli import register as register_emulator
 

@@ -1,0 +1,129 @@
+"""Settings: every knob of the service is an environment variable, read here and nowhere else."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Self
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A valid Fernet key that everyone can read in this file: fine on a laptop, refused elsewhere.
+DEV_ENCRYPTION_KEY = "cWJvLXN5bmMgZGV2ZWxvcG1lbnQga2V5LCBwdWJsaWM="
+DEV_SESSION_SECRET = "development-session-secret-change-me"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class QboEnvironment(StrEnum):
+    EMULATOR = "emulator"
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Field `foo_bar` is the environment variable `FOO_BAR`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Environment = Environment.DEVELOPMENT
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    # Servers. Unset URLs mean: start the embedded PostgreSQL / Redis under DATA_DIR.
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    data_dir: Path = Path(".data")
+    db_pool_size: int = Field(20, ge=1, le=500)
+    db_max_overflow: int = Field(10, ge=0, le=500)
+
+    # HTTP API
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    batch_max_events: int = Field(500, ge=1, le=5000)
+    public_base_url: str | None = None
+
+    # Delivery
+    sweep_interval_seconds: int = Field(10, ge=1, le=60)
+    sweep_batch_size: int = Field(1000, ge=1, le=100_000)
+    worker_max_jobs: int = Field(20, ge=1, le=1000)
+
+    # Secrets
+    token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(DEV_ENCRYPTION_KEY)]
+    )
+    session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
+
+    # QuickBooks Online
+    qbo_environment: QboEnvironment = QboEnvironment.EMULATOR
+    qbo_client_id: str | None = None
+    qbo_client_secret: SecretStr | None = None
+    qbo_minor_version: int = Field(75, ge=75)
+    emulator_url: str = "http://127.0.0.1:8765"
+    emulator_port: int = Field(8765, ge=1, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_key_list(cls, data: object) -> object:
+        if isinstance(data, dict):
+            raw = data.get("token_encryption_keys")
+            if isinstance(raw, str):
+                data = {**data, "token_encryption_keys": [k for k in raw.split(",") if k.strip()]}
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Self:
+        if self.environment is Environment.PRODUCTION:
+            if any(k.get_secret_value() == DEV_ENCRYPTION_KEY for k in self.token_encryption_keys):
+                raise ValueError("TOKEN_ENCRYPTION_KEYS holds the development key; set real keys")
+            if self.session_secret.get_secret_value() == DEV_SESSION_SECRET:
+                raise ValueError("SESSION_SECRET is the development placeholder; set a real one")
+            if self.database_url is None or self.redis_url is None:
+                raise ValueError("DATABASE_URL and REDIS_URL are required in production")
+        if not self.token_encryption_keys:
+            raise ValueError("TOKEN_ENCRYPTION_KEYS needs at least one key")
+        for key in self.token_encryption_keys:
+            try:
+                Fernet(key.get_secret_value().strip())
+            except ValueError:
+                raise ValueError(
+                    "TOKEN_ENCRYPTION_KEYS: each key must be 32 url-safe base64-encoded bytes"
+                ) from None
+        return self
+
+    def server_urls(self) -> tuple[str, str]:
+        """(database URL, Redis URL); raises RuntimeError if they have not been resolved yet."""
+        if self.database_url is None or self.redis_url is None:
+            raise RuntimeError("server URLs are not resolved; call devservers.with_servers first")
+        return self.database_url.get_secret_value(), self.redis_url.get_secret_value()
+
+    @property
+    def uses_emulator(self) -> bool:
+        return self.qbo_environment is QboEnvironment.EMULATOR
+
+
+def format_settings_error(err: ValidationError) -> str:
+    """One line per bad variable, naming it as the user sets it."""
+    lines = ["invalid configuration:"]
+    for e in err.errors():
+        name = "_".join(str(p) for p in e["loc"] if not isinstance(p, int)).upper() or "settings"
+        lines.append(f"  {name}: {e['msg']}")
+    return "\n".join(lines)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; exits with a message naming the variable when one is invalid."""
+    try:
+        return Settings()
+    except ValidationError as err:
+        print(format_settings_error(err), file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None

@@ -1,0 +1,67 @@
+"""Typed dependencies, declared once and used in every signature."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from arq.connections import ArqRedis
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.errors import Forbidden, NotAuthenticated
+from app.security import Scope, find_active_key
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_redis(request: Request) -> ArqRedis:
+    redis: ArqRedis = request.app.state.redis
+    return redis
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+RedisDep = Annotated[ArqRedis, Depends(get_redis)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the API key's name (the `source` of its events) and its scopes."""
+
+    name: str
+    scopes: frozenset[str]
+
+
+def require_scope(scope: Scope) -> Callable[[Request, AsyncSession], Awaitable[Caller]]:
+    """A dependency that admits a valid, unrevoked key holding `scope` (401 / 403 otherwise)."""
+
+    async def dependency(request: Request, session: SessionDep) -> Caller:
+        header = request.headers.get("authorization", "")
+        scheme, _, presented = header.partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise NotAuthenticated("send the API key as 'Authorization: Bearer <key>'")
+        key = await find_active_key(session, presented.strip())
+        if key is None:
+            raise NotAuthenticated("the API key is unknown or revoked")
+        if scope.value not in key.scopes:
+            raise Forbidden(f"this API key lacks the scope {scope.value!r}")
+        return Caller(key.name, frozenset(key.scopes))
+
+    return dependency
+
+
+EventsWriter = Annotated[Caller, Depends(require_scope(Scope.EVENTS_WRITE))]
+EventsReader = Annotated[Caller, Depends(require_scope(Scope.EVENTS_READ))]
+ConnectionsAdmin = Annotated[Caller, Depends(require_scope(Scope.CONNECTIONS_ADMIN))]
+StatusReader = Annotated[Caller, Depends(require_scope(Scope.STATUS_READ))]

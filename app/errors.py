@@ -1,0 +1,147 @@
+"""The error tree of the service, rendered as problem+json (RFC 9457) by one handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://qbo-sync.dev/problems/"
+
+
+class AppError(Exception):
+    """Base of every error the API answers on purpose; carries its HTTP status and problem type."""
+
+    status: int = 500
+    type_: str = "internal"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+class NotAuthenticated(AppError):
+    status, type_, title = 401, "not-authenticated", "Missing or invalid API key"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.headers = {"WWW-Authenticate": 'Bearer realm="qbo-sync"'}
+
+
+class Forbidden(AppError):
+    status, type_, title = 403, "forbidden", "API key lacks the required scope"
+
+
+class NotFound(AppError):
+    status, type_, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, type_, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, type_, title = 413, "payload-too-large", "Request body too large"
+
+
+class InvalidInput(AppError):
+    """Bad input: `errors` lists each bad field by JSON pointer."""
+
+    status, type_, title = 422, "validation-error", "The request has invalid fields"
+
+    def __init__(self, errors: list[dict[str, str]], detail: str | None = None) -> None:
+        super().__init__(detail or f"{len(errors)} invalid field(s)", errors=errors)
+
+
+class ServiceUnavailable(AppError):
+    status, type_, title = 503, "unavailable", "A dependency is unavailable"
+
+
+def problem(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + type_,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def json_pointer(loc: tuple[int | str, ...] | list[int | str], skip: frozenset[str]) -> str:
+    """Turn a pydantic error location into an RFC 6901 pointer, dropping union tags."""
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p in skip)]
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts) if parts else ""
+
+
+def validation_errors(
+    errors: list[dict[str, Any]] | Any, skip: frozenset[str], prefix: str = ""
+) -> list[dict[str, str]]:
+    out = []
+    for e in errors:
+        loc = list(e.get("loc", ()))
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            where = loc.pop(0)
+            if where != "body":
+                out.append(
+                    {"pointer": "", "parameter": ".".join(map(str, loc)), "detail": e["msg"]}
+                )
+                continue
+        out.append({"pointer": prefix + json_pointer(loc, skip), "detail": e["msg"]})
+    return out
+
+
+def install_error_handlers(app: FastAPI, union_tags: frozenset[str]) -> None:
+    """Every error leaves the API as problem+json."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem(
+            exc.status,
+            exc.type_,
+            exc.title,
+            exc.detail,
+            instance=request.url.path,
+            headers=exc.headers or None,
+            **exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc.errors(), union_tags)
+        return problem(
+            422,
+            InvalidInput.type_,
+            InvalidInput.title,
+            f"{len(errors)} invalid field(s)",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            exc.status_code,
+            f"http-{exc.status_code}",
+            str(exc.detail),
+            str(exc.detail),
+            instance=request.url.path,
+            headers=dict(exc.headers) if exc.headers else None,
+        )

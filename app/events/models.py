@@ -1,0 +1,80 @@
+"""The `events` table: every accepted event, and the outbox the workers drain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, utcnow
+
+
+class EventStatus(StrEnum):
+    PENDING = "pending"
+    SYNCING = "syncing"
+    SYNCED = "synced"
+    SUPERSEDED = "superseded"
+    RETRYING = "retrying"
+    WAITING_DEPENDENCY = "waiting_dependency"
+    WAITING_CONNECTION = "waiting_connection"
+    DEAD = "dead"
+
+
+# States a worker still has to act on; the sweeper looks only at these.
+DUE_STATUSES = (EventStatus.PENDING, EventStatus.RETRYING)
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id"),
+        # The worker's per-entity queue, in apply order.
+        Index(
+            "ix_events_entity_order",
+            "realm_id",
+            "entity_type",
+            "external_id",
+            "occurred_at",
+            "received_at",
+        ),
+        # The sweeper: due work only, so the index stays small however many events are synced.
+        Index(
+            "ix_events_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('pending', 'retrying')"),
+        ),
+        # Status counts and listings per realm, newest first.
+        Index("ix_events_realm_status", "realm_id", "status"),
+        Index("ix_events_received", "received_at", "id"),
+        Index("ix_events_realm_received", "realm_id", "received_at", "id"),
+        Index("ix_events_status_received", "status", "received_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    source: Mapped[str] = mapped_column(String(100))
+    event_id: Mapped[str] = mapped_column(String(200))
+    realm_id: Mapped[str] = mapped_column(String(32))
+    entity_type: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(100))
+    operation: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    status: Mapped[str] = mapped_column(String(24), default=EventStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    qbo_id: Mapped[str | None] = mapped_column(String(32))
+    synced_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def type(self) -> str:
+        return f"{self.entity_type}.{self.operation}"

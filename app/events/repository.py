@@ -1,0 +1,69 @@
+"""Queries over stored events: one by id, and filtered listings with keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.events.models import Event
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    status: str | None = None
+    realm_id: str | None = None
+    entity_type: str | None = None
+    external_id: str | None = None
+    source: str | None = None
+
+
+def encode_cursor(event: Event) -> str:
+    raw = f"{event.received_at.isoformat()}|{event.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """Raises ValueError for anything that is not a cursor this API issued."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, ident = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
+        when = datetime.fromisoformat(stamp)
+        if when.tzinfo is None:
+            raise ValueError("cursor time lacks a zone")
+        return when, uuid.UUID(ident)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
+        raise ValueError("not a valid cursor") from err
+
+
+async def get_event(session: AsyncSession, event_id: uuid.UUID) -> Event | None:
+    return await session.get(Event, event_id)
+
+
+async def list_events(
+    session: AsyncSession, filters: EventFilter, limit: int, cursor: str | None
+) -> tuple[list[Event], str | None]:
+    """Newest first. Returns the page and the cursor of the next one (None at the end)."""
+    query = select(Event)
+    if filters.status:
+        query = query.where(Event.status == filters.status)
+    if filters.realm_id:
+        query = query.where(Event.realm_id == filters.realm_id)
+    if filters.entity_type:
+        query = query.where(Event.entity_type == filters.entity_type)
+    if filters.external_id:
+        query = query.where(Event.external_id == filters.external_id)
+    if filters.source:
+        query = query.where(Event.source == filters.source)
+    if cursor:
+        when, ident = decode_cursor(cursor)
+        query = query.where(tuple_(Event.received_at, Event.id) < tuple_(when, ident))
+    query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit + 1)
+    rows = list((await session.scalars(query)).all())
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

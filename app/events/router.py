@@ -1,0 +1,182 @@
+"""HTTP routes of event intake and event status."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.deps import EventsReader, EventsWriter, RedisDep, SessionDep, SettingsDep
+from app.errors import PROBLEM_JSON, InvalidInput, NotFound
+from app.events import repository, service
+from app.events.models import Event, EventStatus
+from app.events.schemas import (
+    BatchIn,
+    BatchItemResult,
+    BatchOut,
+    EventAccepted,
+    EventError,
+    EventIn,
+    EventOut,
+    EventPage,
+    Links,
+)
+from app.worker.enqueue import enqueue_sync
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: PROBLEM,
+    403: PROBLEM,
+    413: PROBLEM,
+    422: PROBLEM,
+}
+
+
+def _link(request: Request, ident: uuid.UUID) -> Links:
+    return Links(self=str(request.url_for("get_event", event_id=str(ident)).path))
+
+
+def to_out(request: Request, event: Event) -> EventOut:
+    error = EventError.model_validate(event.last_error) if event.last_error else None
+    return EventOut(
+        id=event.id,
+        source=event.source,
+        event_id=event.event_id,
+        realm_id=event.realm_id,
+        type=event.type,
+        entity_type=event.entity_type,
+        external_id=event.external_id,
+        status=event.status,
+        attempts=event.attempts,
+        occurred_at=event.occurred_at,
+        received_at=event.received_at,
+        updated_at=event.updated_at,
+        next_attempt_at=event.next_attempt_at,
+        synced_at=event.synced_at,
+        qbo_id=event.qbo_id,
+        last_error=error,
+        links=_link(request, event.id),
+    )
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=EventAccepted,
+    responses={
+        **ERRORS,
+        200: {"model": EventAccepted, "description": "Already accepted"},
+        409: PROBLEM,
+    },
+    summary="Accept one event",
+)
+async def post_event(
+    request: Request,
+    event: Annotated[EventIn, Body()],
+    caller: EventsWriter,
+    session: SessionDep,
+    redis: RedisDep,
+    background: BackgroundTasks,
+) -> JSONResponse:
+    """Store the event (durable before the answer) and hint a worker.
+
+    202 for a new event; 200 with the original for a repeat of the same body; 409 when the
+    event_id was used with a different body.
+    """
+    ingested = await service.ingest_event(session, caller.name, event)
+    await session.commit()
+    if ingested.created:
+        background.add_task(enqueue_sync, redis, [ingested.key])
+    body = EventAccepted(id=ingested.id, status=ingested.status, links=_link(request, ingested.id))
+    return JSONResponse(body.model_dump(mode="json"), status_code=202 if ingested.created else 200)
+
+
+@router.post(
+    "/batch",
+    response_model=BatchOut,
+    responses=ERRORS,
+    summary="Accept up to BATCH_MAX_EVENTS events, each answered on its own",
+)
+async def post_batch(
+    request: Request,
+    batch: BatchIn,
+    caller: EventsWriter,
+    session: SessionDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+) -> BatchOut:
+    """One transaction for the valid events; an invalid or conflicting one never blocks others."""
+    if len(batch.events) > settings.batch_max_events:
+        raise InvalidInput(
+            [{"pointer": "/events", "detail": f"at most {settings.batch_max_events} events"}]
+        )
+    items = await service.ingest_batch(session, caller.name, batch.events)
+    await session.commit()
+    created = [i.ingested.key for i in items if i.ingested and i.ingested.created]
+    if created:
+        background.add_task(enqueue_sync, redis, created)
+    results = [
+        BatchItemResult(
+            index=i.index,
+            status=i.http_status,
+            id=i.ingested.id if i.ingested else None,
+            event_status=i.ingested.status if i.ingested else None,
+            links=_link(request, i.ingested.id) if i.ingested else None,
+            errors=i.errors,
+            detail=i.detail,
+        )
+        for i in items
+    ]
+    return BatchOut(
+        accepted=sum(1 for r in results if r.status == 202),
+        duplicates=sum(1 for r in results if r.status == 200),
+        rejected=sum(1 for r in results if r.status >= 400),
+        results=results,
+    )
+
+
+@router.get("/{event_id}", response_model=EventOut, responses={**ERRORS, 404: PROBLEM})
+async def get_event(
+    request: Request, event_id: uuid.UUID, caller: EventsReader, session: SessionDep
+) -> EventOut:
+    """Status, attempts, last error and QBO id of one event."""
+    event = await repository.get_event(session, event_id)
+    if event is None:
+        raise NotFound(f"no event {event_id}")
+    return to_out(request, event)
+
+
+@router.get("", response_model=EventPage, responses=ERRORS)
+async def list_events(
+    request: Request,
+    response: Response,
+    caller: EventsReader,
+    session: SessionDep,
+    status: EventStatus | None = None,
+    realm_id: Annotated[str | None, Query(max_length=32)] = None,
+    entity_type: Annotated[str | None, Query(pattern="^(customer|item|invoice|payment)$")] = None,
+    external_id: Annotated[str | None, Query(max_length=100)] = None,
+    source: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> EventPage:
+    """Events newest first, filtered; pass `next_cursor` back as `cursor` for the next page."""
+    filters = repository.EventFilter(
+        status=status.value if status else None,
+        realm_id=realm_id,
+        entity_type=entity_type,
+        external_id=external_id,
+        source=source,
+    )
+    try:
+        rows, next_cursor = await repository.list_events(session, filters, limit, cursor)
+    except ValueError:
+        raise InvalidInput(
+            [{"pointer": "", "parameter": "cursor", "detail": "not a cursor this API issued"}]
+        ) from None
+    return EventPage(items=[to_out(request, e) for e in rows], next_cursor=next_cursor)

@@ -1,0 +1,181 @@
+"""Event intake: validation results in, durable rows out, idempotent on (source, event_id)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.errors import Conflict, validation_errors
+from app.events.models import Event, EventStatus
+from app.events.schemas import EVENT_TYPES, EventIn, _Envelope
+
+EVENT_ADAPTER: TypeAdapter[_Envelope] = TypeAdapter(EventIn)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityKey:
+    """One record of one company: the unit a worker syncs."""
+
+    realm_id: str
+    entity_type: str
+    external_id: str
+
+
+@dataclass(slots=True)
+class Ingested:
+    id: uuid.UUID
+    status: str
+    created: bool
+    key: EntityKey
+
+
+def payload_hash(body: dict[str, Any]) -> str:
+    """Hash of the event as validated, so that formatting differences are not 'different bodies'."""
+    content = {k: v for k, v in body.items() if k != "event_id"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def row_values(source: str, event: _Envelope) -> dict[str, Any]:
+    body = event.model_dump(mode="json")
+    entity_type, operation = event.type.split(".", 1)  # type: ignore[attr-defined]
+    now = utcnow()
+    return {
+        "id": uuid.uuid4(),
+        "source": source,
+        "event_id": event.event_id,
+        "realm_id": event.realm_id,
+        "entity_type": entity_type,
+        "external_id": body["data"]["external_id"],
+        "operation": operation,
+        "payload": body,
+        "payload_hash": payload_hash(body),
+        "occurred_at": event.occurred_at,
+        "received_at": now,
+        "updated_at": now,
+        "status": EventStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+
+
+def _key(values: dict[str, Any]) -> EntityKey:
+    return EntityKey(values["realm_id"], values["entity_type"], values["external_id"])
+
+
+def _conflict(event_id: str, existing: uuid.UUID) -> Conflict:
+    return Conflict(
+        f"event_id {event_id!r} was already used with a different body",
+        existing_id=str(existing),
+    )
+
+
+async def ingest_event(session: AsyncSession, source: str, event: _Envelope) -> Ingested:
+    """Insert one event, or return the one already stored under (source, event_id).
+
+    Concurrent identical requests meet at the unique index: one inserts, the other waits for
+    it and then reads it. Raises Conflict when the stored event has a different body.
+    The caller commits.
+    """
+    values = row_values(source, event)
+    new_id = await session.scalar(
+        pg_insert(Event)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source", "event_id"])
+        .returning(Event.id)
+    )
+    if new_id is not None:
+        return Ingested(new_id, values["status"], True, _key(values))
+    existing = (
+        await session.execute(
+            select(Event.id, Event.status, Event.payload_hash).where(
+                Event.source == source, Event.event_id == event.event_id
+            )
+        )
+    ).one()
+    if existing.payload_hash != values["payload_hash"]:
+        raise _conflict(event.event_id, existing.id)
+    return Ingested(existing.id, existing.status, False, _key(values))
+
+
+@dataclass(slots=True)
+class BatchItem:
+    index: int
+    http_status: int
+    ingested: Ingested | None = None
+    errors: list[dict[str, str]] | None = None
+    detail: str | None = None
+
+
+async def ingest_batch(
+    session: AsyncSession, source: str, raw_events: list[dict[str, Any]]
+) -> list[BatchItem]:
+    """Validate and store many events in one transaction; each is answered on its own.
+
+    An invalid item is reported and skipped; it never rejects the others. The caller commits.
+    """
+    results: list[BatchItem] = []
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for index, raw in enumerate(raw_events):
+        try:
+            event = EVENT_ADAPTER.validate_python(raw)
+        except ValidationError as err:
+            errors = validation_errors(err.errors(), EVENT_TYPES, prefix=f"/events/{index}")
+            results.append(BatchItem(index, 422, errors=errors, detail="invalid event"))
+            continue
+        valid.append((index, row_values(source, event)))
+
+    first_by_event_id: dict[str, dict[str, Any]] = {}
+    to_insert: list[dict[str, Any]] = []
+    for _, values in valid:
+        if values["event_id"] not in first_by_event_id:
+            first_by_event_id[values["event_id"]] = values
+            to_insert.append(values)
+
+    created: set[str] = set()
+    if to_insert:
+        rows = await session.execute(
+            pg_insert(Event)
+            .values(to_insert)
+            .on_conflict_do_nothing(index_elements=["source", "event_id"])
+            .returning(Event.event_id)
+        )
+        created = {r.event_id for r in rows}
+
+    stored: dict[str, tuple[uuid.UUID, str, str]] = {}
+    missing = [eid for eid in first_by_event_id if eid not in created]
+    if missing:
+        rows = await session.execute(
+            select(Event.event_id, Event.id, Event.status, Event.payload_hash).where(
+                tuple_(Event.source, Event.event_id).in_([(source, e) for e in missing])
+            )
+        )
+        stored = {r.event_id: (r.id, r.status, r.payload_hash) for r in rows}
+
+    claimed: set[str] = set()
+    for index, values in valid:
+        eid = values["event_id"]
+        first = first_by_event_id[eid]
+        if eid in created:
+            ident, status, digest = first["id"], first["status"], first["payload_hash"]
+            is_new = eid not in claimed
+            claimed.add(eid)
+        else:
+            ident, status, digest = stored[eid]
+            is_new = False
+        if digest != values["payload_hash"]:
+            results.append(BatchItem(index, 409, detail=_conflict(eid, ident).detail))
+            continue
+        ingested = Ingested(ident, status, is_new, _key(values))
+        results.append(BatchItem(index, 202 if is_new else 200, ingested=ingested))
+    results.sort(key=lambda item: item.index)
+    return results

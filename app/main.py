@@ -1,0 +1,63 @@
+"""The API application: create_app() builds it; the lifespan owns the engine and Redis pool."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from fastapi import FastAPI
+
+from app.bodylimit import BodySizeLimit
+from app.config import Settings, get_settings
+from app.db import create_engine, create_session_factory
+from app.devservers import with_servers
+from app.errors import install_error_handlers
+from app.events.router import router as events_router
+from app.events.schemas import EVENT_TYPES
+from app.health.router import router as health_router
+from app.logs import configure_logging
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API. Servers are resolved at start-up (embedded ones when no URL is set)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        resolved = await asyncio.to_thread(with_servers, settings)
+        database_url, redis_url = resolved.server_urls()
+        engine = create_engine(
+            database_url,
+            pool_size=resolved.db_pool_size,
+            max_overflow=resolved.db_max_overflow,
+        )
+        redis = await create_pool(
+            RedisSettings.from_dsn(redis_url),
+            retry=0,
+        )
+        app.state.settings = resolved
+        app.state.engine = engine
+        app.state.session_factory = create_session_factory(engine)
+        app.state.redis = redis
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="qbo-sync",
+        version="0.1.0",
+        summary="Keeps QuickBooks Online in step with your systems.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app, EVENT_TYPES)
+    app.include_router(health_router)
+    app.include_router(events_router)
+    return app

@@ -1,0 +1,33 @@
+"""The `entity_mappings` table: a caller's external id <-> the QBO Id and SyncToken it became."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, utcnow
+
+
+class EntityMapping(Base):
+    __tablename__ = "entity_mappings"
+    __table_args__ = (
+        UniqueConstraint("realm_id", "entity_type", "external_id"),
+        # Webhooks and CDC arrive with QBO ids.
+        Index("ix_entity_mappings_qbo", "realm_id", "entity_type", "qbo_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    realm_id: Mapped[str] = mapped_column(String(32))
+    entity_type: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(100))
+    qbo_id: Mapped[str] = mapped_column(String(32))
+    sync_token: Mapped[str] = mapped_column(String(32))
+    last_payload_hash: Mapped[str | None] = mapped_column(String(64))
+    last_event_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("events.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,10 @@
+"""Imports every model module so that Base.metadata knows every table."""
+
+from __future__ import annotations
+
+
+def load_all_models() -> None:
+    import app.connections.models
+    import app.events.models
+    import app.mappings.models
+    import app.security  # noqa: F401

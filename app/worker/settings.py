@@ -1,0 +1,49 @@
+"""arq worker configuration, built from Settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+
+from app.config import Settings
+from app.db import create_engine, create_session_factory
+from app.logs import configure_logging
+from app.worker.tasks import sweep_due_events, sync_entity
+
+
+def worker_settings(settings: Settings) -> type:
+    """A WorkerSettings class for `arq.run_worker`. Settings must carry resolved server URLs."""
+    database_url, redis_url = settings.server_urls()
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        configure_logging(settings.log_level)
+        engine = create_engine(database_url, pool_size=5, max_overflow=5)
+        ctx["settings"] = settings
+        ctx["engine"] = engine
+        ctx["session_factory"] = create_session_factory(engine)
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["engine"].dispose()
+
+    step = settings.sweep_interval_seconds
+    return type(
+        "WorkerSettings",
+        (),
+        {
+            "functions": [sync_entity],
+            "cron_jobs": [
+                cron(sweep_due_events, second=set(range(0, 60, step)), run_at_startup=True)
+            ],
+            "redis_settings": RedisSettings.from_dsn(redis_url),
+            "on_startup": on_startup,
+            "on_shutdown": on_shutdown,
+            "max_jobs": settings.worker_max_jobs,
+            # No kept results: a finished job's id must be free for the next hint at once.
+            "keep_result": 0,
+            "job_timeout": 300,
+            "max_tries": 5,
+            "health_check_interval": 10,
+        },
+    )

@@ -1,0 +1,40 @@
+"""arq jobs. Wiring only: each opens a session and calls a service."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from app.db import session_scope
+from app.events.service import EntityKey
+from app.sync.dispatch import due_entities, park_unless_connected
+from app.worker.enqueue import enqueue_sync
+
+logger = logging.getLogger(__name__)
+
+
+async def sync_entity(
+    ctx: dict[str, Any], realm_id: str, entity_type: str, external_id: str
+) -> str:
+    """Work on one entity's due events. Takes ids, not objects; safe to run twice."""
+    key = EntityKey(realm_id, entity_type, external_id)
+    async with session_scope(ctx["session_factory"]) as session:
+        outcome = await park_unless_connected(session, key)
+    logger.info(
+        "entity %s: %s",
+        outcome.result,
+        outcome.events,
+        extra={"realm_id": realm_id, "entity_type": entity_type, "external_id": external_id},
+    )
+    return outcome.result
+
+
+async def sweep_due_events(ctx: dict[str, Any]) -> int:
+    """Re-send a job hint for every entity with due events; arq drops hints already queued."""
+    settings = ctx["settings"]
+    async with session_scope(ctx["session_factory"]) as session:
+        keys = await due_entities(session, settings.sweep_batch_size)
+    sent = await enqueue_sync(ctx["redis"], keys)
+    if sent:
+        logger.info("sweeper re-enqueued %d entities", sent)
+    return sent
