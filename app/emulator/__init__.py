@@ -1,0 +1,5 @@
+"""A local stand-in for QuickBooks Online: Intuit's OAuth endpoints and the Accounting API.
+
+`create_app()` in `app.emulator.app` builds one self-contained ASGI app; all state lives
+in memory on that app instance, so tests can run many side by side.
+"""

@@ -1,0 +1,109 @@
+"""The write operations of the Accounting API, dispatched to each entity's rules.
+
+Every function validates fully before it changes anything, so a Fault leaves the
+company untouched; derived amounts (invoice and customer balances) are refreshed after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.emulator import faults
+from app.emulator.balances import refresh_customer, refresh_invoice
+from app.emulator.customers import build_customer
+from app.emulator.invoices import build_invoice, delete_invoice, void_invoice
+from app.emulator.items import build_item
+from app.emulator.payments import build_payment, delete_payment, linked_invoice_ids, void_payment
+from app.emulator.rules import (
+    Json,
+    WriteContext,
+    existing_for_write,
+    merged_for_update,
+    ref_value,
+)
+from app.emulator.store import WRITABLE_ENTITIES, clone
+
+Builder = Callable[[WriteContext, Json, Json | None], Json]
+BUILDERS: dict[str, Builder] = {
+    "Customer": build_customer,
+    "Item": build_item,
+    "Invoice": build_invoice,
+    "Payment": build_payment,
+}
+
+
+def _check_writable(entity: str, operation: str) -> None:
+    if entity not in WRITABLE_ENTITIES:
+        raise faults.unsupported_operation(f"{operation} on {entity}")
+
+
+def _body(body: object) -> Json:
+    if not isinstance(body, dict):
+        raise faults.malformed_json("Request body must be a JSON object")
+    return body
+
+
+def create(ctx: WriteContext, entity: str, body: object) -> Json:
+    """Create a record; answers the stored object (a copy)."""
+    _check_writable(entity, "create")
+    data = _body(body)
+    if data.get("Id") not in (None, ""):
+        # A body with an Id is an update in QBO's single create/update endpoint.
+        return update(ctx, entity, data)
+    record = BUILDERS[entity](ctx, data, None)
+    ctx.company.put(entity, record)
+    _after_write(ctx, entity, record, None)
+    return clone(record)
+
+
+def update(ctx: WriteContext, entity: str, body: object) -> Json:
+    """Full or sparse (`"sparse": true`) update; needs the current SyncToken (else 5010)."""
+    _check_writable(entity, "update")
+    data = _body(body)
+    existing = existing_for_write(ctx.company, entity, data)
+    sparse = data.get("sparse") is True or str(data.get("sparse")).lower() == "true"
+    merged = merged_for_update(existing, data, sparse)
+    previous = clone(existing)
+    record = BUILDERS[entity](ctx, merged, existing)
+    ctx.company.put(entity, record)
+    _after_write(ctx, entity, record, previous)
+    return clone(ctx.company.get(entity, record["Id"]) or record)
+
+
+def delete(ctx: WriteContext, entity: str, body: object) -> Json:
+    """`operation=delete`: only transactions can be deleted; name lists are made inactive."""
+    data = _body(body)
+    if entity not in ("Invoice", "Payment"):
+        raise faults.unsupported_operation(f"delete on {entity}")
+    existing = existing_for_write(ctx.company, entity, data)
+    previous = clone(existing)
+    remover = delete_invoice if entity == "Invoice" else delete_payment
+    answer = remover(ctx, existing)
+    _after_write(ctx, entity, None, previous)
+    return answer
+
+
+def void(ctx: WriteContext, entity: str, body: object) -> Json:
+    """Void an invoice (`operation=void`) or a payment (`operation=update&include=void`)."""
+    data = _body(body)
+    if entity not in ("Invoice", "Payment"):
+        raise faults.unsupported_operation(f"void on {entity}")
+    existing = existing_for_write(ctx.company, entity, data)
+    previous = clone(existing)
+    record = void_invoice(ctx, existing) if entity == "Invoice" else void_payment(ctx, existing)
+    _after_write(ctx, entity, record, previous)
+    return clone(record)
+
+
+def _after_write(
+    ctx: WriteContext, entity: str, record: Json | None, previous: Json | None
+) -> None:
+    """Keep derived amounts in step with a write that has been stored."""
+    company = ctx.company
+    if entity == "Payment":
+        for invoice_id in linked_invoice_ids(previous) | linked_invoice_ids(record):
+            refresh_invoice(company, invoice_id, ctx.stamp)
+    customers = {ref_value((r or {}).get("CustomerRef")) for r in (record, previous)}
+    if entity in ("Invoice", "Payment"):
+        for customer_id in customers:
+            refresh_customer(company, customer_id, ctx.stamp)
