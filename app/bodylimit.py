@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PROBLEM_JSON, TYPE_BASE
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised from `receive`; an HTTPException so that FastAPI's body parser lets it through."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the body exceeds {max_bytes} bytes")
 
 
 class BodySizeLimit:
@@ -42,7 +46,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

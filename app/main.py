@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from arq import create_pool
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis
 from fastapi import FastAPI
 
 from app.bodylimit import BodySizeLimit
@@ -35,10 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_size=resolved.db_pool_size,
             max_overflow=resolved.db_max_overflow,
         )
-        redis = await create_pool(
-            RedisSettings.from_dsn(redis_url),
-            retry=0,
-        )
+        # No ping here: the API starts without Redis and /health/ready says so.
+        redis = ArqRedis.from_url(redis_url)
         app.state.settings = resolved
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)

@@ -1,0 +1,49 @@
+# The front door: `make run` and `make test` need only Python 3.11+ and make.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint typecheck pytest openapi bench-ingest dockerlint clean
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## Start everything locally (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set).
+run: $(VENV)/.installed
+	$(PY) -m app run
+
+## Lint, type-check and run the whole test suite against real PostgreSQL and Redis.
+test: $(VENV)/.installed-dev lint typecheck dockerlint pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy app tests bench
+
+dockerlint: $(VENV)/.installed-dev
+	$(BIN)/hadolint Dockerfile
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest
+
+## Regenerate openapi.yaml from the app.
+openapi: $(VENV)/.installed
+	$(PY) -m app openapi
+
+## Intake throughput against a real uvicorn process, with the bare-asyncpg ceiling of this machine.
+bench-ingest: $(VENV)/.installed-dev
+	$(PY) -m bench.ingest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

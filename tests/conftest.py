@@ -1,0 +1,156 @@
+"""Test fixtures: real PostgreSQL and Redis, a fresh database per run, migrations applied.
+
+TEST_DATABASE_URL / TEST_REDIS_URL select existing servers; otherwise embedded ones are
+started under .data/test (kept between runs so that only the first run pays for initdb).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.cli import migrate_to_head
+from app.config import Environment, Settings
+from app.db import Base
+from app.devservers import start_embedded_postgres, start_embedded_redis
+from app.main import create_app
+from app.models import load_all_models
+from app.security import Scope, create_api_key
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / ".data" / "test"
+ALL_SCOPES = [s.value for s in Scope]
+
+KeyFactory = Callable[..., Awaitable[str]]
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def server_database_url() -> str:
+    """A URL of a database on the test server from which new databases can be created."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        return given
+    return start_embedded_postgres(TEST_DATA / "postgres", database="postgres")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:
+        return given
+    return start_embedded_redis(TEST_DATA / "redis")
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_database_url: str) -> AsyncIterator[str]:
+    """A fresh database for this run, migrated to head, dropped afterwards."""
+    name = f"qbo_sync_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(_asyncpg_dsn(server_database_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(server_database_url, name)
+    settings = Settings(database_url=url, redis_url="redis://unused")  # type: ignore[arg-type]
+    await asyncio.to_thread(migrate_to_head, settings)
+    yield url
+    admin = await asyncpg.connect(_asyncpg_dsn(server_database_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        environment=Environment.TEST,
+        database_url=database_url,  # type: ignore[arg-type]
+        redis_url=redis_url,  # type: ignore[arg-type]
+        data_dir=TEST_DATA,
+        sweep_interval_seconds=1,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def session_factory(app: FastAPI) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = app.state.session_factory
+    return factory
+
+
+@pytest.fixture
+def redis(app: FastAPI) -> ArqRedis:
+    r: ArqRedis = app.state.redis
+    return r
+
+
+@pytest.fixture(autouse=True)
+async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Each test starts with empty tables and an empty Redis database."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    application: FastAPI = request.getfixturevalue("app")
+    load_all_models()
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    async with application.state.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    await application.state.redis.flushdb()
+
+
+@pytest.fixture
+def make_key(session_factory: async_sessionmaker[AsyncSession]) -> KeyFactory:
+    """Create an API key; returns the key. Default: every scope."""
+
+    async def factory(name: str | None = None, scopes: list[str] | None = None) -> str:
+        async with session_factory() as session:
+            key = await create_api_key(
+                session,
+                name or f"caller-{secrets.token_hex(3)}",
+                [Scope(s) for s in (scopes if scopes is not None else ALL_SCOPES)],
+            )
+            await session.commit()
+        return key
+
+    return factory
+
+
+@pytest.fixture
+async def auth(make_key: KeyFactory) -> dict[str, str]:
+    """Headers of a key named `billing` holding every scope."""
+    return {"Authorization": f"Bearer {await make_key('billing')}"}
