@@ -57,15 +57,15 @@ def auth_failed(store: Store, detail: str) -> Response:
     )
 
 
-def write_context(store: Store, company: Company, request: Request) -> WriteContext:
-    """The context a model operation runs in, from the request's URL flags."""
-    include = request.query_params.get("include", "").lower().split(",")
+def write_context(store: Store, company: Company, include: str = "") -> WriteContext:
+    """The context a model operation runs in; `include` is the URL's include= flags."""
+    flags = include.lower().split(",")
     return WriteContext(
         store=store,
         company=company,
         stamp=store.meta_now(),
         today=store.now().astimezone(store.tz).date(),
-        allow_duplicate_doc_number="allowduplicatedocnum" in include,
+        allow_duplicate_doc_number="allowduplicatedocnum" in flags,
     )
 
 
@@ -143,7 +143,9 @@ async def _serve_admitted(
             return fault_response(store, faults.system_error())
         if outcome is Outcome.ERROR_503:
             return HTMLResponse(SERVICE_UNAVAILABLE_HTML, status_code=503)
-        response, memoable = _run(store, write_context(store, company, request), action)
+        response, memoable = _run(
+            store, write_context(store, company, request.query_params.get("include", "")), action
+        )
         if requestid is not None and memoable:
             company.requestids[requestid] = Memo(
                 response.status_code, bytes(response.body), JSON_MEDIA_TYPE

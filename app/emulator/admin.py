@@ -1,0 +1,308 @@
+"""Admin API under /admin for tests, scripts and benchmarks (JSON, no auth: local tool).
+
+Companies, tokens without a browser, records as an accountant sees them, counters,
+fault injection, revocation, limits and config, the clock, reset.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from app.emulator import entities, faults
+from app.emulator.chaos import FaultSettings
+from app.emulator.config import EmulatorConfig, LimitsConfig
+from app.emulator.gateway import StoreDep, write_context
+from app.emulator.jsonio import QboJSONResponse, loads, response_time
+from app.emulator.rules import bump
+from app.emulator.seed import preferences
+from app.emulator.store import WRITABLE_ENTITIES, Company, Counters, Store, clone
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+COLLECTIONS = {
+    "customers": "Customer",
+    "items": "Item",
+    "invoices": "Invoice",
+    "payments": "Payment",
+    "accounts": "Account",
+    "vendors": "Vendor",
+    "employees": "Employee",
+    "taxcodes": "TaxCode",
+}
+
+
+class CompanyIn(BaseModel):
+    name: str = "Sandbox Company"
+    country: str = Field(default="US", min_length=2, max_length=2)
+    custom_txn_numbers: bool = False
+
+
+class CompanyPatch(BaseModel):
+    name: str | None = None
+    custom_txn_numbers: bool | None = None
+
+
+class TokenRequest(BaseModel):
+    client_id: str = "emulator-client"
+    client_secret: str = "emulator-secret"  # noqa: S105 - a default for local use
+    scope: str = "com.intuit.quickbooks.accounting"
+
+
+class ClientIn(BaseModel):
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1)
+
+
+class ClockAdvance(BaseModel):
+    seconds: float = Field(ge=0)
+
+
+class ConfigPatch(BaseModel):
+    """The knobs that may change while the emulator runs."""
+
+    limits: LimitsConfig | None = None
+    access_token_ttl_seconds: int | None = Field(default=None, ge=1)
+    refresh_token_ttl_seconds: int | None = Field(default=None, ge=1)
+    refresh_token_hard_ttl_seconds: int | None = Field(default=None, ge=1)
+    refresh_rotation_seconds: float | None = Field(default=None, ge=0)
+    max_batch_items: int | None = Field(default=None, ge=1)
+    timeout_hold_seconds: float | None = Field(default=None, ge=0)
+
+
+def company_summary(company: Company) -> dict[str, Any]:
+    """A company as the admin API lists it."""
+    return {
+        "realm_id": company.realm_id,
+        "name": company.name,
+        "country": company.country,
+        "custom_txn_numbers": company.custom_txn_numbers,
+        "currency": company.currency[0],
+        "counts": {k: len(company.table(v)) for k, v in COLLECTIONS.items()},
+    }
+
+
+def _company(store: Store, realm_id: str) -> Company:
+    company = store.company(realm_id)
+    if company is None:
+        raise HTTPException(404, f"no company with realm id {realm_id}")
+    return company
+
+
+def _entity(collection: str) -> str:
+    if collection not in COLLECTIONS:
+        raise HTTPException(404, f"unknown collection {collection}; use one of {list(COLLECTIONS)}")
+    return COLLECTIONS[collection]
+
+
+def _fault_answer(store: Store, fault: faults.QboFault) -> Response:
+    body = {"Fault": fault.fault_json(), "time": response_time(store.now(), store.tz)}
+    return QboJSONResponse(body, status_code=fault.status)
+
+
+@router.post("/companies", status_code=201)
+async def create_company(body: CompanyIn, store: StoreDep) -> dict[str, Any]:
+    company = store.create_company(body.name, body.country, body.custom_txn_numbers)
+    return company_summary(company)
+
+
+@router.get("/companies")
+async def list_companies(store: StoreDep) -> list[dict[str, Any]]:
+    return [company_summary(c) for c in store.companies.values()]
+
+
+@router.get("/companies/{realm_id}")
+async def get_company(realm_id: str, store: StoreDep) -> dict[str, Any]:
+    return company_summary(_company(store, realm_id))
+
+
+@router.patch("/companies/{realm_id}")
+async def patch_company(realm_id: str, body: CompanyPatch, store: StoreDep) -> dict[str, Any]:
+    company = _company(store, realm_id)
+    if body.name is not None:
+        company.name = body.name
+        info = company.table("CompanyInfo")[company.realm_id]
+        info["CompanyName"] = info["LegalName"] = body.name
+        bump(info, store.meta_now())
+    if body.custom_txn_numbers is not None:
+        company.custom_txn_numbers = body.custom_txn_numbers
+        old = company.table("Preferences")["1"]
+        fresh = preferences(company, old["MetaData"]["CreateTime"])
+        fresh["SyncToken"] = old["SyncToken"]
+        bump(fresh, store.meta_now())
+        company.put("Preferences", fresh)
+    return company_summary(company)
+
+
+@router.post("/companies/{realm_id}/tokens")
+async def mint_tokens(
+    realm_id: str, store: StoreDep, body: TokenRequest | None = None
+) -> dict[str, Any]:
+    """A token pair for the realm without the browser (as after an approved consent)."""
+    _company(store, realm_id)
+    request = body or TokenRequest()
+    issued = store.tokens.mint(realm_id, request.client_id, request.client_secret, request.scope)
+    return {**issued.as_json(include_hard_expiry=True), "realmId": realm_id}
+
+
+@router.post("/companies/{realm_id}/revoke")
+async def revoke_connection(realm_id: str, store: StoreDep) -> dict[str, Any]:
+    """As if the user disconnected the app: tokens get 401, refresh gets invalid_grant."""
+    _company(store, realm_id)
+    return {"revoked_grants": store.tokens.revoke_realm(realm_id)}
+
+
+@router.get("/companies/{realm_id}/counters")
+async def get_counters(realm_id: str, store: StoreDep) -> dict[str, Any]:
+    return _company(store, realm_id).counters.as_json()
+
+
+@router.delete("/companies/{realm_id}/counters")
+async def reset_counters(realm_id: str, store: StoreDep) -> dict[str, Any]:
+    company = _company(store, realm_id)
+    company.counters = Counters()
+    return company.counters.as_json()
+
+
+@router.get("/companies/{realm_id}/faults")
+async def get_faults(realm_id: str, store: StoreDep) -> FaultSettings:
+    return _company(store, realm_id).faults
+
+
+@router.put("/companies/{realm_id}/faults")
+async def set_faults(realm_id: str, body: FaultSettings, store: StoreDep) -> FaultSettings:
+    company = _company(store, realm_id)
+    company.faults = body
+    return company.faults
+
+
+@router.delete("/companies/{realm_id}/faults")
+async def clear_faults(realm_id: str, store: StoreDep) -> FaultSettings:
+    company = _company(store, realm_id)
+    company.faults = FaultSettings()
+    return company.faults
+
+
+@router.get("/companies/{realm_id}/{collection}")
+async def list_records(realm_id: str, collection: str, store: StoreDep) -> Response:
+    """Every record of a kind, inactive ones included, in Id order."""
+    company = _company(store, realm_id)
+    records = company.table(_entity(collection)).values()
+    return QboJSONResponse([clone(r) for r in sorted(records, key=lambda r: int(r["Id"]))])
+
+
+@router.get("/companies/{realm_id}/{collection}/{record_id}")
+async def get_record(realm_id: str, collection: str, record_id: str, store: StoreDep) -> Response:
+    record = _company(store, realm_id).get(_entity(collection), record_id)
+    if record is None:
+        raise HTTPException(404, "no such record")
+    return QboJSONResponse(clone(record))
+
+
+@router.patch("/companies/{realm_id}/{collection}/{record_id}")
+async def edit_record(
+    realm_id: str, collection: str, record_id: str, request: Request, store: StoreDep
+) -> Response:
+    """Change fields as an accountant would in QBO's UI: the same rules apply, the
+    SyncToken and LastUpdatedTime move, so a client holding the old SyncToken gets 5010."""
+    try:
+        changes = loads(await request.body())
+    except ValueError as exc:
+        raise HTTPException(400, "body must be a JSON object") from exc
+    if not isinstance(changes, dict):
+        raise HTTPException(400, "body must be a JSON object")
+    return _edit(store, realm_id, collection, record_id, changes)
+
+
+@router.post("/companies/{realm_id}/{collection}/{record_id}/deactivate")
+async def deactivate_record(
+    realm_id: str, collection: str, record_id: str, store: StoreDep
+) -> Response:
+    """Make a name-list record inactive (Active=false), as QBO's "Make inactive"."""
+    return _edit(store, realm_id, collection, record_id, {"Active": False})
+
+
+def _edit(
+    store: Store, realm_id: str, collection: str, record_id: str, changes: dict[str, Any]
+) -> Response:
+    company = _company(store, realm_id)
+    entity = _entity(collection)
+    record = company.get(entity, record_id)
+    if record is None:
+        raise HTTPException(404, "no such record")
+    if entity in WRITABLE_ENTITIES:
+        body = {**changes, "Id": record_id, "SyncToken": record["SyncToken"], "sparse": True}
+        ctx = write_context(store, company)
+        try:
+            return QboJSONResponse(entities.update(ctx, entity, body))
+        except faults.QboFault as fault:
+            return _fault_answer(store, fault)
+    protected = {"Id", "SyncToken", "MetaData"}
+    record.update({k: v for k, v in changes.items() if k not in protected})
+    bump(record, store.meta_now())
+    return QboJSONResponse(clone(record))
+
+
+@router.delete("/companies/{realm_id}/{collection}/{record_id}")
+async def delete_record(
+    realm_id: str, collection: str, record_id: str, store: StoreDep
+) -> dict[str, Any]:
+    """Remove a record outright (a tombstone stays for CDC)."""
+    company = _company(store, realm_id)
+    entity = _entity(collection)
+    if company.get(entity, record_id) is None:
+        raise HTTPException(404, "no such record")
+    company.remove(entity, record_id, store.now())
+    return {"deleted": {"entity": entity, "Id": record_id}}
+
+
+@router.post("/clients", status_code=201)
+async def register_client(body: ClientIn, store: StoreDep) -> dict[str, Any]:
+    """Accept only registered clients from now on (by default any pair is accepted)."""
+    store.tokens.register_client(body.client_id, body.client_secret)
+    return {"clients": sorted(store.tokens.clients)}
+
+
+@router.get("/limits")
+async def get_limits(store: StoreDep) -> LimitsConfig:
+    return store.config.limits
+
+
+@router.put("/limits")
+async def set_limits(body: LimitsConfig, store: StoreDep) -> LimitsConfig:
+    store.config.limits = body
+    return store.config.limits
+
+
+@router.get("/config")
+async def get_config(store: StoreDep) -> EmulatorConfig:
+    return store.config
+
+
+@router.patch("/config")
+async def patch_config(body: ConfigPatch, store: StoreDep) -> EmulatorConfig:
+    for name, value in body.model_dump(exclude_none=True).items():
+        setattr(store.config, name, LimitsConfig(**value) if name == "limits" else value)
+    return store.config
+
+
+@router.get("/clock")
+async def get_clock(store: StoreDep) -> dict[str, Any]:
+    return {"now": store.now().isoformat(), "elapsed_seconds": store.clock.elapsed()}
+
+
+@router.post("/clock/advance")
+async def advance_clock(body: ClockAdvance, store: StoreDep) -> dict[str, Any]:
+    """Move time forward: tokens expire, windows slide, rotation becomes due."""
+    store.clock.advance(body.seconds)
+    return {"now": store.now().isoformat(), "elapsed_seconds": store.clock.elapsed()}
+
+
+@router.post("/reset")
+async def reset(store: StoreDep) -> dict[str, Any]:
+    """Forget every company, grant and token."""
+    store.reset()
+    return {"companies": 0}

@@ -1,0 +1,66 @@
+"""`create_app()`: one self-contained emulator (its own state, its own clock)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.emulator import admin, api, oauth, pages
+from app.emulator.config import EmulatorConfig
+from app.emulator.store import Store
+
+
+def new_intuit_tid() -> str:
+    """A transaction id in Intuit's format (`1-5f7349e0-0fd2bee86a8a83c67a77fbb2`)."""
+    return f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+
+
+class IntuitTidMiddleware:
+    """Adds an `intuit_tid` header to every answer, as Intuit's gateway does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tid = new_intuit_tid().encode("ascii")
+
+        async def send_with_tid(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"intuit_tid", tid)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_tid)
+
+
+def create_app(config: EmulatorConfig | None = None) -> FastAPI:
+    """Build an emulator app; all its state lives on `app.state.store`.
+
+    Routes: `/` and `/companies/{realm}` (HTML), Intuit's OAuth paths, the Accounting
+    API under `/v3/company/{realmId}`, and the admin API under `/admin`.
+    """
+    config = config or EmulatorConfig()
+    app = FastAPI(
+        title="QuickBooks Online emulator",
+        description="Intuit's OAuth and Accounting API, with their rules, in memory.",
+        version="1",
+    )
+    app.state.store = Store(config)
+    app.include_router(pages.router, include_in_schema=False)
+    app.include_router(oauth.router, tags=["oauth"])
+    app.include_router(admin.router)
+    app.include_router(api.router, tags=["accounting"])
+    app.add_middleware(IntuitTidMiddleware)
+    return app
+
+
+def store_of(app: FastAPI) -> Store:
+    """The Store behind an app made by `create_app` (for in-process tests and scripts)."""
+    store: Store = app.state.store
+    return store
