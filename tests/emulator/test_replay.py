@@ -129,7 +129,9 @@ async def test_query_count_and_paging_match_recordings(qbo: Qbo) -> None:
         "AND Active IN ( true, false ) MAXRESULTS 2 STARTPOSITION 1"
     )
     assert page.status_code == 200
-    assert_same_shape(page.json(), "all__alt_select__1.response.json")
+    contact = frozenset({"GivenName", "FamilyName", "CompanyName", "PrimaryPhone"})
+    ignore = SANDBOX_DATA | contact | {"PrimaryEmailAddr"}
+    assert_same_shape(page.json(), "all__alt_select__1.response.json", ignore)
     assert [c["Id"] for c in page.json()["QueryResponse"]["Customer"]] == ["10", "5"]
 
 
