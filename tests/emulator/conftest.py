@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -97,6 +98,18 @@ async def make_qbo(config: EmulatorConfig | None = None, **company: Any) -> tupl
     realm_id = created.json()["realm_id"]
     tokens = (await client.post(f"/admin/companies/{realm_id}/tokens")).json()
     return Qbo(client, store_of(app), realm_id, tokens), app
+
+
+@contextlib.asynccontextmanager
+async def emulator_company(
+    config: EmulatorConfig | None = None, **company: Any
+) -> AsyncIterator[Qbo]:
+    """`make_qbo` as a context manager that closes the client."""
+    emulator, _ = await make_qbo(config, **company)
+    try:
+        yield emulator
+    finally:
+        await emulator.client.aclose()
 
 
 @pytest.fixture
