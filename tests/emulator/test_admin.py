@@ -18,7 +18,8 @@ async def test_company_lifecycle_and_listing(qbo: Qbo) -> None:
     )
     assert created.status_code == 201
     summary = created.json()
-    assert summary["country"] == "CA" and summary["counts"]["taxcodes"] == 3
+    assert summary["country"] == "CA"
+    assert summary["counts"]["taxcodes"] == 3
     listed = (await qbo.client.get("/admin/companies")).json()
     assert {c["realm_id"] for c in listed} == {qbo.realm_id, summary["realm_id"]}
     await qbo.customer("Listed")
@@ -52,7 +53,8 @@ async def test_accountant_edit_bumps_sync_token(qbo: Qbo) -> None:
         f"/admin/companies/{qbo.realm_id}/customers/{customer['Id']}",
         json={"DisplayName": "Books by Bessie"},
     )
-    assert clash.status_code == 400 and fault_code(clash) == "6240"
+    assert clash.status_code == 400
+    assert fault_code(clash) == "6240"
 
 
 async def test_deactivate_and_delete(qbo: Qbo) -> None:
@@ -84,7 +86,8 @@ async def test_deactivate_and_delete(qbo: Qbo) -> None:
 async def test_requestid_replays_the_original_answer(qbo: Qbo) -> None:
     first = await qbo.post("customer", {"DisplayName": "Once"}, requestid="req-1")
     second = await qbo.post("customer", {"DisplayName": "Once"}, requestid="req-1")
-    assert second.status_code == 200 and second.content == first.content
+    assert second.status_code == 200
+    assert second.content == first.content
     count = (await qbo.query("SELECT COUNT(*) FROM Customer")).json()["QueryResponse"]
     assert count == {"totalCount": 1}
     fresh = await qbo.post("customer", {"DisplayName": "Once"}, requestid="req-2")
@@ -129,7 +132,8 @@ async def test_timeout_applies_the_write_and_withholds_the_answer(qbo: Qbo) -> N
     assert [c["DisplayName"] for c in stored] == ["Ambiguous"]
     await qbo.client.delete(faults_url)
     retry = await qbo.post("customer", {"DisplayName": "Ambiguous"}, requestid="amb-1")
-    assert retry.status_code == 200 and retry.json()["Customer"]["Id"] == stored[0]["Id"]
+    assert retry.status_code == 200
+    assert retry.json()["Customer"]["Id"] == stored[0]["Id"]
     blind = await qbo.post("customer", {"DisplayName": "Ambiguous"})
     assert fault_code(blind) == "6240"
 
@@ -169,10 +173,13 @@ async def test_clock_config_and_reset(qbo: Qbo) -> None:
 async def test_home_page_lists_records(qbo: Qbo) -> None:
     await qbo.customer("<script>alert(1)</script>")
     page = await qbo.client.get("/")
-    assert page.status_code == 200 and "Acme" in page.text
-    assert "&lt;script&gt;" in page.text and "<script>alert" not in page.text
+    assert page.status_code == 200
+    assert "Acme" in page.text
+    assert "&lt;script&gt;" in page.text
+    assert "<script>alert" not in page.text
     detail = await qbo.client.get(f"/companies/{qbo.realm_id}")
-    assert detail.status_code == 200 and "Raw JSON" in detail.text
+    assert detail.status_code == 200
+    assert "Raw JSON" in detail.text
 
 
 def test_cli_options() -> None:
@@ -198,5 +205,6 @@ def test_cli_options() -> None:
     assert config.refresh_rotation_seconds == 60
     assert config.clients == {"id": "secret"}
     defaults = config_from_args(parser.parse_args(["emulator"]))
-    assert defaults.limits.requests_per_window == 500 and defaults.limits.max_in_flight == 10
+    assert defaults.limits.requests_per_window == 500
+    assert defaults.limits.max_in_flight == 10
     assert args.func.__name__ == "handler"

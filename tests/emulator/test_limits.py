@@ -4,13 +4,14 @@ a minute; beyond them HTTP 429 with Fault 3001. The clock is frozen and moved by
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from app.emulator.config import EmulatorConfig, LimitsConfig
 from tests.emulator.conftest import Qbo, emulator_company, fault_code
 
 
-def config(**limits: object) -> EmulatorConfig:
-    return EmulatorConfig(frozen_clock=True, seed=3, limits=LimitsConfig(**limits))  # type: ignore[arg-type]
+def config(**limits: Any) -> EmulatorConfig:
+    return EmulatorConfig(frozen_clock=True, seed=3, limits=LimitsConfig(**limits))
 
 
 async def statuses(qbo: Qbo, count: int, path: str = "item/1") -> list[int]:

@@ -42,7 +42,8 @@ async def consent(
         },
     )
     assert page.status_code == 200
-    assert "Approve" in page.text and "Deny" in page.text
+    assert "Approve" in page.text
+    assert "Deny" in page.text
     hidden = dict(re.findall(r"name='(\w+)' value='([^']*)'", page.text))
     fields = {**hidden, "realm_id": "new", "company_name": "Web Co", "action": action, **form}
     answer = await client.post("/connect/oauth2/decision", data=fields)
@@ -66,13 +67,15 @@ async def token_call(
 async def test_authorization_code_flow(web: tuple[httpx.AsyncClient, Store]) -> None:
     client, store = web
     redirect = await consent(client)
-    assert redirect["state"] == "xyz" and store.company(redirect["realmId"]) is not None
+    assert redirect["state"] == "xyz"
+    assert store.company(redirect["realmId"]) is not None
     first = await token_call(
         client, grant_type="authorization_code", code=redirect["code"], redirect_uri=REDIRECT
     )
     assert first.status_code == 200
     body = first.json()
-    assert body["token_type"] == "bearer" and body["expires_in"] == 3600
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 3600
     assert body["x_refresh_token_expires_in"] == 8_726_400
     assert "x_refresh_token_hard_expires_in" not in body
     assert "intuit_tid" in first.headers
@@ -238,7 +241,8 @@ async def test_userinfo_and_wrong_realm(web: tuple[httpx.AsyncClient, Store]) ->
     tokens = (await client.post(f"/admin/companies/{first}/tokens")).json()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     info = await client.get("/v1/openid_connect/userinfo", headers=headers)
-    assert info.status_code == 200 and "sub" in info.json()
+    assert info.status_code == 200
+    assert "sub" in info.json()
     foreign = await client.get(f"/v3/company/{second}/item/1", headers=headers)
     assert foreign.status_code == 403
     assert foreign.json()["Fault"]["Error"][0]["code"] == "3100"

@@ -127,8 +127,9 @@ async def test_invoice_needs_customer_and_lines(qbo: Qbo) -> None:
     no_customer = await qbo.post("invoice", {"Line": [SALES_LINE]})
     assert (no_customer.status_code, fault_code(no_customer)) == (400, "2020")
     assert no_customer.json()["Fault"]["Error"][0]["element"] == "CustomerRef"
+    lines: list[object] | None
     for lines in ([], None):
-        body = {"CustomerRef": {"value": customer["Id"]}, "Line": lines}
+        body: dict[str, object] = {"CustomerRef": {"value": customer["Id"]}, "Line": lines}
         assert fault_code(await qbo.post("invoice", body)) == "2020"
 
 
@@ -234,12 +235,15 @@ async def test_ids_sync_tokens_strings_amounts_decimals(qbo: Qbo) -> None:
         minorversion="75",
     )
     assert response.status_code == 200
-    assert '"Amount":337.50' in response.text and '"UnitPrice":75,' in response.text
+    assert '"Amount":337.50' in response.text
+    assert '"UnitPrice":75,' in response.text
     invoice = response.json(parse_float=Decimal)["Invoice"]
-    assert isinstance(invoice["Id"], str) and isinstance(invoice["SyncToken"], str)
+    assert isinstance(invoice["Id"], str)
+    assert isinstance(invoice["SyncToken"], str)
     assert invoice["TotalAmt"] == Decimal("337.50") == invoice["Balance"]
     created = invoice["MetaData"]["CreateTime"]
-    assert created.endswith("-07:00") and "T" in created
+    assert created.endswith("-07:00")
+    assert "T" in created
     assert response.json()["time"].count(".") == 1
     assert "intuit_tid" in response.headers
 
@@ -315,7 +319,8 @@ async def test_full_update_clears_omitted_fields_sparse_keeps_them(qbo: Qbo) -> 
     )
     assert sparse["CompanyName"] == "Full Inc"
     full = await qbo.ok("customer", {"Id": customer["Id"], "SyncToken": "1", "DisplayName": "Full"})
-    assert "CompanyName" not in full and "Notes" not in full
+    assert "CompanyName" not in full
+    assert "Notes" not in full
 
 
 async def test_non_us_invoice_needs_a_tax_code() -> None:

@@ -76,7 +76,7 @@ class Schema:
                 info.base = _local(child.get("base"))
                 self._collect(child, info)
             elif tag == f"{XS}element":
-                name = child.get("name") or _local(child.get("ref"))
+                name = str(child.get("name") or _local(child.get("ref")))
                 inline = child.find(f"{XS}complexType")
                 if inline is not None:
                     key = f"inline:{id(child)}"
@@ -85,9 +85,9 @@ class Schema:
                 else:
                     info.children[name] = _local(child.get("type") or child.get("ref"))
             elif tag == f"{XS}attribute":
-                info.attributes.add(child.get("name") or _local(child.get("ref")))
+                info.attributes.add(str(child.get("name") or _local(child.get("ref"))))
             elif tag == f"{XS}group":
-                group = self.groups.get(_local(child.get("ref")))
+                group = self.groups.get(str(_local(child.get("ref"))))
                 if group is not None:
                     self._collect(group, info)
 
