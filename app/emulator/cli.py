@@ -27,17 +27,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--base-url", help="public base URL for the discovery document")
     parser.add_argument("--seed", type=int, help="seed for realm ids and fault injection")
     parser.add_argument("--no-limits", action="store_true", help="switch all throttles off")
-    parser.add_argument("--requests-per-minute", type=int, default=500, metavar="N")
-    parser.add_argument("--requests-per-second", type=int, default=10, metavar="N")
-    parser.add_argument("--max-in-flight", type=int, default=10, metavar="N")
-    parser.add_argument("--batch-per-minute", type=int, default=40, metavar="N")
+    parser.add_argument(
+        "--requests-per-minute", type=int, default=500, metavar="N", help="per realm (500)"
+    )
+    parser.add_argument(
+        "--requests-per-second", type=int, default=10, metavar="N", help="per realm (10)"
+    )
+    parser.add_argument(
+        "--max-in-flight", type=int, default=10, metavar="N", help="concurrent per realm (10)"
+    )
+    parser.add_argument(
+        "--batch-per-minute", type=int, default=40, metavar="N", help="batch calls (40)"
+    )
     parser.add_argument(
         "--rotation-seconds",
         type=float,
         default=86_400,
         help="age after which a refresh returns a new refresh token (default one day)",
     )
-    parser.add_argument("--access-token-ttl", type=int, default=3600, metavar="SECONDS")
+    parser.add_argument(
+        "--access-token-ttl",
+        type=int,
+        default=3600,
+        metavar="SECONDS",
+        help="access token lifetime (Intuit: 3600)",
+    )
     parser.add_argument(
         "--client",
         type=_client,
