@@ -72,7 +72,7 @@ async def database_url(server_database_url: str) -> AsyncIterator[str]:
     finally:
         await admin.close()
     url = _with_database(server_database_url, name)
-    settings = Settings(database_url=url, redis_url="redis://unused")  # type: ignore[arg-type]
+    settings = Settings(database_url=url, redis_url="redis://unused")
     await asyncio.to_thread(migrate_to_head, settings)
     yield url
     admin = await asyncpg.connect(_asyncpg_dsn(server_database_url))
@@ -86,8 +86,8 @@ async def database_url(server_database_url: str) -> AsyncIterator[str]:
 def settings(database_url: str, redis_url: str) -> Settings:
     return Settings(
         environment=Environment.TEST,
-        database_url=database_url,  # type: ignore[arg-type]
-        redis_url=redis_url,  # type: ignore[arg-type]
+        database_url=database_url,
+        redis_url=redis_url,
         data_dir=TEST_DATA,
         sweep_interval_seconds=1,
     )

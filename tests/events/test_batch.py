@@ -98,6 +98,7 @@ async def test_five_hundred_events_in_one_batch(
 async def test_empty_or_malformed_batch_is_a_4xx(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
-    for body in ({"events": []}, {"events": "x"}, {}, [1, 2]):
+    bodies: list[object] = [{"events": []}, {"events": "x"}, {}, [1, 2]]
+    for body in bodies:
         response = await client.post("/events/batch", json=body, headers=auth)
         assert response.status_code == 422, body

@@ -1,0 +1,33 @@
+"""/health and /health/ready."""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import SecretStr
+
+from app.config import Settings
+from app.main import create_app
+
+
+async def test_live_and_ready(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+
+
+async def test_not_ready_names_the_server_that_is_down(settings: Settings) -> None:
+    # Port 1 refuses connections: Redis is unreachable while PostgreSQL is fine.
+    broken = settings.model_copy(update={"redis_url": SecretStr("redis://127.0.0.1:1/0")})
+    app = create_app(broken)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/health")).status_code == 200
+            response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["detail"] == "unreachable: redis"
+    assert body["checks"]["postgres"] == "ok"
+    assert body["checks"]["redis"].startswith("unavailable")
