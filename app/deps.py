@@ -8,6 +8,7 @@ from typing import Annotated
 
 from arq.connections import ArqRedis
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
@@ -43,15 +44,23 @@ class Caller:
     scopes: frozenset[str]
 
 
-def require_scope(scope: Scope) -> Callable[[Request, AsyncSession], Awaitable[Caller]]:
+# Declares the scheme in the OpenAPI document; the checks below give our own 401 answers.
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="An API key: `Authorization: Bearer <key>`"
+)
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def require_scope(
+    scope: Scope,
+) -> Callable[[AsyncSession, HTTPAuthorizationCredentials | None], Awaitable[Caller]]:
     """A dependency that admits a valid, unrevoked key holding `scope` (401 / 403 otherwise)."""
 
-    async def dependency(request: Request, session: SessionDep) -> Caller:
-        header = request.headers.get("authorization", "")
-        scheme, _, presented = header.partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
+    async def dependency(session: SessionDep, credentials: BearerDep) -> Caller:
+        presented = credentials.credentials.strip() if credentials else ""
+        if not presented:
             raise NotAuthenticated("send the API key as 'Authorization: Bearer <key>'")
-        key = await find_active_key(session, presented.strip())
+        key = await find_active_key(session, presented)
         if key is None:
             raise NotAuthenticated("the API key is unknown or revoked")
         if scope.value not in key.scopes:

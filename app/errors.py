@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.routes import allowed_methods
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://qbo-sync.dev/problems/"
@@ -66,6 +71,7 @@ class ServiceUnavailable(AppError):
 
 # Problems raised by the framework itself, named like ours.
 HTTP_PROBLEMS = {
+    400: ("malformed-body", "The body could not be parsed"),
     PayloadTooLarge.status: (PayloadTooLarge.type_, PayloadTooLarge.title),
     NotFound.status: (NotFound.type_, NotFound.title),
     405: ("method-not-allowed", "Method not allowed"),
@@ -131,6 +137,11 @@ def install_error_handlers(app: FastAPI, union_tags: frozenset[str]) -> None:
             **exc.extra,
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem(500, "internal", "Internal error", "an unexpected error occurred")
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = validation_errors(exc.errors(), union_tags)
@@ -146,11 +157,15 @@ def install_error_handlers(app: FastAPI, union_tags: frozenset[str]) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         known = HTTP_PROBLEMS.get(exc.status_code)
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            # Nested routers make the framework list only the first match's methods.
+            headers["Allow"] = ", ".join(allowed_methods(app, request.url.path))
         return problem(
             exc.status_code,
             known[0] if known else f"http-{exc.status_code}",
             known[1] if known else str(exc.detail),
             str(exc.detail),
             instance=request.url.path,
-            headers=dict(exc.headers) if exc.headers else None,
+            headers=headers or None,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from datetime import datetime
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, utcnow
 
 KEY_PREFIX = "qbs_"
+# The name becomes the `source` of every event sent with the key.
+KEY_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
 class Scope(StrEnum):
@@ -66,6 +69,8 @@ async def create_api_key(session: AsyncSession, name: str, scopes: list[Scope]) 
 
     Raises ValueError when an active or revoked key already has that name.
     """
+    if not KEY_NAME.fullmatch(name):
+        raise ValueError("a key name is 1-100 letters, digits, '.', '_' or '-'")
     existing = await session.scalar(select(ApiKey).where(ApiKey.name == name))
     if existing is not None:
         raise ValueError(f"a key named {name!r} already exists")

@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.routes import iter_routes
 from app.security import ApiKey, hash_key, revoke_api_key
 from tests.factories import customer_event
-from tests.routes import iter_routes
 
 # Public on purpose: liveness, and the interactive docs of the schema.
 PUBLIC_PREFIXES = ("/health", "/docs", "/redoc", "/openapi.json")
@@ -20,7 +20,7 @@ PUBLIC_PREFIXES = ("/health", "/docs", "/redoc", "/openapi.json")
 
 def protected_routes(app: FastAPI) -> list[tuple[str, str]]:
     return [
-        (method, path.replace("{event_id}", "00000000-0000-0000-0000-000000000000"))
+        (method, path.replace("{event_id:uuid}", "00000000-0000-0000-0000-000000000000"))
         for method, path in iter_routes(app)
         if method != "HEAD" and not path.startswith(PUBLIC_PREFIXES)
     ]

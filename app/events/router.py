@@ -29,6 +29,7 @@ router = APIRouter(prefix="/events", tags=["events"])
 
 PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: PROBLEM,
     401: PROBLEM,
     403: PROBLEM,
     413: PROBLEM,
@@ -140,7 +141,7 @@ async def post_batch(
     )
 
 
-@router.get("/{event_id}", response_model=EventOut, responses={**ERRORS, 404: PROBLEM})
+@router.get("/{event_id:uuid}", response_model=EventOut, responses={**ERRORS, 404: PROBLEM})
 async def get_event(
     request: Request, event_id: uuid.UUID, caller: EventsReader, session: SessionDep
 ) -> EventOut:
@@ -151,6 +152,11 @@ async def get_event(
     return to_out(request, event)
 
 
+LIST_PARAMETERS = frozenset(
+    {"status", "realm_id", "entity_type", "external_id", "source", "limit", "cursor"}
+)
+
+
 @router.get("", response_model=EventPage, responses=ERRORS)
 async def list_events(
     request: Request,
@@ -158,14 +164,20 @@ async def list_events(
     caller: EventsReader,
     session: SessionDep,
     status: EventStatus | None = None,
-    realm_id: Annotated[str | None, Query(max_length=32)] = None,
+    realm_id: Annotated[str | None, Query(pattern=r"^[0-9]{1,32}$")] = None,
     entity_type: Annotated[str | None, Query(pattern="^(customer|item|invoice|payment)$")] = None,
-    external_id: Annotated[str | None, Query(max_length=100)] = None,
-    source: Annotated[str | None, Query(max_length=100)] = None,
+    external_id: Annotated[str | None, Query(pattern=r"^[\x21-\x7e]{1,100}$")] = None,
+    source: Annotated[str | None, Query(pattern=r"^[^\x00-\x1f]{1,100}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,200}$")] = None,
 ) -> EventPage:
     """Events newest first, filtered; pass `next_cursor` back as `cursor` for the next page."""
+    # A misspelt filter must not silently list everything.
+    unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
+    if unknown:
+        raise InvalidInput(
+            [{"pointer": "", "parameter": name, "detail": "unknown parameter"} for name in unknown]
+        )
     filters = repository.EventFilter(
         status=status.value if status else None,
         realm_id=realm_id,

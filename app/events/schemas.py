@@ -6,7 +6,9 @@ characters, line arithmetic), so a bad event is refused at intake, not hours lat
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Literal
@@ -19,28 +21,59 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
     StringConstraints,
     Tag,
     ValidationInfo,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 CENT = Decimal("0.01")
 
 
-def _money_from_string(value: Any) -> Any:
-    # Floats cannot carry cents exactly; money must arrive as a decimal string.
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError('money must be a decimal string such as "12.50"')
-    return value
+@dataclass(frozen=True, slots=True)
+class DecimalString:
+    """Metadata: a Decimal that must arrive as a canonical decimal string matching `pattern`.
+
+    Floats cannot carry cents exactly, so numbers are refused; the same pattern is published
+    in the OpenAPI schema, so what the schema allows is what intake accepts.
+    """
+
+    pattern: str
+    meaning: str
+    example: str
+
+    def _check(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f'must be a decimal string such as "{self.example}"')
+        if not re.fullmatch(self.pattern, value):
+            raise ValueError(f'must be {self.meaning}, such as "{self.example}"')
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "pattern": self.pattern,
+            "examples": [self.example],
+            "description": self.meaning,
+        }
 
 
-def _max_two_places(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise ValueError("money must be a finite number")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        raise ValueError("money has at most 2 decimal places")
+def _iso_text(value: Any) -> Any:
+    # Lax parsing would read 0 as 1970-01-01; dates and times must be ISO 8601 strings.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 string")
     return value
 
 
@@ -59,24 +92,51 @@ def _email_shape(value: str) -> str:
     return value
 
 
-Money = Annotated[
+# Canonical forms: no sign, no leading zeros, at most 13 integer digits and 2 places for money.
+NonNegativeMoney = Annotated[
     Decimal,
-    BeforeValidator(_money_from_string),
-    Field(max_digits=15),
-    AfterValidator(_max_two_places),
+    DecimalString(
+        r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$",
+        "an amount with at most 2 decimal places",
+        "12.50",
+    ),
 ]
-NonNegativeMoney = Annotated[Money, Field(ge=0)]
+PositiveMoney = Annotated[
+    Decimal,
+    DecimalString(
+        r"^([1-9][0-9]{0,12}(\.[0-9]{1,2})?|0\.[0-9]?[1-9])$",
+        "an amount above zero with at most 2 decimal places",
+        "12.50",
+    ),
+]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ExternalId = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$")
 ]
 Name = Annotated[Text, StringConstraints(max_length=100), AfterValidator(_no_name_separators)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-Quantity = Annotated[Decimal, Field(gt=0, max_digits=15, decimal_places=5)]
+Quantity = Annotated[
+    Decimal,
+    DecimalString(
+        r"^([1-9][0-9]{0,9}(\.[0-9]{1,5})?|0\.[0-9]{0,4}[1-9])$",
+        "a quantity above zero with at most 5 decimal places",
+        "1.5",
+    ),
+]
+Day = Annotated[date, BeforeValidator(_iso_text)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text and jsonb cannot hold U+0000; refuse it here, naming the field.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain the NUL character")
+        return value
 
 
 class Address(Strict):
@@ -104,7 +164,7 @@ class CustomerData(Strict):
     phone: Annotated[Text, StringConstraints(max_length=30)] | None = None
     billing_address: Address | None = None
     currency: Currency | None = None
-    active: bool = True
+    active: StrictBool = True
 
 
 class ItemData(Strict):
@@ -114,7 +174,7 @@ class ItemData(Strict):
     unit_price: NonNegativeMoney | None = None
     description: Annotated[Text, StringConstraints(max_length=4000)] | None = None
     sku: Annotated[Text, StringConstraints(max_length=100)] | None = None
-    active: bool = True
+    active: StrictBool = True
 
 
 class InvoiceLine(Strict):
@@ -126,7 +186,7 @@ class InvoiceLine(Strict):
     tax_code: Annotated[Text, StringConstraints(max_length=32)] | None = Field(
         None, description="US companies: TAX or NON. Others: the company's TaxCode id."
     )
-    service_date: date | None = None
+    service_date: Day | None = None
 
     @field_validator("amount")
     @classmethod
@@ -148,8 +208,8 @@ class InvoiceData(Strict):
     number: Annotated[Text, StringConstraints(max_length=21)] | None = Field(
         None, description="DocNumber; sent only when the company uses custom numbers."
     )
-    txn_date: date
-    due_date: date | None = None
+    txn_date: Day
+    due_date: Day | None = None
     currency: Currency | None = None
     lines: Annotated[list[InvoiceLine], Field(min_length=1, max_length=750)]
     memo: Annotated[Text, StringConstraints(max_length=1000)] | None = None
@@ -169,13 +229,13 @@ class InvoiceData(Strict):
 
 class PaymentApplication(Strict):
     invoice_external_id: ExternalId
-    amount: Annotated[Money, Field(gt=0)]
+    amount: PositiveMoney
 
 
 class PaymentData(Strict):
     external_id: ExternalId
     customer_external_id: ExternalId
-    date: date
+    date: Day
     total: NonNegativeMoney
     currency: Currency | None = None
     method: Annotated[Text, StringConstraints(max_length=31)] | None = None
@@ -216,7 +276,7 @@ CallerEventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 class _Envelope(Strict):
     event_id: CallerEventId = Field(description="Your id for this event; unique per API key.")
     realm_id: RealmId = Field(description="The QBO company (realm) id.")
-    occurred_at: AwareDatetime = Field(description="When it happened at the source (with offset).")
+    occurred_at: Instant = Field(description="When it happened at the source (with offset).")
 
 
 class CustomerUpserted(_Envelope):

@@ -154,6 +154,8 @@ def _pointers(response: httpx.Response) -> set[str]:
         (customer_event(realm_id="abc"), "/realm_id"),
         (customer_event(occurred_at="2026-11-25T10:00:00"), "/occurred_at"),
         (customer_event(event_id=""), "/event_id"),
+        (customer_event(event_id="a\u0000b"), "/event_id"),
+        (customer_event(data={"company_name": "Nul\u0000Ltd"}), "/data/company_name"),
         (item_event(data={"name": "n" * 101}), "/data/name"),
         (item_event(data={"unit_price": 12.5}), "/data/unit_price"),
         (item_event(data={"unit_price": "12.505"}), "/data/unit_price"),
@@ -226,6 +228,14 @@ async def test_malformed_json_is_a_4xx(client: httpx.AsyncClient, auth: dict[str
         "/events", content=b"{not json", headers={**auth, "content-type": "application/json"}
     )
     assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_undecodable_body_is_400(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    response = await client.post(
+        "/events", content=b"\xff\xfe{", headers={**auth, "content-type": "application/json"}
+    )
+    assert response.status_code in (400, 422)
     assert response.headers["content-type"] == "application/problem+json"
 
 

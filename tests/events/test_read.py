@@ -48,7 +48,7 @@ async def test_unknown_event_is_404(client: httpx.AsyncClient, auth: dict[str, s
     response = await client.get(f"/events/{uuid.uuid4()}", headers=auth)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    assert (await client.get("/events/not-a-uuid", headers=auth)).status_code == 422
+    assert (await client.get("/events/not-a-uuid", headers=auth)).status_code == 404
 
 
 async def test_listing_filters_newest_first_with_cursor(
@@ -86,6 +86,15 @@ async def test_listing_filters_newest_first_with_cursor(
 async def test_bad_listing_parameters_are_4xx(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
-    for params in ({"cursor": "garbage"}, {"status": "nope"}, {"limit": 0}, {"entity_type": "x"}):
+    for params in (
+        {"cursor": "garbage"},
+        {"status": "nope"},
+        {"limit": 0},
+        {"entity_type": "x"},
+        {"stauts": "dead"},
+        {"external_id": "a\u0000"},
+        {"source": "x\u0000"},
+        {"realm_id": "12a"},
+    ):
         response = await client.get("/events", params=params, headers=auth)
         assert response.status_code == 422, params

@@ -1,4 +1,4 @@
-"""Enumerate every HTTP route of an app, including those left out of the OpenAPI schema."""
+"""Every HTTP route of the app, including nested routers and routes hidden from the schema."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.routing import Route
+from starlette.routing import Route, compile_path
 
 
 def iter_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
-    """(method, path) for each route; walks included routers (FastAPI >= 0.160 nests them)."""
+    """(method, path template) for each route; walks included routers, which FastAPI nests."""
     for route in app.routes:
         contexts: Any = getattr(route, "effective_route_contexts", None)
         if contexts is not None:
@@ -21,3 +21,13 @@ def iter_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
         elif isinstance(route, Route) and route.methods:
             for method in sorted(route.methods):
                 yield method, route.path
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods some route accepts for a concrete request path (for a 405's Allow header)."""
+    methods = {
+        method
+        for method, template in iter_routes(app)
+        if compile_path(template)[0].match(path) is not None
+    }
+    return sorted(methods)

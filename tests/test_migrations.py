@@ -1,0 +1,79 @@
+"""Migrations go up, all the way down, and up again, and match the models exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+
+from app.db import Base, create_engine
+from app.models import load_all_models
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config(url: str) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["database_url"] = url
+    cfg.attributes["configure_logger"] = False
+    return cfg
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            names: list[str] = await conn.run_sync(lambda c: inspect(c).get_table_names())
+    finally:
+        await engine.dispose()
+    return set(names) - {"alembic_version"}
+
+
+async def _diff(url: str) -> list[Any]:
+    load_all_models()
+
+    def compare(conn: Connection) -> list[Any]:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, Base.metadata))
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(compare)
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_downgrade_upgrade_and_no_drift(server_database_url: str) -> None:
+    name = f"qbo_sync_migrations_{secrets.token_hex(4)}"
+    dsn = server_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    admin = await asyncpg.connect(dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(server_database_url)._replace(path="/" + name))
+    try:
+        cfg = _config(url)
+        await asyncio.to_thread(command.upgrade, cfg, "head")
+        expected = {t.name for t in Base.metadata.sorted_tables}
+        assert await _tables(url) == expected
+        assert await _diff(url) == []
+
+        await asyncio.to_thread(command.downgrade, cfg, "base")
+        assert await _tables(url) == set()
+
+        await asyncio.to_thread(command.upgrade, cfg, "head")
+        assert await _tables(url) == expected
+        assert await _diff(url) == []
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
