@@ -9,24 +9,39 @@ from typing import Annotated
 from arq.connections import ArqRedis
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.config import Settings
 from app.errors import Forbidden, NotAuthenticated
 from app.security import Scope, find_active_key
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.session_factory() as session:
+async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One autocommit connection per request: each statement is durable when it returns.
+
+    Auth, intake and reads are single statements, so this saves BEGIN/COMMIT round trips and
+    the ORM's overhead on the hot path; work that needs a transaction uses
+    `app.state.session_factory` instead.
+    """
+    async with request.app.state.autocommit_engine.connect() as connection:
+        yield connection
+
+
+ConnectionDep = Annotated[AsyncConnection, Depends(get_connection)]
+
+
+async def get_session(connection: ConnectionDep) -> AsyncIterator[AsyncSession]:
+    """An ORM session over the request's connection (no second pool checkout)."""
+    async with AsyncSession(bind=connection, expire_on_commit=False) as session:
         yield session
 
 
-def get_redis(request: Request) -> ArqRedis:
+async def get_redis(request: Request) -> ArqRedis:
     redis: ArqRedis = request.app.state.redis
     return redis
 
@@ -53,19 +68,19 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme
 
 def require_scope(
     scope: Scope,
-) -> Callable[[AsyncSession, HTTPAuthorizationCredentials | None], Awaitable[Caller]]:
+) -> Callable[[AsyncConnection, HTTPAuthorizationCredentials | None], Awaitable[Caller]]:
     """A dependency that admits a valid, unrevoked key holding `scope` (401 / 403 otherwise)."""
 
-    async def dependency(session: SessionDep, credentials: BearerDep) -> Caller:
+    async def dependency(connection: ConnectionDep, credentials: BearerDep) -> Caller:
         presented = credentials.credentials.strip() if credentials else ""
         if not presented:
             raise NotAuthenticated("send the API key as 'Authorization: Bearer <key>'")
-        key = await find_active_key(session, presented)
+        key = await find_active_key(connection, presented)
         if key is None:
             raise NotAuthenticated("the API key is unknown or revoked")
         if scope.value not in key.scopes:
             raise Forbidden(f"this API key lacks the scope {scope.value!r}")
-        return Caller(key.name, frozenset(key.scopes))
+        return Caller(key.name, key.scopes)
 
     return dependency
 

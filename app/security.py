@@ -6,12 +6,13 @@ import hashlib
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String, select
+from sqlalchemy import String, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
@@ -90,16 +91,28 @@ async def revoke_api_key(session: AsyncSession, name: str) -> bool:
     return True
 
 
-async def find_active_key(session: AsyncSession, presented: str) -> ApiKey | None:
-    """Look the key up by its hash.
+@dataclass(frozen=True, slots=True)
+class ActiveKey:
+    name: str
+    scopes: frozenset[str]
 
-    The comparison happens on the hash inside an index lookup, so timing reveals nothing
-    about the key; `secrets.compare_digest` re-checks the row to keep that explicit.
+
+_keys = ApiKey.__table__.c
+FIND_ACTIVE_KEY = select(_keys.name, _keys.scopes, _keys.key_hash).where(
+    _keys.key_hash == bindparam("digest"), _keys.revoked_at.is_(None)
+)
+
+
+async def find_active_key(
+    connection: AsyncConnection | AsyncSession, presented: str
+) -> ActiveKey | None:
+    """Look the key up by its hash; None for an unknown or revoked key.
+
+    The lookup is by hash through an index, so timing reveals nothing about the key;
+    `secrets.compare_digest` re-checks the stored hash to keep that explicit.
     """
     digest = hash_key(presented)
-    row = await session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-    )
+    row = (await connection.execute(FIND_ACTIVE_KEY, {"digest": digest})).first()
     if row is None or not secrets.compare_digest(row.key_hash, digest):
         return None
-    return row
+    return ActiveKey(row.name, frozenset(row.scopes))

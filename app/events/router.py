@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.deps import EventsReader, EventsWriter, RedisDep, SessionDep, SettingsDep
+from app.deps import ConnectionDep, EventsReader, EventsWriter, RedisDep, SessionDep, SettingsDep
 from app.errors import PROBLEM_JSON, InvalidInput, NotFound
 from app.events import repository, service
 from app.events.models import Event, EventStatus
@@ -79,7 +79,7 @@ async def post_event(
     request: Request,
     event: Annotated[EventIn, Body()],
     caller: EventsWriter,
-    session: SessionDep,
+    connection: ConnectionDep,
     redis: RedisDep,
     background: BackgroundTasks,
 ) -> JSONResponse:
@@ -88,8 +88,8 @@ async def post_event(
     202 for a new event; 200 with the original for a repeat of the same body; 409 when the
     event_id was used with a different body.
     """
-    ingested = await service.ingest_event(session, caller.name, event)
-    await session.commit()
+    # An autocommit session: the row is durable once the insert returns, before the answer.
+    ingested = await service.ingest_event(connection, caller.name, event)
     if ingested.created:
         background.add_task(enqueue_sync, redis, [ingested.key])
     body = EventAccepted(id=ingested.id, status=ingested.status, links=_link(request, ingested.id))
@@ -106,7 +106,7 @@ async def post_batch(
     request: Request,
     batch: BatchIn,
     caller: EventsWriter,
-    session: SessionDep,
+    connection: ConnectionDep,
     redis: RedisDep,
     settings: SettingsDep,
     background: BackgroundTasks,
@@ -116,8 +116,8 @@ async def post_batch(
         raise InvalidInput(
             [{"pointer": "/events", "detail": f"at most {settings.batch_max_events} events"}]
         )
-    items = await service.ingest_batch(session, caller.name, batch.events)
-    await session.commit()
+    # One multi-row insert statement: atomic and durable before the answer (autocommit).
+    items = await service.ingest_batch(connection, caller.name, batch.events)
     created = [i.ingested.key for i in items if i.ingested and i.ingested.created]
     if created:
         background.add_task(enqueue_sync, redis, created)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import select, tuple_
+from sqlalchemy import Table, bindparam, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import utcnow
 from app.errors import Conflict, validation_errors
@@ -19,6 +19,23 @@ from app.events.models import Event, EventStatus
 from app.events.schemas import EVENT_TYPES, EventIn, _Envelope
 
 EVENT_ADAPTER: TypeAdapter[_Envelope] = TypeAdapter(EventIn)
+
+# Built once: intake runs these per request, and SQLAlchemy caches their compiled form.
+# Core statements on the table (not the ORM class) keep the ORM's bulk machinery off this path.
+_events: Table = Event.__table__  # type: ignore[assignment]
+INSERT_EVENT = (
+    pg_insert(_events)
+    .on_conflict_do_nothing(index_elements=["source", "event_id"])
+    .returning(_events.c.id)
+)
+INSERT_EVENTS = (
+    pg_insert(_events)
+    .on_conflict_do_nothing(index_elements=["source", "event_id"])
+    .returning(_events.c.event_id)
+)
+FIND_EVENT = select(_events.c.id, _events.c.status, _events.c.payload_hash).where(
+    _events.c.source == bindparam("source"), _events.c.event_id == bindparam("event_id")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,28 +96,19 @@ def _conflict(event_id: str, existing: uuid.UUID) -> Conflict:
     )
 
 
-async def ingest_event(session: AsyncSession, source: str, event: _Envelope) -> Ingested:
+async def ingest_event(connection: AsyncConnection, source: str, event: _Envelope) -> Ingested:
     """Insert one event, or return the one already stored under (source, event_id).
 
     Concurrent identical requests meet at the unique index: one inserts, the other waits for
     it and then reads it. Raises Conflict when the stored event has a different body.
-    The caller commits.
+    Runs on an autocommit connection: the row is durable when this returns.
     """
     values = row_values(source, event)
-    new_id = await session.scalar(
-        pg_insert(Event)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["source", "event_id"])
-        .returning(Event.id)
-    )
+    new_id = await connection.scalar(INSERT_EVENT, values)
     if new_id is not None:
         return Ingested(new_id, values["status"], True, _key(values))
     existing = (
-        await session.execute(
-            select(Event.id, Event.status, Event.payload_hash).where(
-                Event.source == source, Event.event_id == event.event_id
-            )
-        )
+        await connection.execute(FIND_EVENT, {"source": source, "event_id": event.event_id})
     ).one()
     if existing.payload_hash != values["payload_hash"]:
         raise _conflict(event.event_id, existing.id)
@@ -117,11 +125,12 @@ class BatchItem:
 
 
 async def ingest_batch(
-    session: AsyncSession, source: str, raw_events: list[dict[str, Any]]
+    connection: AsyncConnection, source: str, raw_events: list[dict[str, Any]]
 ) -> list[BatchItem]:
-    """Validate and store many events in one transaction; each is answered on its own.
+    """Validate and store many events with one insert statement; each is answered on its own.
 
-    An invalid item is reported and skipped; it never rejects the others. The caller commits.
+    An invalid item is reported and skipped; it never rejects the others. On an autocommit
+    connection the valid events are durable, all together, when this returns.
     """
     results: list[BatchItem] = []
     valid: list[tuple[int, dict[str, Any]]] = []
@@ -143,20 +152,17 @@ async def ingest_batch(
 
     created: set[str] = set()
     if to_insert:
-        rows = await session.execute(
-            pg_insert(Event)
-            .values(to_insert)
-            .on_conflict_do_nothing(index_elements=["source", "event_id"])
-            .returning(Event.event_id)
-        )
+        rows = await connection.execute(INSERT_EVENTS.values(to_insert))
         created = {r.event_id for r in rows}
 
     stored: dict[str, tuple[uuid.UUID, str, str]] = {}
     missing = [eid for eid in first_by_event_id if eid not in created]
     if missing:
-        rows = await session.execute(
-            select(Event.event_id, Event.id, Event.status, Event.payload_hash).where(
-                tuple_(Event.source, Event.event_id).in_([(source, e) for e in missing])
+        rows = await connection.execute(
+            select(
+                _events.c.event_id, _events.c.id, _events.c.status, _events.c.payload_hash
+            ).where(
+                tuple_(_events.c.source, _events.c.event_id).in_([(source, e) for e in missing])
             )
         )
         stored = {r.event_id: (r.id, r.status, r.payload_hash) for r in rows}
