@@ -14,7 +14,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A valid Fernet key that everyone can read in this file: fine on a laptop, refused elsewhere.
 DEV_ENCRYPTION_KEY = "cWJvLXN5bmMgZGV2ZWxvcG1lbnQga2V5LCBwdWJsaWM="
-DEV_SESSION_SECRET = "development-session-secret-change-me"  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -32,7 +31,9 @@ class QboEnvironment(StrEnum):
 class Settings(BaseSettings):
     """The whole configuration. Field `foo_bar` is the environment variable `FOO_BAR`."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     environment: Environment = Environment.DEVELOPMENT
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
@@ -49,7 +50,6 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     batch_max_events: int = Field(500, ge=1, le=5000)
-    public_base_url: str | None = None
 
     # Delivery
     sweep_interval_seconds: int = Field(10, ge=1, le=60)
@@ -60,13 +60,10 @@ class Settings(BaseSettings):
     token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=lambda: [SecretStr(DEV_ENCRYPTION_KEY)]
     )
-    session_secret: SecretStr = SecretStr(DEV_SESSION_SECRET)
 
     # QuickBooks Online
     qbo_environment: QboEnvironment = QboEnvironment.EMULATOR
     qbo_client_id: str | None = None
-    qbo_client_secret: SecretStr | None = None
-    qbo_minor_version: int = Field(75, ge=75)
     emulator_url: str = "http://127.0.0.1:8765"
     emulator_port: int = Field(8765, ge=1, le=65535)
 
@@ -84,8 +81,6 @@ class Settings(BaseSettings):
         if self.environment is Environment.PRODUCTION:
             if any(k.get_secret_value() == DEV_ENCRYPTION_KEY for k in self.token_encryption_keys):
                 raise ValueError("TOKEN_ENCRYPTION_KEYS holds the development key; set real keys")
-            if self.session_secret.get_secret_value() == DEV_SESSION_SECRET:
-                raise ValueError("SESSION_SECRET is the development placeholder; set a real one")
             if self.database_url is None or self.redis_url is None:
                 raise ValueError("DATABASE_URL and REDIS_URL are required in production")
         if not self.token_encryption_keys:

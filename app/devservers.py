@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from pydantic import SecretStr
+
 from app.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -87,11 +89,8 @@ def with_servers(settings: Settings) -> Settings:
         return settings
     urls = resolve_server_urls(settings)
     return settings.model_copy(
-        update={"database_url": _secret(urls.database_url), "redis_url": _secret(urls.redis_url)}
+        update={
+            "database_url": SecretStr(urls.database_url),
+            "redis_url": SecretStr(urls.redis_url),
+        }
     )
-
-
-def _secret(value: str) -> Any:
-    from pydantic import SecretStr
-
-    return SecretStr(value)

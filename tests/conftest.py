@@ -85,6 +85,7 @@ async def database_url(server_database_url: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 def settings(database_url: str, redis_url: str) -> Settings:
     return Settings(
+        _env_file=None,  # a developer's .env must not change the tests
         environment=Environment.TEST,
         database_url=database_url,
         redis_url=redis_url,

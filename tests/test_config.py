@@ -16,7 +16,6 @@ REAL = {
     "DATABASE_URL": "postgresql://db/qbo",
     "REDIS_URL": "redis://cache:6379/0",
     "TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-    "SESSION_SECRET": "a-real-secret-of-enough-length",
 }
 
 
@@ -50,7 +49,7 @@ def test_invalid_values_name_the_variable(
     ("placeholder", "variable"),
     [
         ({"TOKEN_ENCRYPTION_KEYS": DEV_ENCRYPTION_KEY}, "TOKEN_ENCRYPTION_KEYS"),
-        ({"SESSION_SECRET": "development-session-secret-change-me"}, "SESSION_SECRET"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL"),
     ],
 )
 def test_placeholder_secrets_are_refused_in_production(

@@ -1,0 +1,28 @@
+"""The README and .env.example name every setting the service reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIABLES = sorted(name.upper() for name in Settings.model_fields)
+
+
+@pytest.mark.parametrize("document", ["README.md", ".env.example"])
+def test_every_setting_is_documented(document: str) -> None:
+    text = (ROOT / document).read_text()
+    missing = [v for v in VARIABLES if f"{v}" not in text]
+    assert missing == [], f"{document} does not mention {missing}"
+
+
+def test_env_example_names_only_real_settings() -> None:
+    names = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert names == set(VARIABLES)

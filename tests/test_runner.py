@@ -1,0 +1,129 @@
+"""`python -m app run` (what `make run` starts) on a machine with no servers configured."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import customer_event
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(data_dir: Path, port: int, emulator_port: int) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL"}
+    }
+    env.update(
+        DATA_DIR=str(data_dir),
+        PORT=str(port),
+        EMULATOR_PORT=str(emulator_port),
+        EMULATOR_URL=f"http://127.0.0.1:{emulator_port}",
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the runner exited early"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} not ready in {timeout}s")
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output
+    return output
+
+
+@pytest.mark.slow
+def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path: Path) -> None:
+    port, emulator_port = _free_port(), _free_port()
+    env = _env(tmp_path / "data", port, emulator_port)
+    api = f"http://127.0.0.1:{port}"
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    first = start()
+    try:
+        _wait_ready(f"{api}/health/ready", first)
+        _wait_ready(f"http://127.0.0.1:{emulator_port}/", first)
+        # Another command, with no URLs either, finds the same embedded servers.
+        created = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "keys",
+                "create",
+                "--name",
+                "billing",
+                "--scopes",
+                "events:write,events:read",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        key = created.stdout.strip().splitlines()[-1]
+        headers = {"Authorization": f"Bearer {key}"}
+        posted = httpx.post(f"{api}/events", json=customer_event(), headers=headers, timeout=10)
+        assert posted.status_code == 202
+    finally:
+        output = _stop(first)
+    assert f"API            {api}" in output
+    assert "keys create" in output
+    assert "stopped" in output
+
+    second = start()
+    try:
+        _wait_ready(f"{api}/health/ready", second)
+        event = httpx.get(f"{api}{posted.json()['links']['self']}", headers=headers, timeout=10)
+        assert event.status_code == 200
+        # The worker ran: with no connection for the realm, the event waits for one.
+        deadline = time.monotonic() + 30
+        while event.json()["status"] != "waiting_connection" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            event = httpx.get(f"{api}{posted.json()['links']['self']}", headers=headers)
+        assert event.json()["status"] == "waiting_connection"
+    finally:
+        _stop(second)
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert leftovers.stdout.strip() == "", "a server outlived the runner"
