@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,9 @@ import httpx
 import pytest
 
 from tests.factories import customer_event
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _env(data_dir: Path, port: int, emulator_port: int) -> dict[str, str]:
@@ -62,7 +56,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 
 @pytest.mark.slow
 def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path: Path) -> None:
-    port, emulator_port = _free_port(), _free_port()
+    port, emulator_port = free_port(), free_port()
     env = _env(tmp_path / "data", port, emulator_port)
     api = f"http://127.0.0.1:{port}"
 

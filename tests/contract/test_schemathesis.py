@@ -6,7 +6,6 @@ No answer may be a 5xx, and every answer must match the committed openapi.yaml.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.main import create_app
 from app.security import ApiKey, Scope, hash_key
+from tests.helpers import free_port
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 schema = schemathesis.openapi.from_path(SPEC)
@@ -65,16 +65,10 @@ class ApiKeyAuth:
         case.headers = headers
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_url(settings: Settings) -> Iterator[str]:
     """The API served by uvicorn on its own thread and event loop, as in production."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
     )

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.events.models import Event
 from tests.factories import customer_event, invoice_event, item_event
-
-
-async def _count(factory: async_sessionmaker[AsyncSession]) -> int:
-    async with factory() as session:
-        return int(await session.scalar(select(func.count()).select_from(Event)) or 0)
+from tests.helpers import count_events
 
 
 async def test_a_bad_item_does_not_reject_the_others(
@@ -36,7 +30,7 @@ async def test_a_bad_item_does_not_reject_the_others(
     assert body["results"][1]["errors"][0]["pointer"] == "/events/1/data/display_name"
     assert body["results"][3]["errors"][0]["pointer"] == "/events/3/data/lines"
     assert body["results"][0]["links"]["self"] == f"/events/{body['results'][0]['id']}"
-    assert await _count(session_factory) == 2
+    assert await count_events(session_factory) == 2
 
 
 async def test_repeats_inside_and_across_batches(
@@ -66,7 +60,7 @@ async def test_repeats_inside_and_across_batches(
     assert [r["status"] for r in results] == [202, 200, 409, 200, 409]
     assert results[0]["id"] == results[1]["id"]
     assert results[3]["id"] == stored.json()["id"]
-    assert await _count(session_factory) == 2
+    assert await count_events(session_factory) == 2
 
 
 async def test_batch_size_is_capped(
@@ -79,7 +73,7 @@ async def test_batch_size_is_capped(
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["pointer"] == "/events"
-    assert await _count(session_factory) == 0
+    assert await count_events(session_factory) == 0
 
 
 async def test_five_hundred_events_in_one_batch(
@@ -92,7 +86,7 @@ async def test_five_hundred_events_in_one_batch(
 
     assert response.status_code == 200
     assert response.json()["accepted"] == 500
-    assert await _count(session_factory) == 500
+    assert await count_events(session_factory) == 500
 
 
 async def test_empty_or_malformed_batch_is_a_4xx(

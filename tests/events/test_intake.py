@@ -8,16 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events.models import Event
 from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
-
-
-async def count_events(factory: async_sessionmaker[AsyncSession]) -> int:
-    async with factory() as session:
-        return int(await session.scalar(select(func.count()).select_from(Event)) or 0)
+from tests.helpers import count_events
 
 
 @pytest.mark.parametrize(
