@@ -109,7 +109,29 @@ async def _with_session(settings: Settings, action: str, args: argparse.Namespac
     return 0
 
 
+async def _rotate_encryption(settings: Settings) -> int:
+    from app.connections.crypto import TokenCipher, TokenDecryptError
+    from app.connections.tokens import rotate_encryption
+    from app.db import create_engine, create_session_factory
+
+    engine = create_engine(settings.server_urls()[0], pool_size=1)
+    try:
+        # Batches commit one by one, so it needs the factory rather than one session.
+        count = await rotate_encryption(
+            create_session_factory(engine), TokenCipher.from_settings(settings)
+        )
+    except TokenDecryptError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"re-encrypted the tokens of {count} connection(s) with the newest key")
+    return 0
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
+    if args.keys_command == "rotate-encryption":
+        return asyncio.run(_rotate_encryption(_settings_with_servers()))
     return asyncio.run(_with_session(_settings_with_servers(), args.keys_command, args))
 
 
@@ -166,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by name")
     revoke.add_argument("name")
+    keys_sub.add_parser(
+        "rotate-encryption",
+        help="re-encrypt stored QBO tokens with the newest TOKEN_ENCRYPTION_KEYS key",
+    )
     keys.set_defaults(func=cmd_keys)
 
     openapi = sub.add_parser("openapi", help="write openapi.yaml from the app")
