@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,3 +22,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def run_app(
+    *args: str, database_url: str, redis_url: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m app ARGS` as a user runs it, against the given servers (plus `env`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import os
 import secrets
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from app.connections.tokens import (
     rotate_encryption,
     store_tokens,
 )
+from tests import helpers
 
 Factory = async_sessionmaker[AsyncSession]
 
@@ -187,19 +187,11 @@ async def test_rotate_encryption_stops_at_an_unreadable_row(session_factory: Fac
 def run_app(
     *args: str, database_url: str, redis_url: str, keys: list[SecretStr]
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "TOKEN_ENCRYPTION_KEYS": ",".join(k.get_secret_value() for k in keys),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "app", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return helpers.run_app(
+        *args,
+        database_url=database_url,
+        redis_url=redis_url,
+        TOKEN_ENCRYPTION_KEYS=",".join(k.get_secret_value() for k in keys),
     )
 
 
