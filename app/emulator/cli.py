@@ -60,7 +60,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ID:SECRET",
         help="accept only these clients (repeatable; default: accept any pair)",
     )
-    parser.add_argument("--log-level", default="info", help="uvicorn log level")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        type=str.lower,
+        choices=["debug", "info", "warning", "error"],
+        help="log level",
+    )
     parser.set_defaults(func=handler)
 
 
@@ -88,11 +94,14 @@ def handler(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.emulator.app import create_app
+    from app.logs import configure_logging
 
+    # The same JSON-lines logs as the rest of the service.
+    configure_logging(args.log_level.upper())
     uvicorn.run(
         create_app(config_from_args(args)),
         host=args.host,
         port=args.port,
-        log_level=args.log_level,
+        log_config=None,
     )
     return 0
