@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated
 
 from arq.connections import ArqRedis
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.config import Settings
 from app.errors import Forbidden, NotAuthenticated
-from app.security import Scope, find_active_key
+from app.security import ActiveKey, Scope, find_active_key
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -51,12 +50,8 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 RedisDep = Annotated[ArqRedis, Depends(get_redis)]
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling: the API key's name (the `source` of its events) and its scopes."""
-
-    name: str
-    scopes: frozenset[str]
+# Who is calling: the API key that passed `require_scope`.
+Caller = ActiveKey
 
 
 # Declares the scheme in the OpenAPI document; the checks below give our own 401 answers.
@@ -80,7 +75,7 @@ def require_scope(
             raise NotAuthenticated("the API key is unknown or revoked")
         if scope.value not in key.scopes:
             raise Forbidden(f"this API key lacks the scope {scope.value!r}")
-        return Caller(key.name, key.scopes)
+        return key
 
     return dependency
 

@@ -93,6 +93,8 @@ async def revoke_api_key(session: AsyncSession, name: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ActiveKey:
+    """A valid, unrevoked key: its name (the `source` of its events) and its scopes."""
+
     name: str
     scopes: frozenset[str]
 
