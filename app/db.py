@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.ext.asyncio import (
@@ -39,6 +40,16 @@ def to_async_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url[len(prefix) :]
     raise ValueError("DATABASE_URL must be a postgresql:// URL")
+
+
+def to_libpq_url(url: str) -> str:
+    """The plain `postgresql://` form (asyncpg and libpq refuse SQLAlchemy's `+asyncpg`)."""
+    return "postgresql://" + to_async_url(url)[len("postgresql+asyncpg://") :]
+
+
+def with_database(url: str, database: str) -> str:
+    """`url` pointing at another database of the same server (the query, e.g. ?host=, stays)."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + database))
 
 
 def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> AsyncEngine:

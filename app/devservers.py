@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +17,7 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from app.config import Settings
+from app.db import to_libpq_url, with_database
 
 logger = logging.getLogger(__name__)
 # Both libraries log routine steps at INFO, some from atexit hooks when streams may be gone.
@@ -28,12 +28,6 @@ DATABASE_NAME = "qbo_sync"
 
 # Handles must live as long as the process: dropping one can stop a server others still use.
 _handles: list[Any] = []
-
-
-@dataclass(frozen=True, slots=True)
-class ServerUrls:
-    database_url: str
-    redis_url: str
 
 
 def start_embedded_postgres(directory: Path, database: str = DATABASE_NAME) -> str:
@@ -70,27 +64,44 @@ def start_embedded_redis(directory: Path) -> str:
     return f"unix://{server.socket_file}"
 
 
-def resolve_server_urls(settings: Settings) -> ServerUrls:
-    """The URLs to use: the configured ones, or embedded servers for those that are unset."""
-    if settings.database_url is not None:
-        db_url = settings.database_url.get_secret_value()
-    else:
-        db_url = start_embedded_postgres(settings.data_dir / "postgres")
-    if settings.redis_url is not None:
-        redis_url = settings.redis_url.get_secret_value()
-    else:
-        redis_url = start_embedded_redis(settings.data_dir / "redis")
-    return ServerUrls(db_url, redis_url)
+async def create_database(server_url: str, name: str) -> str:
+    """Create the empty database `name` on the server of `server_url`; returns its URL.
+
+    For throw-away databases of tests and benchmarks; `name` must be a plain identifier.
+    """
+    import asyncpg
+
+    if not name.isidentifier():
+        raise ValueError(f"not a plain database name: {name!r}")
+    admin = await asyncpg.connect(to_libpq_url(server_url))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return with_database(server_url, name)
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    """Drop the database `name` on the server of `server_url`, closing its connections."""
+    import asyncpg
+
+    if not name.isidentifier():
+        raise ValueError(f"not a plain database name: {name!r}")
+    admin = await asyncpg.connect(to_libpq_url(server_url))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def with_servers(settings: Settings) -> Settings:
-    """A copy of `settings` whose DATABASE_URL and REDIS_URL point at running servers."""
-    if settings.database_url is not None and settings.redis_url is not None:
-        return settings
-    urls = resolve_server_urls(settings)
-    return settings.model_copy(
-        update={
-            "database_url": SecretStr(urls.database_url),
-            "redis_url": SecretStr(urls.redis_url),
-        }
-    )
+    """A copy of `settings` whose DATABASE_URL and REDIS_URL point at running servers.
+
+    The configured URLs are kept; embedded servers are started for those that are unset.
+    """
+    update: dict[str, SecretStr] = {}
+    if settings.database_url is None:
+        update["database_url"] = SecretStr(start_embedded_postgres(settings.data_dir / "postgres"))
+    if settings.redis_url is None:
+        update["redis_url"] = SecretStr(start_embedded_redis(settings.data_dir / "redis"))
+    return settings.model_copy(update=update) if update else settings

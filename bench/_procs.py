@@ -23,9 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import httpx
 from pydantic import SecretStr
 
@@ -33,20 +31,6 @@ from app.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STOP_TIMEOUT_S = 15.0
-
-
-def plain_postgres_url(url: str) -> str:
-    """The libpq form of a DATABASE_URL (asyncpg refuses SQLAlchemy's `+asyncpg` suffix)."""
-    for prefix in ("postgresql+asyncpg://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix) :]
-    return url
-
-
-def with_database(url: str, database: str) -> str:
-    """`url` pointing at another database of the same server (query, e.g. ?host=, is kept)."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,22 +62,6 @@ class Servers:
         )
         env.update(extra)
         return env
-
-
-async def _create_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(plain_postgres_url(admin_url))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(plain_postgres_url(admin_url))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 def _stop_embedded(handles: list[Any]) -> None:
@@ -128,9 +96,8 @@ def throwaway_servers(prefix: str = "bench") -> Iterator[Servers]:
         else:
             admin_url = base.database_url.get_secret_value()
             name = f"{prefix}_{secrets.token_hex(4)}"
-            asyncio.run(_create_database(admin_url, name))
+            db_url = asyncio.run(devservers.create_database(admin_url, name))
             dropped_db = (admin_url, name)
-            db_url = with_database(plain_postgres_url(admin_url), name)
         if base.redis_url is None:
             redis_url = devservers.start_embedded_redis(data_dir / "redis")
         else:
@@ -139,7 +106,7 @@ def throwaway_servers(prefix: str = "bench") -> Iterator[Servers]:
     finally:
         if dropped_db is not None:
             try:
-                asyncio.run(_drop_database(*dropped_db))
+                asyncio.run(devservers.drop_database(*dropped_db))
             except Exception as err:
                 print(f"note: could not drop database {dropped_db[1]}: {err}", file=sys.stderr)
         started = devservers._handles[handles_before:]

@@ -48,12 +48,12 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped, unused-ignore]
 import httpx
 
+from app.db import to_libpq_url
 from bench._procs import (
     CpuMeter,
     Servers,
     api_process,
     create_api_key,
-    plain_postgres_url,
     process_cpu_seconds,
     throwaway_servers,
 )
@@ -300,7 +300,7 @@ def batch_bodies(events: Sequence[dict[str, Any]], size: int) -> list[tuple[int,
 async def reset_events(database_url: str) -> None:
     """Empty `events` (and rows that refer to it) and checkpoint it to disk, so that each
     timed phase starts from the same state."""
-    conn = await asyncpg.connect(plain_postgres_url(database_url))
+    conn = await asyncpg.connect(to_libpq_url(database_url))
     try:
         await conn.execute("TRUNCATE events CASCADE")
         # A role that may not checkpoint only makes the run a little noisier.
@@ -311,7 +311,7 @@ async def reset_events(database_url: str) -> None:
 
 
 async def count_events(database_url: str) -> int:
-    conn = await asyncpg.connect(plain_postgres_url(database_url))
+    conn = await asyncpg.connect(to_libpq_url(database_url))
     try:
         count: int = await conn.fetchval("SELECT count(*) FROM events")
         return count
@@ -415,7 +415,7 @@ async def ceiling_phase(
     rows = ceiling_rows(factory.many("ceiling", args.events))
     warm = ceiling_rows(factory.many("ceiling-warmup", args.warmup))
     pool = await asyncpg.create_pool(
-        plain_postgres_url(database_url), min_size=args.concurrency, max_size=args.concurrency
+        to_libpq_url(database_url), min_size=args.concurrency, max_size=args.concurrency
     )
     try:
 

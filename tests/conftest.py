@@ -11,9 +11,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 from arq.connections import ArqRedis
@@ -24,7 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.cli import migrate_to_head
 from app.config import Environment, Settings
 from app.db import Base
-from app.devservers import start_embedded_postgres, start_embedded_redis
+from app.devservers import (
+    create_database,
+    drop_database,
+    start_embedded_postgres,
+    start_embedded_redis,
+)
 from app.main import create_app
 from app.models import load_all_models
 from app.security import Scope, create_api_key
@@ -34,15 +37,6 @@ TEST_DATA = ROOT / ".data" / "test"
 ALL_SCOPES = [s.value for s in Scope]
 
 KeyFactory = Callable[..., Awaitable[str]]
-
-
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 @pytest.fixture(scope="session")
@@ -66,20 +60,11 @@ def redis_url() -> str:
 async def database_url(server_database_url: str) -> AsyncIterator[str]:
     """A fresh database for this run, migrated to head, dropped afterwards."""
     name = f"qbo_sync_test_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(_asyncpg_dsn(server_database_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = _with_database(server_database_url, name)
+    url = await create_database(server_database_url, name)
     settings = Settings(database_url=url, redis_url="redis://unused")
     await asyncio.to_thread(migrate_to_head, settings)
     yield url
-    admin = await asyncpg.connect(_asyncpg_dsn(server_database_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_database(server_database_url, name)
 
 
 @pytest.fixture(scope="session")

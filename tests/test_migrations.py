@@ -6,9 +6,7 @@ import asyncio
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -16,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
 from app.db import Base, create_engine
+from app.devservers import create_database, drop_database
 from app.models import load_all_models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +56,7 @@ async def _diff(url: str) -> list[Any]:
 
 async def test_upgrade_downgrade_upgrade_and_no_drift(server_database_url: str) -> None:
     name = f"qbo_sync_migrations_{secrets.token_hex(4)}"
-    dsn = server_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-    admin = await asyncpg.connect(dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(server_database_url)._replace(path="/" + name))
+    url = await create_database(server_database_url, name)
     try:
         cfg = _config(url)
         await asyncio.to_thread(command.upgrade, cfg, "head")
@@ -75,5 +71,4 @@ async def test_upgrade_downgrade_upgrade_and_no_drift(server_database_url: str) 
         assert await _tables(url) == expected
         assert await _diff(url) == []
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(server_database_url, name)

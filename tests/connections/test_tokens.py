@@ -24,6 +24,7 @@ from app.connections.tokens import (
     rotate_encryption,
     store_tokens,
 )
+from app.db import to_libpq_url
 from tests import helpers
 
 Factory = async_sessionmaker[AsyncSession]
@@ -90,7 +91,7 @@ async def test_table_dump_holds_no_token_in_clear(
     for tokens in stored:
         await add_connection(session_factory, cipher, tokens)
 
-    db = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    db = await asyncpg.connect(to_libpq_url(database_url))
     try:
         # What `pg_dump --data-only` writes for the table: COPY ... TO STDOUT in text format.
         copied = io.BytesIO()
