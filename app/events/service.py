@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Table, bindparam, select, tuple_
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -143,16 +143,14 @@ async def ingest_batch(
             continue
         valid.append((index, row_values(source, event)))
 
+    # A repeated event_id inside the batch is inserted once, as its first occurrence.
     first_by_event_id: dict[str, dict[str, Any]] = {}
-    to_insert: list[dict[str, Any]] = []
     for _, values in valid:
-        if values["event_id"] not in first_by_event_id:
-            first_by_event_id[values["event_id"]] = values
-            to_insert.append(values)
+        first_by_event_id.setdefault(values["event_id"], values)
 
     created: set[str] = set()
-    if to_insert:
-        rows = await connection.execute(INSERT_EVENTS.values(to_insert))
+    if first_by_event_id:
+        rows = await connection.execute(INSERT_EVENTS.values(list(first_by_event_id.values())))
         created = {r.event_id for r in rows}
 
     stored: dict[str, tuple[uuid.UUID, str, str]] = {}
@@ -161,9 +159,7 @@ async def ingest_batch(
         rows = await connection.execute(
             select(
                 _events.c.event_id, _events.c.id, _events.c.status, _events.c.payload_hash
-            ).where(
-                tuple_(_events.c.source, _events.c.event_id).in_([(source, e) for e in missing])
-            )
+            ).where(_events.c.source == source, _events.c.event_id.in_(missing))
         )
         stored = {r.event_id: (r.id, r.status, r.payload_hash) for r in rows}
 
