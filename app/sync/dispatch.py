@@ -25,14 +25,6 @@ async def due_entities(session: AsyncSession, limit: int) -> list[EntityKey]:
     return [EntityKey(r.realm_id, r.entity_type, r.external_id) for r in rows]
 
 
-def _entity(key: EntityKey) -> list[object]:
-    return [
-        Event.realm_id == key.realm_id,
-        Event.entity_type == key.entity_type,
-        Event.external_id == key.external_id,
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
     result: str
@@ -42,7 +34,7 @@ class Outcome:
 async def park_unless_connected(session: AsyncSession, key: EntityKey) -> Outcome:
     """Move the entity's due events to `waiting_connection` when its realm has no active connection.
 
-    Parked events go back to `pending` when the realm is connected again, so nothing is lost.
+    The events are kept as they are; connecting the realm is what releases them.
     Returns `waiting_connection` with the number parked, or `connected` when QBO can be called.
     """
     status = await session.scalar(
@@ -52,7 +44,12 @@ async def park_unless_connected(session: AsyncSession, key: EntityKey) -> Outcom
         return Outcome("connected", 0)
     result = await session.execute(
         update(Event)
-        .where(*_entity(key), Event.status.in_(DUE_STATUSES))  # type: ignore[arg-type]
+        .where(
+            Event.realm_id == key.realm_id,
+            Event.entity_type == key.entity_type,
+            Event.external_id == key.external_id,
+            Event.status.in_(DUE_STATUSES),
+        )
         .values(status=EventStatus.WAITING_CONNECTION.value, updated_at=utcnow())
     )
     return Outcome("waiting_connection", int(result.rowcount or 0))  # type: ignore[attr-defined]
