@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PROBLEM_JSON, TYPE_BASE
+from app.errors import PayloadTooLarge, problem
 
 
 class BodyTooLarge(HTTPException):
@@ -35,7 +33,7 @@ class BodySizeLimit:
                 except ValueError:
                     declared = 0
                 if declared > self.max_bytes:
-                    await self._refuse(scope, send)
+                    await self._refuse(scope, receive, send)
                     return
         seen = 0
         started = False
@@ -59,26 +57,14 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(scope, send)
+                await self._refuse(scope, receive, send)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": TYPE_BASE + "payload-too-large",
-                "title": "Request body too large",
-                "status": 413,
-                "detail": f"the body exceeds {self.max_bytes} bytes",
-                "instance": scope.get("path", ""),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            PayloadTooLarge.status,
+            PayloadTooLarge.type_,
+            PayloadTooLarge.title,
+            f"the body exceeds {self.max_bytes} bytes",
+            instance=scope.get("path", ""),
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)
