@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # A valid Fernet key that everyone can read in this file: fine on a laptop, refused elsewhere.
 DEV_ENCRYPTION_KEY = "cWJvLXN5bmMgZGV2ZWxvcG1lbnQga2V5LCBwdWJsaWM="
+# The emulator accepts any client pair; this one names the service in its records.
+EMULATOR_CLIENT_ID = "qbo-sync-local"
+EMULATOR_CLIENT_SECRET = "qbo-sync-local-secret"  # noqa: S105
 
 
 class Environment(StrEnum):
@@ -64,6 +67,9 @@ class Settings(BaseSettings):
     # QuickBooks Online
     qbo_environment: QboEnvironment = QboEnvironment.EMULATOR
     qbo_client_id: str | None = None
+    qbo_client_secret: SecretStr | None = None
+    qbo_redirect_uri: str | None = None
+    qbo_minor_version: int = Field(75, ge=75)
     emulator_url: str = "http://127.0.0.1:8765"
     emulator_port: int = Field(8765, ge=1, le=65535)
 
@@ -83,6 +89,12 @@ class Settings(BaseSettings):
                 raise ValueError("TOKEN_ENCRYPTION_KEYS holds the development key; set real keys")
             if self.database_url is None or self.redis_url is None:
                 raise ValueError("DATABASE_URL and REDIS_URL are required in production")
+        if not self.uses_emulator and (
+            self.qbo_client_id is None or self.qbo_client_secret is None
+        ):
+            raise ValueError(
+                "QBO_CLIENT_ID and QBO_CLIENT_SECRET are required unless QBO_ENVIRONMENT=emulator"
+            )
         if not self.token_encryption_keys:
             raise ValueError("TOKEN_ENCRYPTION_KEYS needs at least one key")
         for key in self.token_encryption_keys:
@@ -103,6 +115,18 @@ class Settings(BaseSettings):
     @property
     def uses_emulator(self) -> bool:
         return self.qbo_environment is QboEnvironment.EMULATOR
+
+    @property
+    def redirect_uri(self) -> str:
+        """Where Intuit sends the person back: QBO_REDIRECT_URI, or this API's callback."""
+        return self.qbo_redirect_uri or f"http://{self.host}:{self.port}/connections/callback"
+
+    @property
+    def oauth_client(self) -> tuple[str, SecretStr]:
+        """(client id, secret); the emulator accepts any pair, so it gets a local one."""
+        if self.qbo_client_id and self.qbo_client_secret:
+            return self.qbo_client_id, self.qbo_client_secret
+        return EMULATOR_CLIENT_ID, SecretStr(EMULATOR_CLIENT_SECRET)
 
 
 def format_settings_error(err: ValidationError) -> str:

@@ -1,0 +1,106 @@
+"""Intuit OAuth through authlib, against the emulator's real endpoints (no browser)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from app.config import Settings
+from app.emulator.app import create_app as create_emulator
+from app.emulator.app import store_of
+from app.emulator.config import EmulatorConfig
+from app.qbo.oauth import IntuitOAuth, OAuthFailure
+
+EMULATOR = "http://emulator.test"
+
+
+@pytest.fixture
+def emulator() -> FastAPI:
+    return create_emulator(EmulatorConfig(frozen_clock=True))
+
+
+@pytest.fixture
+async def oauth(emulator: FastAPI) -> IntuitOAuth:
+    settings = Settings(_env_file=None, emulator_url=EMULATOR)
+    return await IntuitOAuth.discover(settings, httpx.ASGITransport(app=emulator))
+
+
+@pytest.fixture
+async def browser(emulator: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Stands in for the person's browser on the consent page."""
+    transport = httpx.ASGITransport(app=emulator)
+    async with httpx.AsyncClient(transport=transport, base_url=EMULATOR) as client:
+        yield client
+
+
+async def approve(browser: httpx.AsyncClient, authorization_url: str) -> dict[str, str]:
+    """Open the consent page, create a company, approve; returns the redirect's query."""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}
+    page = await browser.get(authorization_url)
+    assert page.status_code == 200
+    decision = await browser.post(
+        "/connect/oauth2/decision",
+        data={**query, "realm_id": "new", "company_name": "Acme Books", "action": "approve"},
+    )
+    assert decision.status_code == 302
+    return {k: v[0] for k, v in parse_qs(urlsplit(decision.headers["location"]).query).items()}
+
+
+async def test_code_exchange_refresh_and_revoke(
+    oauth: IntuitOAuth, browser: httpx.AsyncClient, emulator: FastAPI
+) -> None:
+    url = oauth.authorization_url("state-123")
+    assert url.startswith(f"{EMULATOR}/connect/oauth2?")
+    assert "scope=com.intuit.quickbooks.accounting" in url
+    redirect = await approve(browser, url)
+    assert redirect["state"] == "state-123"
+    assert redirect["realmId"]
+
+    tokens = await oauth.exchange_code(redirect["code"])
+    assert tokens.intuit_tid
+    assert tokens.refresh_hard_expires_at is not None  # asked for with Intuit's opt-in header
+    assert tokens.refresh_expires_at is not None
+    assert (tokens.access_expires_at - tokens.refresh_expires_at).total_seconds() < 0
+
+    with pytest.raises(OAuthFailure) as reused:
+        await oauth.exchange_code(redirect["code"])
+    assert reused.value.invalid_grant
+    assert not reused.value.retryable
+
+    store_of(emulator).clock.advance(3 * 24 * 3600)  # past the rotation interval
+    rotated = await oauth.refresh(tokens.refresh_token)
+    assert rotated.refresh_token != tokens.refresh_token
+    with pytest.raises(OAuthFailure) as stale:
+        await oauth.refresh(tokens.refresh_token)
+    assert stale.value.invalid_grant
+    assert tokens.refresh_token.get_secret_value() not in str(stale.value)
+
+    await oauth.revoke(rotated.refresh_token)
+    await oauth.revoke(rotated.refresh_token)  # already revoked: not an error
+    with pytest.raises(OAuthFailure) as revoked:
+        await oauth.refresh(rotated.refresh_token)
+    assert revoked.value.invalid_grant
+
+
+async def test_unreachable_token_endpoint_is_retryable(oauth: IntuitOAuth) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    broken = IntuitOAuth(oauth._settings, oauth.endpoints, httpx.MockTransport(refuse))
+    with pytest.raises(OAuthFailure) as caught:
+        await broken.refresh(SecretStr("rt"))
+    assert caught.value.retryable
+    assert caught.value.error == "transport"
+
+
+async def test_discovery_failure_is_reported() -> None:
+    settings = Settings(_env_file=None, emulator_url=EMULATOR)
+    transport = httpx.MockTransport(lambda request: httpx.Response(503))
+    with pytest.raises(OAuthFailure) as caught:
+        await IntuitOAuth.discover(settings, transport)
+    assert caught.value.error == "discovery"
