@@ -6,11 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from arq.connections import ArqRedis
 from fastapi import FastAPI
 
 from app.bodylimit import BodySizeLimit
 from app.config import Settings, get_settings
+from app.connections.crypto import TokenCipher
+from app.connections.router import router as connections_router
 from app.db import create_engine, create_session_factory
 from app.devservers import with_servers
 from app.errors import install_error_handlers
@@ -20,8 +23,13 @@ from app.health.router import router as health_router
 from app.logs import configure_logging
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API. Servers are resolved at start-up (embedded ones when no URL is set)."""
+def create_app(
+    settings: Settings | None = None, qbo_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    """Build the API. Servers are resolved at start-up (embedded ones when no URL is set).
+
+    `qbo_transport` carries every call to Intuit (tests put the emulator's app or respx there).
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -54,8 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.qbo_transport = qbo_transport
+    app.state.cipher = TokenCipher.from_settings(settings)
+    app.state.oauth = None  # discovered on first use
+    app.state.oauth_lock = asyncio.Lock()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app, EVENT_TYPES)
     app.include_router(health_router)
     app.include_router(events_router)
+    app.include_router(connections_router)
     return app

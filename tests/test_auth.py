@@ -14,13 +14,19 @@ from app.routes import iter_routes
 from app.security import ApiKey, hash_key, revoke_api_key
 from tests.factories import customer_event
 
-# Public on purpose: liveness, and the interactive docs of the schema.
-PUBLIC_PREFIXES = ("/health", "/docs", "/redoc", "/openapi.json")
+# Public on purpose: liveness, the interactive docs of the schema, and the OAuth callback
+# (Intuit's redirect brings a person's browser; the single-use state is the proof).
+PUBLIC_PREFIXES = ("/health", "/docs", "/redoc", "/openapi.json", "/connections/callback")
 
 
 def protected_routes(app: FastAPI) -> list[tuple[str, str]]:
     return [
-        (method, path.replace("{event_id:uuid}", "00000000-0000-0000-0000-000000000000"))
+        (
+            method,
+            path.replace("{event_id:uuid}", "00000000-0000-0000-0000-000000000000").replace(
+                "{realm_id:realm}", "123"
+            ),
+        )
         for method, path in iter_routes(app)
         if method != "HEAD" and not path.startswith(PUBLIC_PREFIXES)
     ]
@@ -50,6 +56,10 @@ async def test_health_needs_no_key(client: httpx.AsyncClient) -> None:
         ("POST", "/events/batch", "events:write"),
         ("GET", "/events", "events:read"),
         ("GET", "/events/00000000-0000-0000-0000-000000000000", "events:read"),
+        ("POST", "/connections", "connections:admin"),
+        ("GET", "/connections", "connections:admin"),
+        ("GET", "/connections/123", "connections:admin"),
+        ("DELETE", "/connections/123", "connections:admin"),
     ],
 )
 async def test_a_key_without_the_scope_is_403(

@@ -22,6 +22,7 @@ from requests.structures import CaseInsensitiveDict
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.emulator.app import create_app as create_emulator
 from app.main import create_app
 from app.security import ApiKey, Scope, hash_key
 from tests.helpers import free_port
@@ -69,9 +70,12 @@ class ApiKeyAuth:
 def live_url(settings: Settings) -> Iterator[str]:
     """The API served by uvicorn on its own thread and event loop, as in production."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
+    # QBO is the emulator, as under `make run`.
+    app = create_app(
+        settings.model_copy(update={"emulator_url": "http://emulator.test"}),
+        qbo_transport=httpx.ASGITransport(app=create_emulator()),
     )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

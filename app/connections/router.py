@@ -1,0 +1,172 @@
+"""HTTP routes for connecting QBO companies."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.convertors import Convertor, register_url_convertor
+
+from app.connections import service
+from app.connections.crypto import TokenCipher
+from app.connections.pages import page
+from app.connections.schemas import ConnectionOut, ConnectionStarted, Disconnected
+from app.deps import ConnectionsAdmin, RedisDep, SettingsDep
+from app.errors import PROBLEM_JSON, NotFound, ServiceUnavailable
+from app.qbo.client import QboApiError, read_company
+from app.qbo.oauth import IntuitOAuth, OAuthFailure
+from app.worker.enqueue import enqueue_sync
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/connections", tags=["connections"])
+
+
+class RealmConvertor(Convertor[str]):
+    """Realm ids are digits: so `/connections/callback` never reads as a realm."""
+
+    regex = "[0-9]{1,32}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("realm", RealmConvertor())
+
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
+ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
+
+
+async def get_oauth(request: Request) -> IntuitOAuth:
+    """Intuit's endpoints, discovered once per process on first use (not at start-up, so
+    the API starts even while Intuit or the emulator is unreachable)."""
+    state = request.app.state
+    async with state.oauth_lock:
+        if state.oauth is None:
+            try:
+                state.oauth = await IntuitOAuth.discover(state.settings, state.qbo_transport)
+            except OAuthFailure as err:
+                raise ServiceUnavailable("Intuit's discovery document could not be read") from err
+    oauth: IntuitOAuth = state.oauth
+    return oauth
+
+
+def get_cipher(request: Request) -> TokenCipher:
+    cipher: TokenCipher = request.app.state.cipher
+    return cipher
+
+
+OAuthDep = Annotated[IntuitOAuth, Depends(get_oauth)]
+CipherDep = Annotated[TokenCipher, Depends(get_cipher)]
+
+
+@router.post(
+    "", status_code=201, response_model=ConnectionStarted, responses={**ERRORS, 503: PROBLEM}
+)
+async def start(caller: ConnectionsAdmin, request: Request, oauth: OAuthDep) -> ConnectionStarted:
+    """Begin connecting a company: open `authorization_url` in a browser within 10 minutes."""
+    async with request.app.state.session_factory.begin() as session:
+        started = await service.start_connection(session, oauth, caller.name)
+    return ConnectionStarted(
+        authorization_url=started.authorization_url,
+        state=started.state,
+        expires_at=started.expires_at,
+    )
+
+
+HTML_PAGE: dict[str, Any] = {"content": {"text/html": {}}, "description": "A page saying why"}
+
+
+@router.get(
+    "/callback",
+    response_class=HTMLResponse,
+    summary="Where Intuit sends the browser back",
+    responses={400: HTML_PAGE, 422: PROBLEM, 502: HTML_PAGE, 503: PROBLEM},
+)
+async def callback(
+    request: Request,
+    settings: SettingsDep,
+    oauth: OAuthDep,
+    cipher: CipherDep,
+    redis: RedisDep,
+    background: BackgroundTasks,
+    state: Annotated[str, Query(max_length=200)] = "",
+    code: Annotated[str, Query(max_length=2000)] = "",
+    realm_id: Annotated[str, Query(alias="realmId", max_length=32)] = "",
+    error: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """No API key: the state is the proof. Unknown, expired or used states change nothing."""
+    factory = request.app.state.session_factory
+    try:
+        async with factory.begin() as session:
+            await service.consume_state(session, state)
+    except service.InvalidState as err:
+        return page("This link cannot be used", str(err), 400)
+    if error:
+        message = "Access was denied in QuickBooks; nothing was connected."
+        return page("Not connected", message if error == "access_denied" else error, 400)
+    if not code or not realm_id.isdigit():
+        return page("Not connected", "Intuit's answer lacked the code or company id.", 400)
+    try:
+        tokens = await oauth.exchange_code(code)
+        profile = await read_company(
+            settings, realm_id, tokens.access_token, request.app.state.qbo_transport
+        )
+    except (OAuthFailure, QboApiError) as err:
+        logger.warning(
+            "connecting realm %s failed: %s",
+            realm_id,
+            err,
+            extra={"realm_id": realm_id, "intuit_tid": err.intuit_tid},
+        )
+        return page(
+            "Not connected", f"QuickBooks refused the connection ({err}). Start again.", 502
+        )
+    async with factory.begin() as session:
+        connection, resumed = await service.save_connection(
+            session, settings, realm_id, tokens, profile, cipher
+        )
+    if resumed:
+        background.add_task(enqueue_sync, redis, resumed)
+    return page("Connected", f"Connected to {connection.company_name or realm_id}.")
+
+
+@router.get("", response_model=list[ConnectionOut], responses=ERRORS)
+async def list_all(caller: ConnectionsAdmin, request: Request) -> list[ConnectionOut]:
+    """Every connection with its status; tokens are never returned."""
+    async with request.app.state.session_factory() as session:
+        return [ConnectionOut.of(c) for c in await service.list_connections(session)]
+
+
+@router.get("/{realm_id:realm}", response_model=ConnectionOut, responses={**ERRORS, 404: PROBLEM})
+async def get_one(caller: ConnectionsAdmin, request: Request, realm_id: str) -> ConnectionOut:
+    async with request.app.state.session_factory() as session:
+        connection = await service.get_connection(session, realm_id)
+    if connection is None:
+        raise NotFound(f"no connection for realm {realm_id}")
+    return ConnectionOut.of(connection)
+
+
+@router.delete(
+    "/{realm_id:realm}",
+    response_model=Disconnected,
+    responses={**ERRORS, 404: PROBLEM, 503: PROBLEM},
+)
+async def remove(
+    caller: ConnectionsAdmin,
+    request: Request,
+    realm_id: str,
+    oauth: OAuthDep,
+    cipher: CipherDep,
+) -> Disconnected:
+    """Revoke at Intuit and mark disconnected; mappings are kept and its events wait."""
+    async with request.app.state.session_factory.begin() as session:
+        connection = await service.get_connection(session, realm_id)
+        if connection is None:
+            raise NotFound(f"no connection for realm {realm_id}")
+        revoked = await service.disconnect(session, oauth, connection, cipher)
+    return Disconnected(**ConnectionOut.of(connection).model_dump(), revoked_at_intuit=revoked)

@@ -1,0 +1,166 @@
+"""Connecting QBO companies: OAuth start and callback, listing, disconnecting.
+
+Routers call these with a session; the request boundary commits. A reconnect updates the
+same row, so mappings and waiting events are kept, and the waiting events resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.config import Settings
+from app.connections.crypto import TokenCipher, TokenDecryptError
+from app.connections.models import Connection, ConnectionStatus, OAuthState
+from app.connections.tokens import read_tokens, store_tokens
+from app.db import utcnow
+from app.events.models import Event, EventStatus
+from app.events.service import EntityKey
+from app.qbo.client import CompanyProfile
+from app.qbo.oauth import IntuitOAuth, OAuthFailure, TokenSet
+
+logger = logging.getLogger(__name__)
+
+STATE_TTL = timedelta(minutes=10)
+
+
+class InvalidState(Exception):
+    """The callback's state is unknown, expired or already used: nothing may change."""
+
+
+def hash_state(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    authorization_url: str
+    state: str
+    expires_at: datetime
+
+
+async def start_connection(session: AsyncSession, oauth: IntuitOAuth, created_by: str) -> Started:
+    """A single-use state (256 random bits; only its hash is stored) and Intuit's consent URL."""
+    state = secrets.token_urlsafe(32)
+    expires_at = utcnow() + STATE_TTL
+    session.add(
+        OAuthState(state_hash=hash_state(state), created_by=created_by, expires_at=expires_at)
+    )
+    await session.flush()
+    return Started(oauth.authorization_url(state), state, expires_at)
+
+
+async def consume_state(session: AsyncSession, state: str) -> None:
+    """Mark the state used, atomically; raises InvalidState if it is unknown, expired or used.
+
+    One UPDATE decides, so two callbacks racing with the same state cannot both pass.
+    """
+    now = utcnow()
+    used = await session.scalar(
+        update(OAuthState)
+        .where(
+            OAuthState.state_hash == hash_state(state),
+            OAuthState.used_at.is_(None),
+            OAuthState.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(OAuthState.id)
+    )
+    if used is None:
+        raise InvalidState("this link is unknown, expired or already used")
+
+
+async def save_connection(
+    session: AsyncSession,
+    settings: Settings,
+    realm_id: str,
+    tokens: TokenSet,
+    profile: CompanyProfile,
+    cipher: TokenCipher,
+) -> tuple[Connection, list[EntityKey]]:
+    """Create or update the realm's connection (row-locked) and release its waiting events.
+
+    Returns the connection and the entities whose events went back to `pending`, for the
+    caller to hint after commit.
+    """
+    connection = await session.scalar(
+        select(Connection).where(Connection.realm_id == realm_id).with_for_update()
+    )
+    now = utcnow()
+    if connection is None:
+        connection = Connection(realm_id=realm_id, environment=settings.qbo_environment.value)
+    connection.environment = settings.qbo_environment.value
+    connection.status = ConnectionStatus.ACTIVE.value
+    connection.company_name = profile.name
+    connection.country = profile.country
+    connection.company_info = profile.company_info
+    connection.preferences = profile.preferences
+    connection.access_token_expires_at = tokens.access_expires_at
+    connection.refresh_token_expires_at = tokens.refresh_expires_at
+    connection.refresh_token_hard_expires_at = tokens.refresh_hard_expires_at
+    connection.last_refreshed_at = now
+    connection.refresh_failures = 0
+    connection.connected_at = now
+    connection.disconnected_at = None
+    store_tokens(session, connection, tokens.access_token, tokens.refresh_token, cipher=cipher)
+    await session.flush()
+    released = await session.execute(
+        update(Event)
+        .where(Event.realm_id == realm_id, Event.status == EventStatus.WAITING_CONNECTION.value)
+        .values(status=EventStatus.PENDING.value, next_attempt_at=now, updated_at=now)
+        .returning(Event.entity_type, Event.external_id)
+    )
+    keys = list(dict.fromkeys(EntityKey(realm_id, t, e) for t, e in released))
+    logger.info(
+        "connected realm %s; %d entities resume", realm_id, len(keys), extra={"realm_id": realm_id}
+    )
+    return connection, keys
+
+
+async def list_connections(session: AsyncSession) -> list[Connection]:
+    return list((await session.scalars(select(Connection).order_by(Connection.realm_id))).all())
+
+
+async def get_connection(session: AsyncSession, realm_id: str) -> Connection | None:
+    return await session.scalar(select(Connection).where(Connection.realm_id == realm_id))
+
+
+async def disconnect(
+    session: AsyncSession, oauth: IntuitOAuth, connection: Connection, cipher: TokenCipher
+) -> bool:
+    """Revoke at Intuit, mark disconnected, forget the tokens; mappings and events stay.
+
+    Returns whether Intuit confirmed the revocation. An already-revoked token does not block
+    the disconnect, and neither does an unreachable Intuit: the tokens are dropped here either
+    way, so this service can no longer use them.
+    """
+    revoked = False
+    if connection.refresh_token_enc is not None:
+        try:
+            _, refresh = read_tokens(connection, cipher)
+            await oauth.revoke(refresh)
+            revoked = True
+        except OAuthFailure as err:
+            logger.warning(
+                "revoke at Intuit failed (%s); disconnecting anyway",
+                err.error,
+                extra={"realm_id": connection.realm_id, "intuit_tid": err.intuit_tid},
+            )
+        except TokenDecryptError:
+            logger.warning(
+                "stored token unreadable with the configured keys; disconnecting anyway",
+                extra={"realm_id": connection.realm_id},
+            )
+    connection.status = ConnectionStatus.DISCONNECTED.value
+    connection.disconnected_at = utcnow()
+    connection.access_token_enc = None
+    connection.refresh_token_enc = None
+    connection.access_token_expires_at = None
+    await session.flush()
+    return revoked

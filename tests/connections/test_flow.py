@@ -1,0 +1,224 @@
+"""Connecting, reconnecting and disconnecting a company, against the emulator (no browser)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from arq.connections import ArqRedis
+from fastapi import FastAPI
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.connections.models import Connection, OAuthState
+from app.connections.tokens import read_tokens
+from app.db import utcnow
+from app.emulator.app import create_app as create_emulator
+from app.emulator.app import store_of
+from app.emulator.config import EmulatorConfig
+from app.events.models import Event
+from app.events.service import EntityKey
+from app.main import create_app
+from app.mappings.models import EntityMapping
+from app.qbo.oauth import OAuthFailure
+from app.sync.dispatch import park_unless_connected
+from tests.conftest import KeyFactory
+from tests.factories import customer_event
+
+EMULATOR = "http://emulator.test"
+Factory = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def emulator() -> FastAPI:
+    return create_emulator(EmulatorConfig(frozen_clock=True))
+
+
+@pytest.fixture
+async def api(settings: Settings, emulator: FastAPI) -> AsyncIterator[FastAPI]:
+    app = create_app(
+        settings.model_copy(update={"emulator_url": EMULATOR}),
+        qbo_transport=httpx.ASGITransport(app=emulator),
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def browser(emulator: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=emulator)
+    async with httpx.AsyncClient(transport=transport, base_url=EMULATOR) as c:
+        yield c
+
+
+@pytest.fixture
+async def admin(make_key: KeyFactory) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await make_key('ops', ['connections:admin'])}"}
+
+
+async def consent(
+    browser: httpx.AsyncClient, url: str, action: str = "approve", realm: str = "new"
+) -> str:
+    """What a person does on Intuit's page; returns the callback path and query."""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    assert (await browser.get(url)).status_code == 200
+    decision = await browser.post(
+        "/connect/oauth2/decision",
+        data={**query, "realm_id": realm, "company_name": "Acme Books", "action": action},
+    )
+    location = urlsplit(decision.headers["location"])
+    assert location.path == "/connections/callback"
+    return f"{location.path}?{location.query}"
+
+
+async def connect(
+    client: httpx.AsyncClient, browser: httpx.AsyncClient, admin: dict[str, str], realm: str = "new"
+) -> httpx.Response:
+    started = await client.post("/connections", headers=admin)
+    assert started.status_code == 201, started.text
+    return await client.get(
+        await consent(browser, started.json()["authorization_url"], realm=realm)
+    )
+
+
+async def test_connect_list_and_no_token_in_answers(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    admin: dict[str, str],
+    session_factory: Factory,
+) -> None:
+    started = await client.post("/connections", headers=admin)
+    body = started.json()
+    assert len(body["state"]) >= 43  # 256 random bits, url-safe base64
+    assert body["authorization_url"].startswith(f"{EMULATOR}/connect/oauth2?")
+    assert urlsplit(body["expires_at"]) is not None
+
+    result = await client.get(await consent(browser, body["authorization_url"]))
+    assert result.status_code == 200
+    assert "Connected to Acme Books" in result.text
+
+    listed = (await client.get("/connections", headers=admin)).json()
+    assert len(listed) == 1
+    connection = listed[0]
+    assert connection["status"] == "active"
+    assert connection["company_name"] == "Acme Books"
+    assert connection["country"] == "US"
+    assert connection["reconnect_by"] is not None
+    assert connection["access_token_expires_at"] is not None
+    one = await client.get(f"/connections/{connection['realm_id']}", headers=admin)
+    assert one.json() == connection
+    async with session_factory() as session:
+        row = (await session.scalars(select(Connection))).one()
+        state = (await session.scalars(select(OAuthState))).one()
+    assert row.access_token_enc
+    assert row.refresh_token_enc
+    assert row.preferences
+    assert body["state"] not in state.state_hash  # only a hash is stored
+    for answer in (listed, one.json()):
+        assert 'token"' not in str(answer).replace("expires", "")
+
+
+async def test_forged_reused_and_expired_states_change_nothing(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    admin: dict[str, str],
+    session_factory: Factory,
+) -> None:
+    started = (await client.post("/connections", headers=admin)).json()
+    callback = await consent(browser, started["authorization_url"])
+    forged = callback.replace(started["state"], "forged-state")
+    assert (await client.get(forged)).status_code == 400
+
+    assert (await client.get(callback)).status_code == 200
+    reused = await client.get(callback)
+    assert reused.status_code == 400
+    assert "already used" in reused.text
+
+    other = (await client.post("/connections", headers=admin)).json()
+    late = await consent(browser, other["authorization_url"])
+    async with session_factory() as session:
+        await session.execute(
+            update(OAuthState)
+            .where(OAuthState.used_at.is_(None))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+    assert (await client.get(late)).status_code == 400
+    async with session_factory() as session:
+        assert len((await session.scalars(select(Connection))).all()) == 1
+
+
+async def test_access_denied(
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    admin: dict[str, str],
+    session_factory: Factory,
+) -> None:
+    started = (await client.post("/connections", headers=admin)).json()
+    denied = await client.get(await consent(browser, started["authorization_url"], "deny"))
+    assert denied.status_code == 400
+    assert "denied" in denied.text
+    async with session_factory() as session:
+        assert (await session.scalars(select(Connection))).all() == []
+
+
+async def test_disconnect_then_reconnect_keeps_mappings_and_resumes_events(
+    api: FastAPI,
+    client: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    admin: dict[str, str],
+    make_key: KeyFactory,
+    emulator: FastAPI,
+    session_factory: Factory,
+    redis: ArqRedis,
+) -> None:
+    realm = store_of(emulator).create_company("Acme Books").realm_id
+    assert (await connect(client, browser, admin, realm)).status_code == 200
+    async with session_factory() as session:
+        row = (await session.scalars(select(Connection))).one()
+        session.add(
+            EntityMapping(
+                realm_id=realm, entity_type="customer", external_id="c1", qbo_id="1", sync_token="0"
+            )
+        )
+        await session.commit()
+
+    _, refresh = read_tokens(row, api.state.cipher)
+    gone = await client.delete(f"/connections/{realm}", headers=admin)
+    assert gone.status_code == 200
+    assert gone.json()["status"] == "disconnected"
+    assert gone.json()["revoked_at_intuit"] is True
+    with pytest.raises(OAuthFailure) as dead:  # revoked at Intuit, not only forgotten here
+        await api.state.oauth.refresh(refresh)
+    assert dead.value.invalid_grant
+
+    writer = {"Authorization": f"Bearer {await make_key('billing', ['events:write'])}"}
+    event = customer_event("c1", realm_id=realm)
+    assert (await client.post("/events", json=event, headers=writer)).status_code == 202
+    async with session_factory() as session:
+        await park_unless_connected(session, EntityKey(realm, "customer", "c1"))
+        await session.commit()
+    await redis.flushdb()
+
+    again = await connect(client, browser, admin, realm)
+    assert again.status_code == 200
+    async with session_factory() as session:
+        reconnected = (await session.scalars(select(Connection))).one()
+        mapping = (await session.scalars(select(EntityMapping))).one()
+        status = (await session.scalars(select(Event.status))).one()
+    assert reconnected.id == row.id
+    assert reconnected.status == "active"
+    assert mapping.qbo_id == "1"
+    assert status == "pending"
+    assert {tuple(j.args) for j in await redis.queued_jobs()} == {(realm, "customer", "c1")}
