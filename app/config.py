@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     qbo_client_secret: SecretStr | None = None
     qbo_redirect_uri: str | None = None
     qbo_minor_version: int = Field(75, ge=75)
+    refresh_ahead_minutes: int = Field(15, ge=6, le=55)
+    refresh_idle_days: int = Field(7, ge=1, le=90)
+    ops_webhook_url: str | None = None
+    ops_webhook_secret: SecretStr | None = None
     emulator_url: str = "http://127.0.0.1:8765"
     emulator_port: int = Field(8765, ge=1, le=65535)
 
@@ -94,6 +98,10 @@ class Settings(BaseSettings):
         ):
             raise ValueError(
                 "QBO_CLIENT_ID and QBO_CLIENT_SECRET are required unless QBO_ENVIRONMENT=emulator"
+            )
+        if self.ops_webhook_url and self.ops_webhook_secret is None:
+            raise ValueError(
+                "OPS_WEBHOOK_SECRET is required with OPS_WEBHOOK_URL (it signs notices)"
             )
         if not self.token_encryption_keys:
             raise ValueError("TOKEN_ENCRYPTION_KEYS needs at least one key")

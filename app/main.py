@@ -21,6 +21,7 @@ from app.events.router import router as events_router
 from app.events.schemas import EVENT_TYPES
 from app.health.router import router as health_router
 from app.logs import configure_logging
+from app.qbo.oauth import LazyOAuth
 
 
 def create_app(
@@ -64,8 +65,7 @@ def create_app(
     app.state.settings = settings
     app.state.qbo_transport = qbo_transport
     app.state.cipher = TokenCipher.from_settings(settings)
-    app.state.oauth = None  # discovered on first use
-    app.state.oauth_lock = asyncio.Lock()
+    app.state.oauth = LazyOAuth(settings, qbo_transport)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app, EVENT_TYPES)
     app.include_router(health_router)

@@ -16,7 +16,7 @@ from app.connections.schemas import ConnectionOut, ConnectionStarted, Disconnect
 from app.deps import ConnectionsAdmin, RedisDep, SettingsDep
 from app.errors import PROBLEM_JSON, NotFound, ServiceUnavailable
 from app.qbo.client import QboApiError, read_company
-from app.qbo.oauth import IntuitOAuth, OAuthFailure
+from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure
 from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
@@ -42,17 +42,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 422: PROB
 
 
 async def get_oauth(request: Request) -> IntuitOAuth:
-    """Intuit's endpoints, discovered once per process on first use (not at start-up, so
-    the API starts even while Intuit or the emulator is unreachable)."""
-    state = request.app.state
-    async with state.oauth_lock:
-        if state.oauth is None:
-            try:
-                state.oauth = await IntuitOAuth.discover(state.settings, state.qbo_transport)
-            except OAuthFailure as err:
-                raise ServiceUnavailable("Intuit's discovery document could not be read") from err
-    oauth: IntuitOAuth = state.oauth
-    return oauth
+    """Intuit's OAuth client; 503 while its discovery document cannot be read."""
+    provider: LazyOAuth = request.app.state.oauth
+    try:
+        return await provider.get()
+    except OAuthFailure as err:
+        raise ServiceUnavailable("Intuit's discovery document could not be read") from err
 
 
 def get_cipher(request: Request) -> TokenCipher:

@@ -6,6 +6,7 @@ become `OAuthFailure` with Intuit's error code and `intuit_tid`, never with a to
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -225,3 +226,24 @@ class IntuitOAuth:
         if response.status_code >= 500:
             raise OAuthFailure("server_error", f"HTTP {response.status_code}", tid)
         # 400 for an unknown or already revoked token: the goal (a dead token) is reached.
+
+
+class LazyOAuth:
+    """Intuit's endpoints, discovered once per process on first use.
+
+    Not at start-up: the API and workers start even while Intuit (or the emulator) is
+    unreachable, and report it when a connection is actually needed.
+    """
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> None:
+        self._settings = settings
+        self._transport = transport
+        self._oauth: IntuitOAuth | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> IntuitOAuth:
+        """Raises OAuthFailure (`discovery`) while the discovery document cannot be read."""
+        async with self._lock:
+            if self._oauth is None:
+                self._oauth = await IntuitOAuth.discover(self._settings, self._transport)
+            return self._oauth

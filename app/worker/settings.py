@@ -8,9 +8,12 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from app.config import Settings
+from app.connections.crypto import TokenCipher
+from app.connections.refresh import TokenKeeper
 from app.db import create_engine, create_session_factory
 from app.logs import configure_logging
-from app.worker.tasks import sweep_due_events, sync_entity
+from app.qbo.oauth import LazyOAuth
+from app.worker.tasks import refresh_connection_tokens, sweep_due_events, sync_entity
 
 
 def worker_settings(settings: Settings) -> type:
@@ -23,6 +26,12 @@ def worker_settings(settings: Settings) -> type:
         ctx["settings"] = settings
         ctx["engine"] = engine
         ctx["session_factory"] = create_session_factory(engine)
+        ctx["tokens"] = TokenKeeper(
+            settings=settings,
+            session_factory=ctx["session_factory"],
+            oauth=LazyOAuth(settings, None),
+            cipher=TokenCipher.from_settings(settings),
+        )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         await ctx["engine"].dispose()
@@ -34,7 +43,9 @@ def worker_settings(settings: Settings) -> type:
         {
             "functions": [sync_entity],
             "cron_jobs": [
-                cron(sweep_due_events, second=set(range(0, 60, step)), run_at_startup=True)
+                cron(sweep_due_events, second=set(range(0, 60, step)), run_at_startup=True),
+                # Every minute: tokens live an hour and are refreshed REFRESH_AHEAD_MINUTES early.
+                cron(refresh_connection_tokens, second={30}, run_at_startup=True),
             ],
             "redis_settings": RedisSettings.from_dsn(redis_url),
             "on_startup": on_startup,

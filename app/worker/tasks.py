@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from app.connections.refresh import refresh_due_connections
 from app.db import session_scope
 from app.events.service import EntityKey
 from app.sync.dispatch import due_entities, park_unless_connected
@@ -38,3 +39,12 @@ async def sweep_due_events(ctx: dict[str, Any]) -> int:
     if sent:
         logger.info("sweeper re-enqueued %d entities", sent)
     return sent
+
+
+async def refresh_connection_tokens(ctx: dict[str, Any]) -> dict[str, str]:
+    """Refresh every connection expiring soon or idle too long (single-flight per realm)."""
+    outcomes = await refresh_due_connections(ctx["tokens"])
+    for realm_id, outcome in outcomes.items():
+        if outcome != "refreshed":
+            logger.warning("token refresh: %s", outcome, extra={"realm_id": realm_id})
+    return outcomes

@@ -200,7 +200,7 @@ async def test_disconnect_then_reconnect_keeps_mappings_and_resumes_events(
     assert gone.json()["status"] == "disconnected"
     assert gone.json()["revoked_at_intuit"] is True
     with pytest.raises(OAuthFailure) as dead:  # revoked at Intuit, not only forgotten here
-        await api.state.oauth.refresh(refresh)
+        await (await api.state.oauth.get()).refresh(refresh)
     assert dead.value.invalid_grant
 
     writer = {"Authorization": f"Bearer {await make_key('billing', ['events:write'])}"}
