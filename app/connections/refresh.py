@@ -10,9 +10,10 @@ re-read) makes the connection `needs_reauth`, parks its events and notifies ops.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -26,6 +27,7 @@ from app.connections.notify import send_ops_notice
 from app.connections.tokens import read_tokens, store_tokens
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
+from app.qbo.client import QboApiError
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 CALLER_MARGIN = timedelta(minutes=5)
 
 Needed = Callable[[Connection, SecretStr], bool]
+T = TypeVar("T")
 
 
 class ConnectionUnavailable(Exception):
@@ -100,6 +103,39 @@ async def access_token(keeper: TokenKeeper, realm_id: str) -> SecretStr:
     return await refresh_connection(keeper, realm_id, expiring(horizon))
 
 
+async def with_access_token(
+    keeper: TokenKeeper, realm_id: str, call: Callable[[SecretStr], Awaitable[T]]
+) -> T:
+    """Run a QBO API call with a valid token; on 401 refresh once and retry once.
+
+    A second 401 means Intuit no longer accepts this connection: it takes the same path as
+    `invalid_grant` (needs_reauth, events parked, ops notified) and raises
+    ConnectionUnavailable. Other QboApiErrors pass through.
+    """
+    token = await access_token(keeper, realm_id)
+    try:
+        return await call(token)
+    except QboApiError as err:
+        if err.status != 401:
+            raise
+    token = await refresh_connection(keeper, realm_id, rejected(token))
+    try:
+        return await call(token)
+    except QboApiError as err:
+        if err.status != 401:
+            raise
+        failure = OAuthFailure("rejected", "QBO refused a freshly refreshed token", err.intuit_tid)
+    async with keeper.session_factory() as session, session.begin():
+        connection = await session.scalar(
+            select(Connection).where(Connection.realm_id == realm_id).with_for_update()
+        )
+        if connection is not None and connection.status == ConnectionStatus.ACTIVE.value:
+            connection.refresh_failures += 1
+            await _needs_reauth(session, connection)
+    await _report_reauth(keeper, realm_id, failure)
+    raise ConnectionUnavailable(realm_id, ConnectionStatus.NEEDS_REAUTH.value, failure.error)
+
+
 async def refresh_connection(keeper: TokenKeeper, realm_id: str, needed: Needed) -> SecretStr:
     """Refresh the realm's tokens if `needed` still says so once the row lock is held.
 
@@ -133,24 +169,28 @@ async def refresh_connection(keeper: TokenKeeper, realm_id: str, needed: Needed)
             return tokens.access_token
     if failed.retryable:
         raise RefreshFailed(realm_id, failed)
-    revoked = failed
+    await _report_reauth(keeper, realm_id, failed)
+    raise ConnectionUnavailable(realm_id, ConnectionStatus.NEEDS_REAUTH.value, failed.error)
+
+
+async def _report_reauth(keeper: TokenKeeper, realm_id: str, failure: OAuthFailure) -> None:
+    """Log, and notify ops, that a connection needs re-authorisation (after commit)."""
     logger.error(
         "connection needs re-authorisation: %s",
-        revoked.description or revoked.error,
-        extra={"realm_id": realm_id, "intuit_tid": revoked.intuit_tid},
+        failure.description or failure.error,
+        extra={"realm_id": realm_id, "intuit_tid": failure.intuit_tid},
     )
     await send_ops_notice(
         keeper.settings,
         "connection.needs_reauth",
         {
             "realm_id": realm_id,
-            "error": revoked.error,
-            "detail": revoked.description,
-            "intuit_tid": revoked.intuit_tid,
+            "error": failure.error,
+            "detail": failure.description,
+            "intuit_tid": failure.intuit_tid,
         },
         keeper.notice_transport,
     )
-    raise ConnectionUnavailable(realm_id, ConnectionStatus.NEEDS_REAUTH.value, revoked.error)
 
 
 async def _refresh(

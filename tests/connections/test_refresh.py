@@ -13,7 +13,7 @@ from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
+from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
 from app.connections.crypto import TokenCipher
 from app.connections.models import Connection
 from app.connections.notify import SIGNATURE_HEADER, send_ops_notice, sign
@@ -23,14 +23,17 @@ from app.connections.refresh import (
     TokenKeeper,
     access_token,
     refresh_due_connections,
+    with_access_token,
 )
+from app.connections.service import save_connection
 from app.connections.tokens import read_tokens
 from app.db import utcnow
 from app.emulator.app import create_app as create_emulator
 from app.emulator.app import store_of
 from app.emulator.config import EmulatorConfig
 from app.events.models import Event
-from app.qbo.oauth import LazyOAuth
+from app.qbo.client import read_company
+from app.qbo.oauth import LazyOAuth, token_set
 from tests.connections.conftest import connect_realm
 from tests.factories import customer_event
 
@@ -210,6 +213,7 @@ async def test_revocation_parks_events_notifies_and_waits(
     session_factory: Factory,
     client: httpx.AsyncClient,
     auth: dict[str, str],
+    transport: LosesAnswers,
 ) -> None:
     realm, _ = await connect_realm(
         admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
@@ -236,6 +240,24 @@ async def test_revocation_parks_events_notifies_and_waits(
     assert notice["error"] == "invalid_grant"
     with pytest.raises(ConnectionUnavailable):  # no more token calls for it
         await access_token(keeper, realm)
+
+    # Reconnecting (what the OAuth callback stores) resumes the parked events.
+    minted = (
+        await admin.post(
+            f"/admin/companies/{realm}/tokens",
+            json={"client_id": EMULATOR_CLIENT_ID, "client_secret": EMULATOR_CLIENT_SECRET},
+        )
+    ).json()
+    tokens = token_set(minted, None)
+    profile = await read_company(keeper.settings, realm, tokens.access_token, transport)
+    async with session_factory() as session, session.begin():
+        _, resumed = await save_connection(
+            session, keeper.settings, realm, tokens, profile, keeper.cipher
+        )
+    assert [k.external_id for k in resumed] == ["cust-1"]
+    assert (await stored(session_factory, realm)).status == "active"
+    async with session_factory() as session:
+        assert set((await session.scalars(select(Event.status))).all()) == {"pending"}
 
 
 async def test_cron_refreshes_expiring_and_idle_connections_only(
@@ -280,3 +302,39 @@ async def test_ops_notice_is_retried_until_delivered(settings: Settings) -> None
     assert len(seen) == 3
     assert len({r.content for r in seen}) == 1  # the same signed body each time
     assert not await send_ops_notice(settings, "x", {})  # no URL configured: nothing sent
+
+
+async def test_a_401_refreshes_once_and_retries(
+    keeper: TokenKeeper,
+    admin: httpx.AsyncClient,
+    emulator: FastAPI,
+    session_factory: Factory,
+    transport: LosesAnswers,
+) -> None:
+    realm, minted = await connect_realm(admin, session_factory, keeper.cipher)
+    # Intuit's clock has passed the access token's hour while ours still believes in it.
+    store_of(emulator).clock.advance(3700)
+
+    async def company_name(token: SecretStr) -> str | None:
+        profile = await read_company(keeper.settings, realm, token, transport)
+        return profile.name
+
+    assert await with_access_token(keeper, realm, company_name) == "Acme Books"
+    assert transport.token_calls == 1
+    row = await stored(session_factory, realm)
+    assert read_tokens(row, keeper.cipher)[0].get_secret_value() != minted["access_token"]
+
+
+async def test_a_401_after_revocation_takes_the_needs_reauth_path(
+    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+) -> None:
+    realm, _ = await connect_realm(admin, session_factory, keeper.cipher)
+    await admin.post(f"/admin/companies/{realm}/revoke")
+
+    async def company_name(token: SecretStr) -> str | None:
+        return (await read_company(keeper.settings, realm, token, transport)).name
+
+    with pytest.raises(ConnectionUnavailable):
+        await with_access_token(keeper, realm, company_name)
+    assert (await stored(session_factory, realm)).status == "needs_reauth"
+    assert json.loads(notices[0].content)["realm_id"] == realm
