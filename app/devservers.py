@@ -41,9 +41,7 @@ def start_embedded_postgres(directory: Path, database: str = DATABASE_NAME) -> s
         server = get_server(directory.resolve())
     _handles.append(server)
     base: str = server.get_uri()
-    if not database.isidentifier():
-        raise ValueError(f"not a plain database name: {database!r}")
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")  # noqa: S608
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{_plain_name(database)}';")  # noqa: S608
     if "(1 row)" not in exists:
         try:
             server.psql(f'CREATE DATABASE "{database}";')
@@ -64,34 +62,34 @@ def start_embedded_redis(directory: Path) -> str:
     return f"unix://{server.socket_file}"
 
 
+async def _on_server(server_url: str, statement: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(to_libpq_url(server_url))
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+def _plain_name(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"not a plain database name: {name!r}")
+    return name
+
+
 async def create_database(server_url: str, name: str) -> str:
     """Create the empty database `name` on the server of `server_url`; returns its URL.
 
     For throw-away databases of tests and benchmarks; `name` must be a plain identifier.
     """
-    import asyncpg
-
-    if not name.isidentifier():
-        raise ValueError(f"not a plain database name: {name!r}")
-    admin = await asyncpg.connect(to_libpq_url(server_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
+    await _on_server(server_url, f'CREATE DATABASE "{_plain_name(name)}"')
     return with_database(server_url, name)
 
 
 async def drop_database(server_url: str, name: str) -> None:
     """Drop the database `name` on the server of `server_url`, closing its connections."""
-    import asyncpg
-
-    if not name.isidentifier():
-        raise ValueError(f"not a plain database name: {name!r}")
-    admin = await asyncpg.connect(to_libpq_url(server_url))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await _on_server(server_url, f'DROP DATABASE IF EXISTS "{_plain_name(name)}" WITH (FORCE)')
 
 
 def with_servers(settings: Settings) -> Settings:

@@ -6,7 +6,11 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,3 +40,23 @@ def run_app(
         timeout=120,
         check=False,
     )
+
+
+def wait_ready(
+    url: str, proc: subprocess.Popen[Any], timeout: float = 90, log: Path | None = None
+) -> None:
+    """Poll `url` until it answers 200; fails early if `proc` exits (showing `log`'s tail)."""
+
+    def tail() -> str:
+        return log.read_text(errors="replace")[-4000:] if log and log.exists() else ""
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the process exited early:\n{tail()}"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not ready in {timeout}s:\n{tail()}")

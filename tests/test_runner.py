@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.factories import customer_event
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,19 +32,6 @@ def _env(data_dir: Path, port: int, emulator_port: int) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     return env
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[str], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the runner exited early"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} not ready in {timeout}s")
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
@@ -72,8 +59,8 @@ def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path:
 
     first = start()
     try:
-        _wait_ready(f"{api}/health/ready", first)
-        _wait_ready(f"http://127.0.0.1:{emulator_port}/", first)
+        wait_ready(f"{api}/health/ready", first)
+        wait_ready(f"http://127.0.0.1:{emulator_port}/", first)
         # Another command, with no URLs either, finds the same embedded servers.
         created = subprocess.run(
             [
@@ -106,7 +93,7 @@ def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path:
 
     second = start()
     try:
-        _wait_ready(f"{api}/health/ready", second)
+        wait_ready(f"{api}/health/ready", second)
         event = httpx.get(f"{api}{posted.json()['links']['self']}", headers=headers, timeout=10)
         assert event.status_code == 200
         # The worker ran: with no connection for the realm, the event waits for one.

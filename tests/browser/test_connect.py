@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import httpx
 import pytest
 
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.helpers import free_port, run_app
+from tests.helpers import free_port, run_app, wait_ready
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -36,23 +35,6 @@ class Service:
     api: str
     emulator: str
     headers: dict[str, str]
-
-
-def _tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-4000:] if log.exists() else ""
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"the runner exited early:\n{_tail(log)}"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not ready in {timeout}s:\n{_tail(log)}")
 
 
 @pytest.fixture
@@ -86,8 +68,8 @@ def service(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Servi
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_ready(f"{api}/health/ready", proc, log)
-        _wait_ready(f"{emulator}/", proc, log)
+        wait_ready(f"{api}/health/ready", proc, 60, log)
+        wait_ready(f"{emulator}/", proc, 60, log)
         created = run_app(
             "keys",
             "create",
@@ -108,7 +90,9 @@ def service(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[Servi
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, f"the runner did not stop cleanly:\n{_tail(log)}"
+    assert proc.returncode == 0, (
+        f"the runner did not stop cleanly:\n{log.read_text(errors='replace')[-4000:]}"
+    )
 
 
 @pytest.fixture
