@@ -27,7 +27,7 @@ from app.connections.notify import send_ops_notice
 from app.connections.tokens import read_tokens, store_tokens
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
-from app.qbo.client import QboApiError
+from app.qbo.errors import Category, QboError
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet
 
 logger = logging.getLogger(__name__)
@@ -110,19 +110,19 @@ async def with_access_token(
 
     A second 401 means Intuit no longer accepts this connection: it takes the same path as
     `invalid_grant` (needs_reauth, events parked, ops notified) and raises
-    ConnectionUnavailable. Other QboApiErrors pass through.
+    ConnectionUnavailable. Other QboErrors pass through.
     """
     token = await access_token(keeper, realm_id)
     try:
         return await call(token)
-    except QboApiError as err:
-        if err.status != 401:
+    except QboError as err:
+        if err.category is not Category.AUTH:
             raise
     token = await refresh_connection(keeper, realm_id, rejected(token))
     try:
         return await call(token)
-    except QboApiError as err:
-        if err.status != 401:
+    except QboError as err:
+        if err.category is not Category.AUTH:
             raise
         failure = OAuthFailure("rejected", "QBO refused a freshly refreshed token", err.intuit_tid)
     async with keeper.session_factory() as session, session.begin():

@@ -15,7 +15,8 @@ from app.connections.pages import page
 from app.connections.schemas import ConnectionOut, ConnectionStarted, Disconnected
 from app.deps import ConnectionsAdmin, RedisDep, SettingsDep
 from app.errors import PROBLEM_JSON, NotFound, ServiceUnavailable
-from app.qbo.client import QboApiError, read_company
+from app.qbo.client import read_company
+from app.qbo.errors import QboError
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure
 from app.worker.enqueue import enqueue_sync
 
@@ -111,7 +112,7 @@ async def callback(
         profile = await read_company(
             settings, realm_id, tokens.access_token, request.app.state.qbo_transport
         )
-    except (OAuthFailure, QboApiError) as err:
+    except (OAuthFailure, QboError) as err:
         logger.warning(
             "connecting realm %s failed: %s",
             realm_id,

@@ -1,6 +1,6 @@
 """Reads from the QBO Accounting API that connecting a company needs (CompanyInfo, Preferences).
 
-Every answer's `intuit_tid` is kept on errors, because Intuit support asks for it.
+Errors are classified by `app.qbo.errors`, keeping `intuit_tid`: Intuit support asks for it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import httpx
 from pydantic import SecretStr
 
 from app.config import QboEnvironment, Settings
+from app.qbo.errors import Category, QboError, classify, lost_answer
 
 API_BASE_URLS = {
     QboEnvironment.SANDBOX: "https://sandbox-quickbooks.api.intuit.com",
@@ -20,33 +21,10 @@ API_BASE_URLS = {
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
-class QboApiError(Exception):
-    """QBO answered with an error (or not at all); carries its Fault code and `intuit_tid`."""
-
-    def __init__(self, status: int | None, code: str | None, message: str, intuit_tid: str | None):
-        super().__init__(f"QBO {status or 'no answer'} {code or ''}: {message}".strip())
-        self.status = status
-        self.code = code
-        self.message = message
-        self.intuit_tid = intuit_tid
-
-
 def api_base_url(settings: Settings) -> str:
     if settings.uses_emulator:
         return settings.emulator_url.rstrip("/")
     return API_BASE_URLS[settings.qbo_environment]
-
-
-def _fault(body: Any) -> tuple[str | None, str]:
-    """(code, message) of a Fault in either of QBO's shapes (`Fault`/`Error` or `fault`/`error`)."""
-    if not isinstance(body, dict):
-        return None, "unreadable answer"
-    fault = body.get("Fault") or body.get("fault") or {}
-    errors = fault.get("Error") or fault.get("error") or [{}]
-    first = errors[0] if isinstance(errors, list) and errors else {}
-    code = first.get("code")
-    message = first.get("Message") or first.get("message") or "QBO error"
-    return (str(code) if code is not None else None), str(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +41,7 @@ async def read_company(
     access_token: SecretStr,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> CompanyProfile:
-    """CompanyInfo and Preferences of a realm. Raises QboApiError."""
+    """CompanyInfo and Preferences of a realm. Raises QboError."""
     base = f"{api_base_url(settings)}/v3/company/{realm_id}"
     headers = {
         "Authorization": f"Bearer {access_token.get_secret_value()}",
@@ -86,13 +64,14 @@ async def _get(http: httpx.AsyncClient, url: str, params: dict[str, str]) -> dic
     try:
         response = await http.get(url, params=params)
     except httpx.TransportError as err:
-        raise QboApiError(None, None, type(err).__name__, None) from None
-    tid = response.headers.get("intuit_tid")
+        raise lost_answer(err, write=False) from None
+    error = classify(response.status_code, response.content, dict(response.headers))
+    if error is not None:
+        raise error
     try:
         body = response.json()
     except ValueError:
         body = None
-    if response.status_code != 200 or not isinstance(body, dict) or "Fault" in body:
-        code, message = _fault(body)
-        raise QboApiError(response.status_code, code, message, tid)
+    if not isinstance(body, dict):
+        raise QboError(Category.TRANSIENT, response.status_code, note="unreadable answer")
     return body
