@@ -21,6 +21,7 @@ from app.events.router import router as events_router
 from app.events.schemas import EVENT_TYPES
 from app.health.router import router as health_router
 from app.logs import configure_logging
+from app.mappings.router import router as mappings_router
 from app.qbo.oauth import LazyOAuth
 
 
@@ -71,4 +72,5 @@ def create_app(
     app.include_router(health_router)
     app.include_router(events_router)
     app.include_router(connections_router)
+    app.include_router(mappings_router)
     return app

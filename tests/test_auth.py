@@ -56,6 +56,8 @@ async def test_health_needs_no_key(client: httpx.AsyncClient) -> None:
         ("POST", "/events/batch", "events:write"),
         ("GET", "/events", "events:read"),
         ("GET", "/events/00000000-0000-0000-0000-000000000000", "events:read"),
+        ("POST", "/events/00000000-0000-0000-0000-000000000000/retry", "events:write"),
+        ("GET", "/mappings", "events:read"),
         ("POST", "/connections", "connections:admin"),
         ("GET", "/connections", "connections:admin"),
         ("GET", "/connections/123", "connections:admin"),

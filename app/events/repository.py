@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import Event
+from app.pagination import decode_cursor, encode_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,24 +19,6 @@ class EventFilter:
     entity_type: str | None = None
     external_id: str | None = None
     source: str | None = None
-
-
-def encode_cursor(event: Event) -> str:
-    raw = f"{event.received_at.isoformat()}|{event.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Raises ValueError for anything that is not a cursor this API issued."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, ident = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
-        when = datetime.fromisoformat(stamp)
-        if when.tzinfo is None:
-            raise ValueError("cursor time lacks a zone")
-        return when, uuid.UUID(ident)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
-        raise ValueError("not a valid cursor") from err
 
 
 async def get_event(session: AsyncSession, event_id: uuid.UUID) -> Event | None:
@@ -65,5 +45,9 @@ async def list_events(
         query = query.where(tuple_(Event.received_at, Event.id) < tuple_(when, ident))
     query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit + 1)
     rows = list((await session.scalars(query)).all())
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor(rows[limit - 1].received_at, rows[limit - 1].id)
+        if len(rows) > limit
+        else None
+    )
     return rows[:limit], next_cursor

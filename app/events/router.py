@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.deps import ConnectionDep, EventsReader, EventsWriter, RedisDep, SessionDep, SettingsDep
-from app.errors import PROBLEM_JSON, InvalidInput, NotFound
+from app.errors import PROBLEM_JSON, Conflict, InvalidInput, NotFound
 from app.events import repository, service
 from app.events.models import Event, EventStatus
 from app.events.schemas import (
@@ -139,6 +139,32 @@ async def post_batch(
         rejected=sum(1 for r in results if r.status >= 400),
         results=results,
     )
+
+
+@router.post(
+    "/{event_id:uuid}/retry",
+    response_model=EventOut,
+    responses={**ERRORS, 404: PROBLEM, 409: PROBLEM},
+    summary="Send a dead event back to pending",
+)
+async def retry_event(
+    request: Request,
+    event_id: uuid.UUID,
+    caller: EventsWriter,
+    connection: ConnectionDep,
+    session: SessionDep,
+    redis: RedisDep,
+    background: BackgroundTasks,
+) -> EventOut:
+    """Replay a dead event (after fixing its cause); 409 when it is not dead."""
+    key = await service.retry_dead_event(connection, event_id)
+    event = await repository.get_event(session, event_id)
+    if event is None:
+        raise NotFound(f"no event {event_id}")
+    if key is None:
+        raise Conflict(f"only dead events can be retried; this one is {event.status}")
+    background.add_task(enqueue_sync, redis, [key])
+    return to_out(request, event)
 
 
 @router.get("/{event_id:uuid}", response_model=EventOut, responses={**ERRORS, 404: PROBLEM})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -181,3 +181,23 @@ async def ingest_batch(
         results.append(BatchItem(index, 202 if is_new else 200, ingested=ingested))
     results.sort(key=lambda item: item.index)
     return results
+
+
+async def retry_dead_event(connection: AsyncConnection, event_id: uuid.UUID) -> EntityKey | None:
+    """Send a dead event back to `pending` (attempts restart; its last error stays for context).
+
+    One conditional UPDATE, so two concurrent retries cannot both succeed. Returns the entity
+    to hint, or None when the event does not exist or is not dead.
+    """
+    now = utcnow()
+    row = (
+        await connection.execute(
+            update(_events)
+            .where(_events.c.id == event_id, _events.c.status == EventStatus.DEAD.value)
+            .values(
+                status=EventStatus.PENDING.value, attempts=0, next_attempt_at=now, updated_at=now
+            )
+            .returning(_events.c.realm_id, _events.c.entity_type, _events.c.external_id)
+        )
+    ).first()
+    return EntityKey(row.realm_id, row.entity_type, row.external_id) if row else None

@@ -1,0 +1,78 @@
+"""GET /mappings: which QBO record each of your records became."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select, tuple_
+
+from app.deps import EventsReader, SessionDep
+from app.errors import PROBLEM_JSON, InvalidInput
+from app.mappings.models import EntityMapping
+from app.pagination import decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/mappings", tags=["mappings"])
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
+
+
+class MappingOut(BaseModel):
+    realm_id: str
+    entity_type: str
+    external_id: str
+    qbo_id: str
+    sync_token: str
+    last_event_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MappingPage(BaseModel):
+    items: list[MappingOut]
+    next_cursor: str | None
+
+
+@router.get("", response_model=MappingPage, responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
+async def list_mappings(
+    caller: EventsReader,
+    session: SessionDep,
+    realm_id: Annotated[str | None, Query(pattern=r"^[0-9]{1,32}$")] = None,
+    entity_type: Annotated[str | None, Query(pattern="^(customer|item|invoice|payment)$")] = None,
+    external_id: Annotated[str | None, Query(pattern=r"^[\x21-\x7e]{1,100}$")] = None,
+    qbo_id: Annotated[str | None, Query(pattern=r"^[0-9]{1,32}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,200}$")] = None,
+) -> MappingPage:
+    """Mappings by realm, entity type and external id or QBO id; newest first."""
+    query = select(EntityMapping)
+    for column, value in (
+        (EntityMapping.realm_id, realm_id),
+        (EntityMapping.entity_type, entity_type),
+        (EntityMapping.external_id, external_id),
+        (EntityMapping.qbo_id, qbo_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if cursor:
+        try:
+            when, ident = decode_cursor(cursor)
+        except ValueError:
+            raise InvalidInput(
+                [{"pointer": "", "parameter": "cursor", "detail": "not a cursor this API issued"}]
+            ) from None
+        query = query.where(
+            tuple_(EntityMapping.created_at, EntityMapping.id) < tuple_(when, ident)
+        )
+    query = query.order_by(EntityMapping.created_at.desc(), EntityMapping.id.desc()).limit(
+        limit + 1
+    )
+    rows = list((await session.scalars(query)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return MappingPage(
+        items=[MappingOut.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
+    )
