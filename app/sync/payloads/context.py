@@ -1,0 +1,76 @@
+"""The company a body is built for, and the error a builder raises when it cannot build one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+GLOBAL_TAX_CALCULATIONS = frozenset({"TaxExcluded", "TaxInclusive", "NotApplicable"})
+
+
+class PayloadError(ValueError):
+    """The event cannot become a body this company accepts (missing reference, tax code or
+    currency the company cannot take). Permanent: resending the same event cannot help."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyContext:
+    """What a body depends on besides the event: the company's locale and preferences.
+
+    `default_tax_code_id` is the TaxCode Id used on non-US lines whose event names none
+    (from settings or a lookup; QBO's Preferences do not carry one).
+    """
+
+    is_us: bool
+    custom_txn_numbers: bool = False
+    multicurrency: bool = False
+    home_currency: str | None = None
+    default_tax_code_id: str | None = None
+    global_tax_calculation: str = "TaxExcluded"
+
+    @classmethod
+    def from_connection_data(
+        cls,
+        country: str | None,
+        company_info: Mapping[str, Any] | None,
+        preferences: Mapping[str, Any] | None,
+        *,
+        default_tax_code_id: str | None = None,
+        global_tax_calculation: str = "TaxExcluded",
+    ) -> CompanyContext:
+        """Read a connection's stored CompanyInfo and Preferences (bare or wrapped in
+        `{"CompanyInfo": ...}` / `{"Preferences": ...}`).
+
+        Raises PayloadError when the country is unknown (reconnect to read it) or
+        `global_tax_calculation` is not a QBO GlobalTaxCalculation value.
+        """
+        info = _unwrap(company_info, "CompanyInfo")
+        prefs = _unwrap(preferences, "Preferences")
+        country = country or info.get("Country")
+        if not isinstance(country, str) or not country.strip():
+            raise PayloadError("the company's country is unknown; reconnect to read CompanyInfo")
+        if global_tax_calculation not in GLOBAL_TAX_CALCULATIONS:
+            raise PayloadError(f"unknown GlobalTaxCalculation {global_tax_calculation!r}")
+        sales = _unwrap(prefs.get("SalesFormsPrefs"), "")
+        currency = _unwrap(prefs.get("CurrencyPrefs"), "")
+        home = _unwrap(currency.get("HomeCurrency"), "").get("value")
+        return cls(
+            is_us=country.strip().upper() == "US",
+            custom_txn_numbers=_flag(sales.get("CustomTxnNumbers")),
+            multicurrency=_flag(currency.get("MultiCurrencyEnabled")),
+            home_currency=str(home).upper() if home else None,
+            default_tax_code_id=default_tax_code_id,
+            global_tax_calculation=global_tax_calculation,
+        )
+
+
+def _unwrap(value: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        return {}
+    inner = value.get(key) if key else None
+    return inner if isinstance(inner, Mapping) else value
+
+
+def _flag(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
