@@ -39,11 +39,14 @@ class DecimalString:
     pattern: str
     meaning: str
     example: str
+    positive: bool = False
 
     def _check(self, value: Any) -> Any:
         if not isinstance(value, str):
             raise ValueError(f'must be a decimal string such as "{self.example}"')
         if not re.fullmatch(self.pattern, value):
+            raise ValueError(f'must be {self.meaning}, such as "{self.example}"')
+        if self.positive and Decimal(value) == 0:
             raise ValueError(f'must be {self.meaning}, such as "{self.example}"')
         return value
 
@@ -86,6 +89,7 @@ def _email_shape(value: str) -> str:
 
 
 # Canonical forms: no sign, no leading zeros, at most 13 integer digits and 2 places for money.
+# "Above zero" is checked apart from the pattern, so that "0.50" is as welcome as "0.5".
 NonNegativeMoney = Annotated[
     Decimal,
     DecimalString(
@@ -97,9 +101,10 @@ NonNegativeMoney = Annotated[
 PositiveMoney = Annotated[
     Decimal,
     DecimalString(
-        r"^([1-9][0-9]{0,12}(\.[0-9]{1,2})?|0\.[0-9]?[1-9])$",
+        r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$",
         "an amount above zero with at most 2 decimal places",
         "12.50",
+        positive=True,
     ),
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -111,9 +116,10 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Quantity = Annotated[
     Decimal,
     DecimalString(
-        r"^([1-9][0-9]{0,9}(\.[0-9]{1,5})?|0\.[0-9]{0,4}[1-9])$",
+        r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,5})?$",
         "a quantity above zero with at most 5 decimal places",
         "1.5",
+        positive=True,
     ),
 ]
 Day = Annotated[date, BeforeValidator(_iso_text)]

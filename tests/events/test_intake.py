@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -203,6 +204,35 @@ async def test_bad_input_names_the_field_and_stores_nothing(
 
     assert pointer in _pointers(response)
     assert await count_events(session_factory) == 0
+
+
+@pytest.mark.parametrize("amount", ["0.01", "0.05", "0.1", "0.10", "0.50", "0.99", "1", "12.50"])
+async def test_small_amounts_and_quantities_are_accepted(
+    client: httpx.AsyncClient, auth: dict[str, str], amount: str
+) -> None:
+    payment = payment_event(
+        data={"total": amount, "applied_to": [{"invoice_external_id": "i", "amount": amount}]}
+    )
+    assert (await client.post("/events", json=payment, headers=auth)).status_code == 202
+    line = {"item_external_id": "i", "quantity": amount, "unit_price": "2.00"}
+    line["amount"] = str((Decimal(amount) * 2).quantize(Decimal("0.01")))
+    invoice = invoice_event(data={"lines": [line]})
+    assert (await client.post("/events", json=invoice, headers=auth)).status_code == 202
+
+
+@pytest.mark.parametrize("zero", ["0", "0.0", "0.00"])
+async def test_zero_is_not_a_positive_amount_or_quantity(
+    client: httpx.AsyncClient, auth: dict[str, str], zero: str
+) -> None:
+    payment = payment_event(data={"applied_to": [{"invoice_external_id": "i", "amount": zero}]})
+    assert "/data/applied_to/0/amount" in _pointers(
+        await client.post("/events", json=payment, headers=auth)
+    )
+    line = {"item_external_id": "i", "quantity": zero, "unit_price": "2.00", "amount": "0.00"}
+    invoice = invoice_event(data={"lines": [line]})
+    assert "/data/lines/0/quantity" in _pointers(
+        await client.post("/events", json=invoice, headers=auth)
+    )
 
 
 async def test_every_bad_field_is_listed(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
