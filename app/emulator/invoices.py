@@ -105,7 +105,8 @@ def _sales_line(ctx: WriteContext, line: Json, totals: _Totals) -> tuple[Json, D
     item = resolve_ref(ctx.company, "Item", item_ref, "Line.SalesItemLineDetail.ItemRef")
     qty = decimal_of(detail, "Qty", "Line.SalesItemLineDetail.Qty")
     price = decimal_of(detail, "UnitPrice", "Line.SalesItemLineDetail.UnitPrice")
-    if qty is not None and price is not None and abs(qty * price - amount) >= HALF_CENT:
+    # Amount is Qty x UnitPrice rounded to cents: exactly half a cent apart is rounding.
+    if qty is not None and price is not None and abs(qty * price - amount) > HALF_CENT:
         raise faults.amount_mismatch(amount)
     out: Json = {"ItemRef": {"value": item["Id"], "name": item["Name"]}}
     if price is not None:
