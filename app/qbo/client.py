@@ -1,6 +1,9 @@
-"""Reads from the QBO Accounting API that connecting a company needs (CompanyInfo, Preferences).
+"""The QBO Accounting API: reads, queries and writes for one realm with one access token.
 
-Errors are classified by `app.qbo.errors`, keeping `intuit_tid`: Intuit support asks for it.
+Every write carries a `requestid`, so that QBO answers a repeat with the original result
+instead of writing twice; transport failures are retried inside one call (tenacity, at most
+3 tries) with the same requestid. Errors are classified by `app.qbo.errors`, keeping
+`intuit_tid`: Intuit support asks for it.
 """
 
 from __future__ import annotations
@@ -10,6 +13,13 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from app.config import QboEnvironment, Settings
 from app.qbo.errors import Category, QboError, classify, lost_answer
@@ -19,6 +29,14 @@ API_BASE_URLS = {
     QboEnvironment.PRODUCTION: "https://quickbooks.api.intuit.com",
 }
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+TRANSPORT_TRIES = 3
+# How each write operation is spelled in QBO's URLs; a payment is voided by an update.
+OPERATIONS: dict[str, dict[str, str]] = {
+    "save": {},
+    "delete": {"operation": "delete"},
+    "void_invoice": {"operation": "void"},
+    "void_payment": {"operation": "update", "include": "void"},
+}
 
 
 def api_base_url(settings: Settings) -> str:
@@ -42,36 +60,117 @@ async def read_company(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> CompanyProfile:
     """CompanyInfo and Preferences of a realm. Raises QboError."""
-    base = f"{api_base_url(settings)}/v3/company/{realm_id}"
-    headers = {
-        "Authorization": f"Bearer {access_token.get_secret_value()}",
-        "Accept": "application/json",
-    }
-    params = {"minorversion": str(settings.qbo_minor_version)}
-    async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT, headers=headers) as http:
-        info = await _get(http, f"{base}/companyinfo/{realm_id}", params)
-        prefs = await _get(http, f"{base}/preferences", params)
-    company = info.get("CompanyInfo", {})
+    client = QboClient(settings, realm_id, access_token, transport)
+    company = await client.read("CompanyInfo", realm_id)
+    preferences = await client.read("Preferences")
     return CompanyProfile(
         name=company.get("CompanyName"),
         country=company.get("Country"),
         company_info=company,
-        preferences=prefs.get("Preferences", {}),
+        preferences=preferences,
     )
 
 
-async def _get(http: httpx.AsyncClient, url: str, params: dict[str, str]) -> dict[str, Any]:
-    try:
-        response = await http.get(url, params=params)
-    except httpx.TransportError as err:
-        raise lost_answer(err, write=False) from None
-    error = classify(response.status_code, response.content, dict(response.headers))
-    if error is not None:
-        raise error
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise QboError(Category.TRANSIENT, response.status_code, note="unreadable answer")
-    return body
+class QboClient:
+    """Calls for one realm with one access token (get it from `with_access_token`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        realm_id: str,
+        access_token: SecretStr,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        retry_wait_max: float = 2.0,
+    ) -> None:
+        self._base = f"{api_base_url(settings)}/v3/company/{realm_id}"
+        self._minor = str(settings.qbo_minor_version)
+        self._headers = {
+            "Authorization": f"Bearer {access_token.get_secret_value()}",
+            "Accept": "application/json",
+        }
+        self._transport = transport
+        self._wait_max = retry_wait_max
+
+    async def write(
+        self, entity: str, payload: str, requestid: str, operation: str = "save"
+    ) -> dict[str, Any]:
+        """POST a create, sparse update, delete or void; returns the entity QBO answered.
+
+        `payload` is the JSON text (see `app.sync.payloads.body_json`); `requestid` (at most
+        50 characters) must be the same on every retry of this write. Raises QboError; an
+        `ambiguous` one means the write may have been applied though no answer came.
+        """
+        if not 0 < len(requestid) <= 50:
+            raise ValueError("a requestid has 1 to 50 characters")
+        params = {**OPERATIONS[operation], "requestid": requestid, "minorversion": self._minor}
+        body = await self._send(
+            "POST",
+            f"{self._base}/{entity.lower()}",
+            params,
+            content=payload,
+            write=True,
+        )
+        return _entity(body, entity)
+
+    async def read(self, entity: str, qbo_id: str | None = None) -> dict[str, Any]:
+        """The current record (with its SyncToken), or a company-wide one such as Preferences
+        when `qbo_id` is None. Raises QboError."""
+        path = f"{self._base}/{entity.lower()}" + (f"/{qbo_id}" if qbo_id else "")
+        body = await self._send("GET", path, {"minorversion": self._minor})
+        return _entity(body, entity)
+
+    async def query(self, statement: str) -> list[dict[str, Any]]:
+        """Rows of a `SELECT * FROM <Entity> ...` (quote values with `query_literal`)."""
+        body = await self._send(
+            "GET", f"{self._base}/query", {"query": statement, "minorversion": self._minor}
+        )
+        response = body.get("QueryResponse", {})
+        rows = next((v for v in response.values() if isinstance(v, list)), [])
+        return [r for r in rows if isinstance(r, dict)]
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str],
+        *,
+        content: str | None = None,
+        write: bool = False,
+    ) -> dict[str, Any]:
+        headers = dict(self._headers)
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        async with httpx.AsyncClient(transport=self._transport, timeout=TIMEOUT) as http:
+            try:
+                # Safe to repeat: a write carries the same requestid on every try.
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(httpx.TransportError),
+                    stop=stop_after_attempt(TRANSPORT_TRIES),
+                    wait=wait_random_exponential(multiplier=0.2, max=self._wait_max),
+                ):
+                    with attempt:
+                        response = await http.request(
+                            method, url, params=params, content=content, headers=headers
+                        )
+            except RetryError as err:
+                cause = err.last_attempt.exception() or err
+                raise lost_answer(cause, write=write) from None
+        error = classify(response.status_code, response.content, dict(response.headers))
+        if error is not None:
+            raise error
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise QboError(Category.TRANSIENT, response.status_code, note="unreadable answer")
+        return body
+
+
+def _entity(body: dict[str, Any], entity: str) -> dict[str, Any]:
+    """The object in `{"<Entity>": {...}, "time": ...}`, whatever the case of the key."""
+    for key, value in body.items():
+        if key.lower() == entity.lower() and isinstance(value, dict):
+            return value
+    raise QboError(Category.TRANSIENT, 200, note=f"the answer holds no {entity}")
