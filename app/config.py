@@ -6,7 +6,7 @@ import sys
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -17,6 +17,8 @@ DEV_ENCRYPTION_KEY = "cWJvLXN5bmMgZGV2ZWxvcG1lbnQga2V5LCBwdWJsaWM="
 # The emulator accepts any client pair; this one names the service in its records.
 EMULATOR_CLIENT_ID = "qbo-sync-local"
 EMULATOR_CLIENT_SECRET = "qbo-sync-local-secret"  # noqa: S105
+# A customer name QBO already holds elsewhere becomes this (see DISPLAY_NAME_TEMPLATE).
+DEFAULT_DISPLAY_NAME_TEMPLATE = "{display_name} ({external_id})"
 
 
 class Environment(StrEnum):
@@ -58,6 +60,17 @@ class Settings(BaseSettings):
     sweep_interval_seconds: int = Field(10, ge=1, le=60)
     sweep_batch_size: int = Field(1000, ge=1, le=100_000)
     worker_max_jobs: int = Field(20, ge=1, le=1000)
+
+    # Sync engine
+    retry_base_seconds: float = Field(5.0, gt=0, le=3600)
+    retry_cap_seconds: float = Field(3600.0, gt=0, le=86_400)
+    retry_give_up_hours: float = Field(24.0, gt=0, le=720)
+    dependency_timeout_minutes: float = Field(1440.0, gt=0, le=43_200)
+    display_name_template: str = Field(DEFAULT_DISPLAY_NAME_TEMPLATE, min_length=1, max_length=200)
+    item_income_account_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
+    item_income_account_name: str = Field("Services", min_length=1, max_length=100)
+    tax_code_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
+    global_tax_calculation: Literal["TaxExcluded", "TaxInclusive", "NotApplicable"] = "TaxExcluded"
 
     # Secrets
     token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(
@@ -103,6 +116,8 @@ class Settings(BaseSettings):
             raise ValueError(
                 "OPS_WEBHOOK_SECRET is required with OPS_WEBHOOK_URL (it signs notices)"
             )
+        if "{external_id}" not in self.display_name_template:
+            raise ValueError("DISPLAY_NAME_TEMPLATE must contain {external_id}")
         if not self.token_encryption_keys:
             raise ValueError("TOKEN_ENCRYPTION_KEYS needs at least one key")
         for key in self.token_encryption_keys:

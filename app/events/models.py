@@ -25,8 +25,18 @@ class EventStatus(StrEnum):
     DEAD = "dead"
 
 
-# States a worker still has to act on; the sweeper looks only at these.
-DUE_STATUSES = (EventStatus.PENDING, EventStatus.RETRYING)
+# States a worker still has to act on. `next_attempt_at` is when to look again: the retry
+# time, the deadline of a dependency wait, or the lease of a sync a killed worker left.
+# The sweeper looks only at these.
+DUE_STATUSES = (
+    EventStatus.PENDING,
+    EventStatus.RETRYING,
+    EventStatus.WAITING_DEPENDENCY,
+    EventStatus.SYNCING,
+)
+DUE_SQL = "status IN ('pending', 'retrying', 'waiting_dependency', 'syncing')"
+# Ended: nothing will happen to them unless a dead one is replayed.
+FINAL_STATUSES = (EventStatus.SYNCED, EventStatus.SUPERSEDED, EventStatus.DEAD)
 
 
 class Event(Base):
@@ -46,7 +56,14 @@ class Event(Base):
         Index(
             "ix_events_due",
             "next_attempt_at",
-            postgresql_where=text("status IN ('pending', 'retrying')"),
+            postgresql_where=text(DUE_SQL),
+        ),
+        # Children released when the record they wait for is synced.
+        Index(
+            "ix_events_waiting_for",
+            "realm_id",
+            "waiting_for",
+            postgresql_where=text("status = 'waiting_dependency'"),
         ),
         # Status counts and listings per realm, newest first.
         Index("ix_events_realm_status", "realm_id", "status"),
@@ -71,6 +88,10 @@ class Event(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # When the current run of failures began (throttling excluded); cleared on success.
+    failing_since: Mapped[datetime | None]
+    # `<entity_type>:<external_id>` of the record a waiting_dependency event waits for.
+    waiting_for: Mapped[str | None] = mapped_column(String(120))
     qbo_id: Mapped[str | None] = mapped_column(String(32))
     synced_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)

@@ -195,7 +195,12 @@ async def retry_dead_event(connection: AsyncConnection, event_id: uuid.UUID) -> 
             update(_events)
             .where(_events.c.id == event_id, _events.c.status == EventStatus.DEAD.value)
             .values(
-                status=EventStatus.PENDING.value, attempts=0, next_attempt_at=now, updated_at=now
+                status=EventStatus.PENDING.value,
+                attempts=0,
+                failing_since=None,
+                waiting_for=None,
+                next_attempt_at=now,
+                updated_at=now,
             )
             .returning(_events.c.realm_id, _events.c.entity_type, _events.c.external_id)
         )

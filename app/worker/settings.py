@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
@@ -13,24 +14,41 @@ from app.connections.refresh import TokenKeeper
 from app.db import create_engine, create_session_factory
 from app.logs import configure_logging
 from app.qbo.oauth import LazyOAuth
+from app.sync.engine import SyncDeps
 from app.worker.tasks import refresh_connection_tokens, sweep_due_events, sync_entity
 
 
-def worker_settings(settings: Settings) -> type:
-    """A WorkerSettings class for `arq.run_worker`. Settings must carry resolved server URLs."""
+def worker_settings(
+    settings: Settings, qbo_transport: httpx.AsyncBaseTransport | None = None
+) -> type:
+    """A WorkerSettings class for `arq.run_worker`. Settings must carry resolved server URLs.
+
+    `qbo_transport` routes every Intuit call (OAuth and API) elsewhere: tests pass an
+    in-process emulator.
+    """
     database_url, redis_url = settings.server_urls()
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.log_level)
-        engine = create_engine(database_url, pool_size=5, max_overflow=5)
+        # Each running job holds one connection (its entity lock) and briefly a second.
+        jobs = settings.worker_max_jobs
+        engine = create_engine(database_url, pool_size=jobs + 2, max_overflow=jobs)
         ctx["settings"] = settings
         ctx["engine"] = engine
         ctx["session_factory"] = create_session_factory(engine)
         ctx["tokens"] = TokenKeeper(
             settings=settings,
             session_factory=ctx["session_factory"],
-            oauth=LazyOAuth(settings, None),
+            oauth=LazyOAuth(settings, qbo_transport),
             cipher=TokenCipher.from_settings(settings),
+            notice_transport=None,
+        )
+        ctx["sync"] = SyncDeps(
+            settings=settings,
+            engine=engine,
+            keeper=ctx["tokens"],
+            redis=ctx["redis"],
+            transport=qbo_transport,
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -54,7 +72,9 @@ def worker_settings(settings: Settings) -> type:
             # No kept results: a finished job's id must be free for the next hint at once.
             "keep_result": 0,
             "job_timeout": 300,
-            "max_tries": 5,
+            # Retries are scheduled from Postgres (attempts, give-up time); arq only carries
+            # the deferral, so its own try count must never end a job.
+            "max_tries": 1_000_000,
             "health_check_interval": 10,
         },
     )

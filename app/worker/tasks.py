@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from arq import Retry
+
 from app.connections.refresh import refresh_due_connections
 from app.db import session_scope
 from app.events.service import EntityKey
-from app.sync.dispatch import due_entities, park_unless_connected
+from app.sync.dispatch import due_entities
+from app.sync.engine import sync_entity as sync_one
 from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
@@ -17,16 +20,22 @@ logger = logging.getLogger(__name__)
 async def sync_entity(
     ctx: dict[str, Any], realm_id: str, entity_type: str, external_id: str
 ) -> str:
-    """Work on one entity's due events. Takes ids, not objects; safe to run twice."""
+    """Work on one entity's due events. Takes ids, not objects; safe to run twice.
+
+    When the entity's next event is due again later (a retry, or another worker holds the
+    entity) the job defers itself to that time; Postgres keeps the schedule in case this
+    hint is lost, and the sweeper re-sends it.
+    """
     key = EntityKey(realm_id, entity_type, external_id)
-    async with session_scope(ctx["session_factory"]) as session:
-        outcome = await park_unless_connected(session, key)
-    logger.info(
-        "entity %s: %s",
+    outcome = await sync_one(ctx["sync"], key)
+    logger.debug(
+        "entity %s after %d events",
         outcome.result,
-        outcome.events,
+        outcome.handled,
         extra={"realm_id": realm_id, "entity_type": entity_type, "external_id": external_id},
     )
+    if outcome.retry_in is not None:
+        raise Retry(defer=max(outcome.retry_in, 0.0))
     return outcome.result
 
 

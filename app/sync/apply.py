@@ -1,0 +1,319 @@
+"""One event, made true in QBO: create or sparse update, deactivate, void, delete.
+
+Every write carries a requestid derived from our event id and what is written, so a retry
+of the same write is answered from Intuit's memory instead of being applied twice. A create
+whose earlier answer was lost first looks for the record (marker, DisplayName, DocNumber)
+and adopts it. A stale SyncToken (5010) re-reads the record and re-sends our fields only.
+A customer name QBO already holds is adopted or disambiguated by policy (6240).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.config import Settings
+from app.events.schemas import CustomerData, InvoiceData, ItemData, PaymentData
+from app.qbo.errors import Category, QboError
+from app.sync.company import CompanyLookups
+from app.sync.payloads import (
+    CompanyContext,
+    PayloadError,
+    customer_body,
+    deactivate_body,
+    delete_body,
+    disambiguated_name,
+    has_marker,
+    invoice_body,
+    item_body,
+    payment_body,
+    query_literal,
+    requestid,
+    sparse_update,
+    void_invoice_body,
+    void_payment_body,
+)
+from app.sync.realm import RealmApi
+
+logger = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+ENTITY_NAMES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "payment": "Payment"}
+# Re-reads after 5010 before the event is given back to the backoff.
+STALE_TRIES = 3
+DATA_MODELS: dict[str, type[BaseModel]] = {
+    "customer": CustomerData,
+    "item": ItemData,
+    "invoice": InvoiceData,
+    "payment": PaymentData,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The QBO record an entity is mapped to."""
+
+    qbo_id: str
+    sync_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    qbo_id: str
+    sync_token: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """Everything one event's write needs; built by the engine."""
+
+    event_id: uuid.UUID
+    entity_type: str
+    external_id: str
+    operation: str
+    payload: Json  # the stored envelope; `data` holds the entity
+    target: Target | None
+    refs: Mapping[tuple[str, str], str]  # (entity type, external id) -> QBO id of parents
+    maybe_applied: bool
+    context: CompanyContext
+
+    @property
+    def entity(self) -> str:
+        return ENTITY_NAMES[self.entity_type]
+
+    def rid(self, what: str) -> str:
+        return requestid(self.event_id, what)
+
+
+@dataclass(frozen=True, slots=True)
+class Applier:
+    settings: Settings
+    lookups: CompanyLookups
+    api: RealmApi
+    # (entity type, QBO id, external id) -> whether another external id is mapped to that
+    # record: a record is never adopted twice.
+    mapped_elsewhere: Callable[[str, str, str], Awaitable[bool]]
+
+    async def apply(self, work: Work) -> Applied:
+        """Make `work` true in QBO. Raises QboError (classified), PayloadError (permanent)."""
+        if work.operation == "upserted":
+            return await self._upsert(work)
+        if work.target is None:
+            raise PayloadError(f"{work.entity_type} {work.external_id!r} has no QBO record")
+        if work.operation == "deactivated":
+            return await self._update(work, work.target, deactivate_body, "deactivate")
+        if work.operation == "voided":
+            operation = "void_invoice" if work.entity_type == "invoice" else "void_payment"
+            build = void_invoice_body if work.entity_type == "invoice" else void_payment_body
+            return await self._update(work, work.target, build, "void", operation)
+        if work.operation == "deleted":
+            applied = await self._update(work, work.target, delete_body, "delete", "delete")
+            return Applied(applied.qbo_id, applied.sync_token, "deleted in QBO")
+        raise PayloadError(f"unknown operation {work.operation!r}")
+
+    # -- bodies -----------------------------------------------------------------------
+
+    async def _body(self, work: Work) -> Json:
+        data = DATA_MODELS[work.entity_type].model_validate(work.payload["data"])
+        ctx = work.context
+        if isinstance(data, CustomerData):
+            return customer_body(data, ctx)
+        if isinstance(data, ItemData):
+            return item_body(data, await self.lookups.income_account(self.api))
+        if isinstance(data, InvoiceData):
+            if (
+                not ctx.is_us
+                and ctx.default_tax_code_id is None
+                and any(line.tax_code is None for line in data.lines)
+            ):
+                code = await self.lookups.default_tax_code(self.api)
+                ctx = CompanyContext(**{**_fields(ctx), "default_tax_code_id": code})
+            items = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "item"}
+            customer = work.refs[("customer", data.customer_external_id)]
+            return invoice_body(data, ctx, customer, items)
+        assert isinstance(data, PaymentData)
+        invoices = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "invoice"}
+        customer = work.refs[("customer", data.customer_external_id)]
+        return payment_body(data, ctx, customer, invoices)
+
+    # -- upsert -----------------------------------------------------------------------
+
+    async def _upsert(self, work: Work) -> Applied:
+        body = await self._body(work)
+        if work.target is not None:
+            return await self._update_body(work, work.target, body)
+        if work.maybe_applied:
+            found = await self._find_created(work, body)
+            if found is not None:
+                applied = Applied(
+                    str(found["Id"]),
+                    str(found["SyncToken"]),
+                    "adopted the record an earlier attempt created (its answer was lost)",
+                )
+                logger.info("adopted after an ambiguous create", extra=_log(work))
+                return applied
+        try:
+            created = await self.api.write(work.entity, body, work.rid("create"))
+        except QboError as err:
+            if err.category is not Category.DUPLICATE_NAME:
+                raise
+            return await self._name_taken(work, body, err)
+        return Applied(str(created["Id"]), str(created["SyncToken"]))
+
+    async def _update_body(self, work: Work, target: Target, body: Json) -> Applied:
+        try:
+            return await self._update(
+                work, target, lambda qid, token: sparse_update(body, qid, token), "update"
+            )
+        except QboError as err:
+            if err.category is not Category.DUPLICATE_NAME or work.entity_type != "customer":
+                raise
+        # Renamed to a name another record holds: the deterministic alternative.
+        renamed = {**body, "DisplayName": self._alternative(work)}
+        applied = await self._update(
+            work,
+            target,
+            lambda qid, token: sparse_update(renamed, qid, token),
+            "update-renamed",
+        )
+        return Applied(applied.qbo_id, applied.sync_token, _renamed_note(renamed))
+
+    async def _update(
+        self,
+        work: Work,
+        target: Target,
+        build: Callable[[str, str], Json],
+        what: str,
+        operation: str = "save",
+    ) -> Applied:
+        """A write at the stored SyncToken; on 5010, re-read and re-send (bounded). The
+        body holds only the fields we own, so an accountant's other edits survive."""
+        token = target.sync_token
+        for attempt in range(1, STALE_TRIES + 1):
+            body = build(target.qbo_id, token)
+            try:
+                answer = await self.api.write(
+                    work.entity, body, work.rid(f"{what}:{token}"), operation
+                )
+            except QboError as err:
+                if err.category is not Category.STALE or attempt == STALE_TRIES:
+                    raise
+                current = await self.api.read(work.entity, target.qbo_id)
+                token = str(current["SyncToken"])
+                logger.info("stale SyncToken; re-read %s", token, extra=_log(work))
+                continue
+            return Applied(
+                str(answer.get("Id") or target.qbo_id), str(answer.get("SyncToken") or token)
+            )
+        raise AssertionError("unreachable")
+
+    # -- finding what an earlier attempt created ---------------------------------------
+
+    async def _find_created(self, work: Work, body: Json) -> Json | None:
+        """The record an earlier create of this entity made, if QBO holds it: found by
+        name (customers, items) or by customer and date (invoices, payments, or DocNumber),
+        and recognised by our marker where the entity carries one."""
+        kind, ext = work.entity_type, work.external_id
+        if kind == "customer":
+            names = [body["DisplayName"], self._alternative(work)]
+            for name in names:
+                for row in await self._by_name("Customer", "DisplayName", name):
+                    if has_marker(row.get("Notes"), kind, ext):
+                        return row
+            return None
+        if kind == "item":
+            rows = await self._by_name("Item", "Name", body["Name"])
+            return rows[0] if rows else None
+        conditions = [f"CustomerRef = {query_literal(body['CustomerRef']['value'])}"]
+        if body.get("DocNumber"):
+            conditions.append(f"DocNumber = {query_literal(body['DocNumber'])}")
+        else:
+            conditions.append(f"TxnDate = {query_literal(body['TxnDate'])}")
+        # Values are quoted by query_literal; entity names are our constants.
+        where = " AND ".join(conditions)
+        rows = await self.api.query(
+            f"SELECT * FROM {work.entity} WHERE {where} MAXRESULTS 1000"  # noqa: S608
+        )
+        return next((r for r in rows if has_marker(r.get("PrivateNote"), kind, ext)), None)
+
+    async def _by_name(self, entity: str, field: str, name: str) -> list[Json]:
+        # Inactive records hold their names too. The name is quoted by query_literal.
+        statement = f"SELECT * FROM {entity} WHERE {field} = {query_literal(name)}"  # noqa: S608
+        return await self.api.query(statement + " AND Active IN (true, false)")
+
+    # -- 6240 ---------------------------------------------------------------------------
+
+    def _alternative(self, work: Work) -> str:
+        """The customer's disambiguated DisplayName (DISPLAY_NAME_TEMPLATE)."""
+        return disambiguated_name(
+            str(work.payload["data"]["display_name"]),
+            work.external_id,
+            self.settings.display_name_template,
+        )
+
+    async def _name_taken(self, work: Work, body: Json, err: QboError) -> Applied:
+        """Policy after 6240 on a create. Customer: adopt the holder of the name when it
+        carries our marker or the same e-mail (and is not mapped to another record), else
+        create under the disambiguated name. Item: adopt the item of that name."""
+        if work.entity_type == "item":
+            rows = await self._by_name("Item", "Name", body["Name"])
+            item_id = str(rows[0]["Id"]) if rows else ""
+            if not rows or await self.mapped_elsewhere("item", item_id, work.external_id):
+                raise err
+            return await self._adopt(work, rows[0], body, "adopted the QBO item of the same name")
+        for row in await self._by_name("Customer", "DisplayName", body["DisplayName"]):
+            if await self._adoptable(work, row):
+                return await self._adopt(
+                    work, row, body, "adopted the QBO customer of the same name"
+                )
+        renamed = {**body, "DisplayName": self._alternative(work)}
+        try:
+            created = await self.api.write(work.entity, renamed, work.rid("create-renamed"))
+        except QboError as again:
+            if again.category is not Category.DUPLICATE_NAME:
+                raise
+            for row in await self._by_name("Customer", "DisplayName", renamed["DisplayName"]):
+                if has_marker(row.get("Notes"), "customer", work.external_id):
+                    return Applied(str(row["Id"]), str(row["SyncToken"]), _renamed_note(renamed))
+            raise
+        return Applied(str(created["Id"]), str(created["SyncToken"]), _renamed_note(renamed))
+
+    async def _adoptable(self, work: Work, row: Json) -> bool:
+        data = work.payload["data"]
+        email = (data.get("email") or "").strip().casefold()
+        theirs = str((row.get("PrimaryEmailAddr") or {}).get("Address") or "").strip().casefold()
+        ours = has_marker(row.get("Notes"), "customer", work.external_id)
+        if not (ours or (email and email == theirs)):
+            return False
+        return not await self.mapped_elsewhere("customer", str(row["Id"]), work.external_id)
+
+    async def _adopt(self, work: Work, row: Json, body: Json, note: str) -> Applied:
+        """Take an existing record as ours and bring it to the event's state."""
+        target = Target(str(row["Id"]), str(row["SyncToken"]))
+        applied = await self._update(
+            work, target, lambda qid, token: sparse_update(body, qid, token), "adopt"
+        )
+        logger.info(note, extra=_log(work))
+        return Applied(applied.qbo_id, applied.sync_token, note)
+
+
+def _renamed_note(body: Json) -> str:
+    return f"name already used in QBO; sent as {body['DisplayName']!r}"
+
+
+def _fields(ctx: CompanyContext) -> dict[str, Any]:
+    return {name: getattr(ctx, name) for name in ctx.__dataclass_fields__}
+
+
+def _log(work: Work) -> dict[str, Any]:
+    return {
+        "event_id": str(work.event_id),
+        "entity_type": work.entity_type,
+        "external_id": work.external_id,
+    }

@@ -1,0 +1,86 @@
+"""What bodies of one company need besides the event: its locale and preferences (stored
+at connect time), its income account for new items and its default tax code."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from app.config import Settings
+from app.connections.models import Connection
+from app.sync.payloads import CompanyContext, PayloadError
+from app.sync.realm import RealmApi
+
+# Accounts and tax codes change rarely; a worker looks them up again after this long.
+CACHE_SECONDS = 600.0
+
+
+def company_context(connection: Connection, settings: Settings) -> CompanyContext:
+    """The CompanyContext of a connection. Raises PayloadError when its country is unknown."""
+    return CompanyContext.from_connection_data(
+        connection.country,
+        connection.company_info,
+        connection.preferences,
+        default_tax_code_id=settings.tax_code_id,
+        global_tax_calculation=settings.global_tax_calculation,
+    )
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: dict[str, str] | str | None
+    at: float
+
+
+@dataclass
+class CompanyLookups:
+    """Per-process cache of the lookups below, per realm."""
+
+    settings: Settings
+    _cache: dict[tuple[str, str], _Entry] = field(default_factory=dict)
+
+    def _get(self, realm_id: str, what: str) -> _Entry | None:
+        entry = self._cache.get((realm_id, what))
+        if entry is None or time.monotonic() - entry.at > CACHE_SECONDS:
+            return None
+        return entry
+
+    def forget(self, realm_id: str) -> None:
+        for key in [k for k in self._cache if k[0] == realm_id]:
+            del self._cache[key]
+
+    async def income_account(self, api: RealmApi) -> dict[str, str]:
+        """`{"value": id[, "name": name]}` of the income account for new items:
+        ITEM_INCOME_ACCOUNT_ID, else the active income account named
+        ITEM_INCOME_ACCOUNT_NAME, else the company's first active income account.
+        Raises PayloadError when the company has none."""
+        if self.settings.item_income_account_id:
+            return {"value": self.settings.item_income_account_id}
+        cached = self._get(api.realm_id, "income")
+        if cached is not None and isinstance(cached.value, dict):
+            return cached.value
+        rows = await api.query("SELECT * FROM Account WHERE AccountType = 'Income'")
+        wanted = self.settings.item_income_account_name.casefold()
+        named = [r for r in rows if str(r.get("Name", "")).casefold() == wanted]
+        candidates = named or rows
+        if not candidates:
+            raise PayloadError("the company has no income account for items")
+        chosen = candidates[0]
+        ref = {"value": str(chosen["Id"]), "name": str(chosen.get("Name", ""))}
+        self._cache[(api.realm_id, "income")] = _Entry(ref, time.monotonic())
+        return ref
+
+    async def default_tax_code(self, api: RealmApi) -> str | None:
+        """TAX_CODE_ID, else the Id of the company's first active taxable TaxCode (non-US
+        lines that name none), or None when it has none."""
+        if self.settings.tax_code_id:
+            return self.settings.tax_code_id
+        cached = self._get(api.realm_id, "tax")
+        if cached is not None:
+            return cached.value if isinstance(cached.value, str) else None
+        rows = await api.query("SELECT * FROM TaxCode WHERE Active = true")
+        taxable = [r for r in rows if r.get("Taxable") is True]
+        candidates = taxable or rows
+        value = str(candidates[0]["Id"]) if candidates else None
+        self._cache[(api.realm_id, "tax")] = _Entry(value, time.monotonic())
+        return value

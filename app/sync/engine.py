@@ -1,0 +1,629 @@
+"""Sync one entity: the job behind every event.
+
+The job for (realm, entity type, external id) holds a PostgreSQL advisory lock on that
+entity for its whole run, so no two workers work on one record, and a killed worker's
+lock dies with its connection. It then repeats, until the entity has nothing due:
+
+1. in one transaction: mark moot events `superseded`, pick the next event, check the
+   connection and the parents (customer and items of an invoice, customer and invoices of a
+   payment), and mark it `syncing` with a lease;
+2. call QBO (no transaction open);
+3. in one transaction: store mapping, SyncToken and event status, and release the events
+   that waited for this record.
+
+Failures end in `retrying` (backoff from the attempts in Postgres), `waiting_dependency`,
+`waiting_connection` or `dead`, always with a reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from arq.connections import ArqRedis
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.config import Settings
+from app.connections.models import Connection, ConnectionStatus
+from app.connections.refresh import ConnectionUnavailable, RefreshFailed, TokenKeeper
+from app.db import utcnow
+from app.events.models import DUE_STATUSES, Event, EventStatus
+from app.events.service import EntityKey
+from app.mappings.models import EntityMapping
+from app.qbo.errors import Category, QboError
+from app.sync.apply import Applied, Applier, Target, Work
+from app.sync.backoff import gives_up, retry_delay, throttle_delay
+from app.sync.company import CompanyLookups, company_context
+from app.sync.ordering import maybe_applied, plan
+from app.sync.payloads import PayloadError
+from app.sync.realm import RealmApi
+from app.worker.enqueue import enqueue_sync
+
+logger = logging.getLogger(__name__)
+
+# A `syncing` event is looked at again after this long: its worker died (jobs time out at 300 s).
+LEASE = timedelta(minutes=6)
+# Events one job run handles before it yields the worker slot (the sweeper brings it back).
+MAX_STEPS = 200
+OPEN_STATUSES = (*DUE_STATUSES,)
+# Second key space of pg_advisory_xact_lock(int, int): "someone may be releasing waiters".
+DEPENDENCY_LOCK_CLASS = 0x5153  # "QS"
+
+
+@dataclass
+class SyncDeps:
+    """What the engine needs, built once per worker process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    keeper: TokenKeeper
+    redis: ArqRedis | None = None
+    transport: httpx.AsyncBaseTransport | None = None
+    lookups: CompanyLookups = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lookups = CompanyLookups(self.settings)
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    result: str  # idle | retry | waiting_dependency | waiting_connection | busy
+    handled: int = 0
+    retry_in: float | None = None
+
+
+def lock_id(key: EntityKey) -> int:
+    """The entity's advisory lock key (signed 64 bits)."""
+    raw = f"{key.realm_id}/{key.entity_type}/{key.external_id}".encode()
+    return int.from_bytes(hashlib.sha256(raw).digest()[:8], "big", signed=True)
+
+
+def _parent_lock(realm_id: str, parent: tuple[str, str]) -> int:
+    raw = f"{realm_id}/{parent[0]}/{parent[1]}".encode()
+    return int.from_bytes(hashlib.sha256(raw).digest()[:4], "big", signed=True)
+
+
+def waiting_key(entity_type: str, external_id: str) -> str:
+    return f"{entity_type}:{external_id}"
+
+
+async def sync_entity(deps: SyncDeps, key: EntityKey) -> JobResult:
+    """Work through the entity's due events. Safe to run twice and to kill at any point."""
+    async with deps.engine.connect() as conn:
+        locked = await conn.scalar(select(func.pg_try_advisory_lock(lock_id(key))))
+        await conn.commit()
+        if not locked:
+            return JobResult("busy", retry_in=1.0)
+        try:
+            return await _run(deps, conn, key)
+        finally:
+            await _unlock(conn, key)
+
+
+async def _unlock(conn: AsyncConnection, key: EntityKey) -> None:
+    try:
+        await conn.rollback()
+        await conn.scalar(select(func.pg_advisory_unlock(lock_id(key))))
+        await conn.commit()
+    except Exception:
+        # The lock dies with the session: drop the connection instead of pooling it.
+        logger.warning("could not release an entity lock; closing its connection", exc_info=True)
+        await conn.invalidate()
+
+
+@dataclass(slots=True)
+class _Step:
+    """What the first transaction decided."""
+
+    done: JobResult | None = None
+    work: Work | None = None
+    event: Event | None = None
+    continue_now: bool = False
+
+
+async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResult:
+    handled = 0
+    for _ in range(MAX_STEPS):
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+            step = await _prepare(deps, session, key)
+        if step.done is not None:
+            return JobResult(step.done.result, handled, step.done.retry_in)
+        if step.continue_now:
+            handled += 1
+            continue
+        assert step.work is not None
+        assert step.event is not None
+        outcome = await _call_qbo(deps, step.work, key)
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+            released, delay = await _record(deps, session, step.event, step.work, outcome)
+        handled += 1
+        if released and deps.redis is not None:
+            await enqueue_sync(deps.redis, released)
+        if delay is not None:
+            return JobResult("retry", handled, delay)
+        if isinstance(outcome, _NoConnection):
+            return JobResult("waiting_connection", handled)
+    return JobResult("idle", handled, retry_in=0.0)
+
+
+# -- step 1: choose ----------------------------------------------------------------------
+
+
+async def _prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> _Step:
+    connection = await session.scalar(select(Connection).where(Connection.realm_id == key.realm_id))
+    events = list(
+        (
+            await session.scalars(
+                select(Event)
+                .where(
+                    Event.realm_id == key.realm_id,
+                    Event.entity_type == key.entity_type,
+                    Event.external_id == key.external_id,
+                    Event.status.in_(OPEN_STATUSES),
+                )
+                .order_by(Event.occurred_at, Event.received_at, Event.id)
+            )
+        ).all()
+    )
+    if not events:
+        return _Step(done=JobResult("idle"))
+    now = utcnow()
+    if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
+        await _set(session, [e.id for e in events], status=EventStatus.WAITING_CONNECTION)
+        return _Step(done=JobResult("waiting_connection"))
+    mapping = await _mapping(session, key.realm_id, key.entity_type, key.external_id)
+    last_applied = await _last_applied_at(session, mapping)
+    chosen = plan(events, last_applied)
+    for event_id, why in chosen.superseded:
+        await _set(session, [event_id], status=EventStatus.SUPERSEDED, note=why)
+    event = chosen.next
+    if event is None:
+        return _Step(done=JobResult("idle"))
+    assert isinstance(event, Event)
+    if event.next_attempt_at > now and event.status == EventStatus.RETRYING.value:
+        wait = (event.next_attempt_at - now).total_seconds()
+        return _Step(done=JobResult("retry", retry_in=wait))
+    try:
+        context = company_context(connection, deps.settings)
+    except PayloadError as err:
+        await _dead(session, event, _reason("permanent", str(err)))
+        return _Step(continue_now=True)
+
+    target = Target(mapping.qbo_id, mapping.sync_token) if mapping else None
+    parents = _parents(event)
+    if target is None and event.operation != "upserted":
+        # A void, delete or deactivation of a record not created yet: wait for the create.
+        parents = [(event.entity_type, event.external_id)]
+    refs, blocked = await _resolve(session, event, parents, now, deps.settings)
+    if blocked is not None:
+        return blocked
+    if event.status == EventStatus.WAITING_DEPENDENCY.value:
+        event.waiting_for = None
+    work = Work(
+        event_id=event.id,
+        entity_type=event.entity_type,
+        external_id=event.external_id,
+        operation=event.operation,
+        payload=event.payload,
+        target=target,
+        refs=refs,
+        maybe_applied=maybe_applied(event),
+        context=context,
+    )
+    event.status = EventStatus.SYNCING.value
+    event.next_attempt_at = now + LEASE
+    event.updated_at = now
+    return _Step(work=work, event=event)
+
+
+def _parents(event: Event) -> list[tuple[str, str]]:
+    """The records an event's write refers to, in the order they are checked."""
+    if event.operation != "upserted" or event.entity_type not in ("invoice", "payment"):
+        return []
+    data = event.payload["data"]
+    parents = [("customer", str(data["customer_external_id"]))]
+    if event.entity_type == "invoice":
+        parents += [("item", str(line["item_external_id"])) for line in data["lines"]]
+    else:
+        parents += [("invoice", str(a["invoice_external_id"])) for a in data["applied_to"]]
+    return list(dict.fromkeys(parents))
+
+
+async def _resolve(
+    session: AsyncSession,
+    event: Event,
+    parents: list[tuple[str, str]],
+    now: datetime,
+    settings: Settings,
+) -> tuple[dict[tuple[str, str], str], _Step | None]:
+    """QBO ids of the parents, or the step that makes the event wait (or die) for one."""
+    refs = await _mapped_ids(session, event.realm_id, parents)
+    for parent in parents:
+        if parent in refs:
+            continue
+        # Serialise with the parent's own job recording it: either we see its mapping now,
+        # or it sees us waiting and releases us. No lost wake-up.
+        await session.execute(
+            select(
+                func.pg_advisory_xact_lock(
+                    DEPENDENCY_LOCK_CLASS, _parent_lock(event.realm_id, parent)
+                )
+            )
+        )
+        again = await _mapped_ids(session, event.realm_id, [parent])
+        if parent in again:
+            refs.update(again)
+            continue
+        return refs, await _wait_or_die(session, event, parent, now, settings)
+    return refs, None
+
+
+async def _wait_or_die(
+    session: AsyncSession,
+    event: Event,
+    parent: tuple[str, str],
+    now: datetime,
+    settings: Settings,
+) -> _Step:
+    kind, ext = parent
+    own = parent == (event.entity_type, event.external_id)
+    name = f"{kind} {ext!r}"
+    latest = (
+        await session.execute(
+            select(Event.status, Event.last_error)
+            .where(
+                Event.realm_id == event.realm_id,
+                Event.entity_type == kind,
+                Event.external_id == ext,
+                Event.id != event.id,
+            )
+            .order_by(Event.occurred_at.desc(), Event.received_at.desc())
+            .limit(1)
+        )
+    ).first()
+    open_parent = latest is not None and latest.status not in (
+        EventStatus.DEAD.value,
+        EventStatus.SUPERSEDED.value,
+        EventStatus.SYNCED.value,
+    )
+    if latest is not None and latest.status == EventStatus.DEAD.value and not own:
+        message = (latest.last_error or {}).get("message") or "no reason recorded"
+        await _dead(
+            session,
+            event,
+            _reason("dependency", f"{name} failed and was not synced: {message}"),
+        )
+        return _Step(continue_now=True)
+    deadline = event.received_at + timedelta(minutes=settings.dependency_timeout_minutes)
+    if not open_parent and deadline <= now:
+        what = "its create" if own else name
+        await _dead(
+            session,
+            event,
+            _reason(
+                "dependency",
+                f"{what} did not arrive within {settings.dependency_timeout_minutes:g} minutes",
+            ),
+        )
+        return _Step(continue_now=True)
+    event.status = EventStatus.WAITING_DEPENDENCY.value
+    event.waiting_for = waiting_key(kind, ext)
+    event.next_attempt_at = max(deadline, now + timedelta(seconds=1))
+    event.note = f"waiting for {'its create' if own else name}"
+    event.updated_at = now
+    return _Step(done=JobResult("waiting_dependency"))
+
+
+# -- step 2: call QBO ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    applied: Applied
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    reason: dict[str, Any]
+    throttled: bool
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Dead:
+    reason: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _NoConnection:
+    reason: dict[str, Any]
+
+
+Outcome = _Done | _Retry | _Dead | _NoConnection
+
+
+async def _call_qbo(deps: SyncDeps, work: Work, key: EntityKey) -> Outcome:
+    api = RealmApi(deps.settings, deps.keeper, key.realm_id, deps.transport)
+
+    async def mapped_elsewhere(entity_type: str, qbo_id: str, external_id: str) -> bool:
+        async with AsyncSession(deps.engine) as session:
+            other = await session.scalar(
+                select(EntityMapping.external_id).where(
+                    EntityMapping.realm_id == key.realm_id,
+                    EntityMapping.entity_type == entity_type,
+                    EntityMapping.qbo_id == qbo_id,
+                    EntityMapping.external_id != external_id,
+                )
+            )
+        return other is not None
+
+    applier = Applier(deps.settings, deps.lookups, api, mapped_elsewhere)
+    extra = {
+        "event_id": str(work.event_id),
+        "realm_id": key.realm_id,
+        "entity_type": key.entity_type,
+        "external_id": key.external_id,
+    }
+    try:
+        applied = await applier.apply(work)
+    except PayloadError as err:
+        return _Dead(_reason("permanent", str(err)))
+    except ConnectionUnavailable as err:
+        return _NoConnection(_reason("connection", str(err)))
+    except RefreshFailed as err:
+        logger.warning("token refresh failed; retrying later", extra=extra)
+        return _Retry(_reason("transient", str(err)), throttled=False)
+    except QboError as err:
+        logger.warning(
+            "QBO refused: %s", err.summary, extra={**extra, "intuit_tid": err.intuit_tid}
+        )
+        reason = err.reason()
+        if work.target is None and work.operation == "upserted" and _maybe_written(err):
+            reason["ambiguous"] = True
+        if err.category is Category.THROTTLED:
+            return _Retry(reason, throttled=True, delay=throttle_delay(err.retry_after))
+        if err.category is Category.CONNECTION:
+            return _NoConnection(reason)
+        if err.retryable:
+            return _Retry(reason, throttled=False)
+        return _Dead(reason)
+    except (httpx.HTTPError, OSError) as err:
+        logger.warning("QBO unreachable", exc_info=True, extra=extra)
+        return _Retry(_reason("transient", f"QBO unreachable ({type(err).__name__})"), False)
+    logger.info("synced", extra={**extra, "qbo_id": applied.qbo_id})
+    return _Done(applied)
+
+
+def _maybe_written(err: QboError) -> bool:
+    """A create whose outcome is unknown: no answer, or a server error after sending."""
+    return err.ambiguous or (err.category is Category.TRANSIENT and (err.status or 0) >= 500)
+
+
+# -- step 3: record ----------------------------------------------------------------------
+
+
+async def _record(
+    deps: SyncDeps, session: AsyncSession, event: Event, work: Work, outcome: Outcome
+) -> tuple[list[EntityKey], float | None]:
+    """Store the outcome. Returns the entities released from waiting on this one, and the
+    seconds until the event's next attempt when it is to be retried."""
+    current = await session.get(Event, event.id, with_for_update=True, populate_existing=True)
+    if current is None:
+        return [], None
+    now = utcnow()
+    if isinstance(outcome, _Done):
+        await _lock_as_parent(session, event)
+        await _save_mapping(session, event, outcome.applied)
+        _set_fields(
+            current,
+            status=EventStatus.SYNCED,
+            qbo_id=outcome.applied.qbo_id,
+            synced_at=now,
+            last_error=None,
+            failing_since=None,
+            waiting_for=None,
+            note=outcome.applied.note,
+            now=now,
+        )
+        return await _release(session, event), None
+    if isinstance(outcome, _NoConnection):
+        _set_fields(
+            current,
+            status=EventStatus.WAITING_CONNECTION,
+            last_error={**outcome.reason, "at": now.isoformat()},
+            now=now,
+        )
+        return [], None
+    if isinstance(outcome, _Dead):
+        await _lock_as_parent(session, event)
+        await _dead(session, current, outcome.reason)
+        return await _release(session, event), None
+    reason = {**outcome.reason, "at": now.isoformat()}
+    # An ambiguous create stays ambiguous until it is resolved, whatever the next failure.
+    if (current.last_error or {}).get("ambiguous") and work.target is None:
+        reason["ambiguous"] = True
+    if not outcome.throttled:
+        current.attempts += 1
+        current.failing_since = current.failing_since or now
+        if gives_up(current.failing_since, now, deps.settings):
+            await _lock_as_parent(session, event)
+            reason["message"] = (
+                f"gave up after {current.attempts} attempts over "
+                f"{deps.settings.retry_give_up_hours:g} hours; last error: {reason.get('message')}"
+            )
+            await _dead(session, current, reason)
+            return await _release(session, event), None
+        delay = retry_delay(
+            current.attempts, deps.settings.retry_base_seconds, deps.settings.retry_cap_seconds
+        )
+    else:
+        delay = outcome.delay
+    _set_fields(current, status=EventStatus.RETRYING, last_error=reason, now=now)
+    current.next_attempt_at = now + timedelta(seconds=delay)
+    return [], delay
+
+
+async def _lock_as_parent(session: AsyncSession, event: Event) -> None:
+    await session.execute(
+        select(
+            func.pg_advisory_xact_lock(
+                DEPENDENCY_LOCK_CLASS,
+                _parent_lock(event.realm_id, (event.entity_type, event.external_id)),
+            )
+        )
+    )
+
+
+async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -> None:
+    now = utcnow()
+    statement = pg_insert(EntityMapping).values(
+        id=uuid.uuid4(),
+        realm_id=event.realm_id,
+        entity_type=event.entity_type,
+        external_id=event.external_id,
+        qbo_id=applied.qbo_id,
+        sync_token=applied.sync_token,
+        last_payload_hash=event.payload_hash,
+        last_event_id=event.id,
+        created_at=now,
+        updated_at=now,
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["realm_id", "entity_type", "external_id"],
+            set_={
+                "qbo_id": statement.excluded.qbo_id,
+                "sync_token": statement.excluded.sync_token,
+                "last_payload_hash": statement.excluded.last_payload_hash,
+                "last_event_id": statement.excluded.last_event_id,
+                "updated_at": now,
+            },
+        )
+    )
+
+
+async def _release(session: AsyncSession, parent: Event) -> list[EntityKey]:
+    """Send the events waiting for `parent`'s record back to pending; they re-check."""
+    now = utcnow()
+    rows = await session.execute(
+        update(Event)
+        .where(
+            Event.realm_id == parent.realm_id,
+            Event.status == EventStatus.WAITING_DEPENDENCY.value,
+            Event.waiting_for == waiting_key(parent.entity_type, parent.external_id),
+        )
+        .values(
+            status=EventStatus.PENDING.value, waiting_for=None, next_attempt_at=now, updated_at=now
+        )
+        .returning(Event.realm_id, Event.entity_type, Event.external_id)
+    )
+    own = EntityKey(parent.realm_id, parent.entity_type, parent.external_id)
+    keys = [EntityKey(r.realm_id, r.entity_type, r.external_id) for r in rows]
+    return [k for k in dict.fromkeys(keys) if k != own]
+
+
+# -- small helpers -----------------------------------------------------------------------
+
+
+def _reason(category: str, message: str) -> dict[str, Any]:
+    return {"category": category, "code": None, "message": message}
+
+
+async def _dead(session: AsyncSession, event: Event, reason: dict[str, Any]) -> None:
+    now = utcnow()
+    _set_fields(
+        event,
+        status=EventStatus.DEAD,
+        last_error={**reason, "at": reason.get("at") or now.isoformat()},
+        waiting_for=None,
+        now=now,
+    )
+    logger.error(
+        "event dead: %s",
+        reason.get("message"),
+        extra={
+            "event_id": str(event.id),
+            "realm_id": event.realm_id,
+            "entity_type": event.entity_type,
+            "external_id": event.external_id,
+            "intuit_tid": reason.get("intuit_tid"),
+        },
+    )
+
+
+_UNSET: Any = object()
+
+
+def _set_fields(
+    event: Event,
+    *,
+    status: EventStatus,
+    now: datetime,
+    qbo_id: str | None = _UNSET,
+    synced_at: datetime | None = _UNSET,
+    last_error: dict[str, Any] | None = _UNSET,
+    failing_since: datetime | None = _UNSET,
+    waiting_for: str | None = _UNSET,
+    note: str | None = _UNSET,
+) -> None:
+    event.status = status.value
+    event.updated_at = now
+    values = {
+        "qbo_id": qbo_id,
+        "synced_at": synced_at,
+        "last_error": last_error,
+        "failing_since": failing_since,
+        "waiting_for": waiting_for,
+        "note": note,
+    }
+    for name, value in values.items():
+        if value is not _UNSET:
+            setattr(event, name, value)
+
+
+async def _set(
+    session: AsyncSession, ids: list[uuid.UUID], *, status: EventStatus, note: str | None = None
+) -> None:
+    values: dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
+    if note is not None:
+        values["note"] = note
+    await session.execute(update(Event).where(Event.id.in_(ids)).values(**values))
+
+
+async def _mapping(
+    session: AsyncSession, realm_id: str, entity_type: str, external_id: str
+) -> EntityMapping | None:
+    return await session.scalar(
+        select(EntityMapping).where(
+            EntityMapping.realm_id == realm_id,
+            EntityMapping.entity_type == entity_type,
+            EntityMapping.external_id == external_id,
+        )
+    )
+
+
+async def _last_applied_at(session: AsyncSession, mapping: EntityMapping | None) -> datetime | None:
+    if mapping is None or mapping.last_event_id is None:
+        return None
+    return await session.scalar(select(Event.occurred_at).where(Event.id == mapping.last_event_id))
+
+
+async def _mapped_ids(
+    session: AsyncSession, realm_id: str, parents: list[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    if not parents:
+        return {}
+    rows = await session.execute(
+        select(EntityMapping.entity_type, EntityMapping.external_id, EntityMapping.qbo_id).where(
+            EntityMapping.realm_id == realm_id,
+            tuple_(EntityMapping.entity_type, EntityMapping.external_id).in_(parents),
+        )
+    )
+    return {(r.entity_type, r.external_id): r.qbo_id for r in rows}
