@@ -1,0 +1,176 @@
+"""End-to-end through the real pieces: the API (in process), PostgreSQL, Redis, the arq
+worker with its real settings, and the QBO emulator app; nothing mocked between them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from arq.worker import create_worker
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
+from app.connections.crypto import TokenCipher
+from app.connections.models import Connection
+from app.connections.tokens import store_tokens
+from app.db import utcnow
+from app.emulator.app import create_app, store_of
+from app.emulator.config import EmulatorConfig, LimitsConfig
+from app.emulator.store import Store
+from app.events.models import FINAL_STATUSES, Event
+from app.qbo.client import read_company
+from app.worker.settings import worker_settings
+from app.worker.tasks import sweep_due_events
+
+WAITING = ("waiting_dependency", "waiting_connection")
+
+
+@dataclass
+class Books:
+    """The emulator as the tests see it: admin calls and the records of one company."""
+
+    client: httpx.AsyncClient
+    store: Store
+    transport: httpx.AsyncBaseTransport
+
+    async def company(self, country: str = "US", **fields: Any) -> str:
+        answer = await self.client.post(
+            "/admin/companies", json={"name": "Acme Books", "country": country, **fields}
+        )
+        realm_id: str = answer.json()["realm_id"]
+        return realm_id
+
+    async def records(self, realm_id: str, collection: str) -> list[dict[str, Any]]:
+        answer = await self.client.get(f"/admin/companies/{realm_id}/{collection}")
+        assert answer.status_code == 200, answer.text
+        rows: list[dict[str, Any]] = answer.json()
+        return rows
+
+    async def record(self, realm_id: str, collection: str, qbo_id: str) -> dict[str, Any]:
+        answer = await self.client.get(f"/admin/companies/{realm_id}/{collection}/{qbo_id}")
+        assert answer.status_code == 200, answer.text
+        row: dict[str, Any] = answer.json()
+        return row
+
+    async def faults(self, realm_id: str, **rates: float) -> None:
+        answer = await self.client.put(f"/admin/companies/{realm_id}/faults", json=rates)
+        assert answer.status_code == 200, answer.text
+
+    async def counters(self, realm_id: str) -> dict[str, Any]:
+        counters: dict[str, Any] = (
+            await self.client.get(f"/admin/companies/{realm_id}/counters")
+        ).json()
+        return counters
+
+
+@pytest.fixture
+async def books() -> AsyncIterator[Books]:
+    config = EmulatorConfig(seed=11, limits=LimitsConfig(enabled=False), timeout_hold_seconds=0.05)
+    app = create_app(config)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://qbo.test") as client:
+        yield Books(client, store_of(app), transport)
+
+
+@pytest.fixture
+def sync_settings(settings: Settings) -> Settings:
+    """Fast retries, so that a test sees a whole backoff sequence in a second."""
+    return settings.model_copy(update={"retry_base_seconds": 0.02, "retry_cap_seconds": 0.2})
+
+
+async def connect(
+    books: Books,
+    settings: Settings,
+    factory: async_sessionmaker[AsyncSession],
+    country: str = "US",
+    **company: Any,
+) -> str:
+    """A new emulator company connected as the OAuth callback connects one: tokens stored
+    encrypted, CompanyInfo and Preferences read. Returns its realm id."""
+    realm_id = await books.company(country, **company)
+    minted = (
+        await books.client.post(
+            f"/admin/companies/{realm_id}/tokens",
+            json={"client_id": EMULATOR_CLIENT_ID, "client_secret": EMULATOR_CLIENT_SECRET},
+        )
+    ).json()
+    access = SecretStr(minted["access_token"])
+    profile = await read_company(settings, realm_id, access, books.transport)
+    async with factory() as session:
+        connection = Connection(
+            realm_id=realm_id,
+            environment="emulator",
+            status="active",
+            company_name=profile.name,
+            country=profile.country,
+            company_info=profile.company_info,
+            preferences=profile.preferences,
+            access_token_expires_at=utcnow() + timedelta(hours=1),
+            last_refreshed_at=utcnow(),
+        )
+        store_tokens(
+            session,
+            connection,
+            access,
+            SecretStr(minted["refresh_token"]),
+            cipher=TokenCipher.from_settings(settings),
+        )
+        await session.commit()
+    return realm_id
+
+
+async def drain(
+    settings: Settings,
+    books: Books,
+    factory: async_sessionmaker[AsyncSession],
+    redis: Any,
+    *,
+    timeout: float = 60.0,
+    settle: Iterable[str] = WAITING,
+) -> dict[str, int]:
+    """Run a real arq worker (burst mode) and the sweeper until every event has ended or
+    waits (`settle`). Returns the count of events per status."""
+    deadline = time.monotonic() + timeout
+    allowed = {s.value for s in FINAL_STATUSES} | set(settle)
+    while True:
+        await sweep_due_events({"settings": settings, "session_factory": factory, "redis": redis})
+        worker = create_worker(
+            worker_settings(settings, books.transport),
+            burst=True,
+            poll_delay=0.01,
+            cron_jobs=[],
+            handle_signals=False,
+        )
+        try:
+            await worker.async_run()
+        finally:
+            await worker.close()
+        async with factory() as session:
+            statuses = list((await session.scalars(select(Event.status))).all())
+        counts = {s: statuses.count(s) for s in set(statuses)}
+        if set(counts) <= allowed:
+            return counts
+        if time.monotonic() > deadline:
+            raise AssertionError(f"events did not settle: {counts}")
+        await asyncio.sleep(0.05)
+
+
+async def post(client: httpx.AsyncClient, auth: dict[str, str], *events: dict[str, Any]) -> None:
+    for body in events:
+        answer = await client.post("/events", json=body, headers=auth)
+        assert answer.status_code == 202, answer.text
+
+
+async def event_of(factory: async_sessionmaker[AsyncSession], event_id: str) -> Event:
+    async with factory() as session:
+        event = await session.scalar(select(Event).where(Event.event_id == event_id))
+    assert event is not None
+    return event
