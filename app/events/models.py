@@ -90,6 +90,9 @@ class Event(Base):
     last_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # When the current run of failures began (throttling excluded); cleared on success.
     failing_since: Mapped[datetime | None]
+    # How often a dead event was sent back to pending: part of its requestids, since QBO
+    # answers a repeated requestid with its first answer, even a Fault.
+    replays: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # `<entity_type>:<external_id>` of the record a waiting_dependency event waits for.
     waiting_for: Mapped[str | None] = mapped_column(String(120))
     qbo_id: Mapped[str | None] = mapped_column(String(32))

@@ -197,6 +197,7 @@ async def retry_dead_event(connection: AsyncConnection, event_id: uuid.UUID) -> 
             .values(
                 status=EventStatus.PENDING.value,
                 attempts=0,
+                replays=_events.c.replays + 1,
                 failing_since=None,
                 waiting_for=None,
                 next_attempt_at=now,

@@ -82,13 +82,15 @@ class Work:
     refs: Mapping[tuple[str, str], str]  # (entity type, external id) -> QBO id of parents
     maybe_applied: bool
     context: CompanyContext
+    replays: int = 0
 
     @property
     def entity(self) -> str:
         return ENTITY_NAMES[self.entity_type]
 
     def rid(self, what: str) -> str:
-        return requestid(self.event_id, what)
+        """The requestid of one write of this event; a replayed dead event writes anew."""
+        return requestid(self.event_id, f"{what}/replay-{self.replays}" if self.replays else what)
 
 
 @dataclass(frozen=True, slots=True)

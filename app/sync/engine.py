@@ -193,8 +193,11 @@ async def _prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> _St
     try:
         context = company_context(connection, deps.settings)
     except PayloadError as err:
-        await _dead(session, event, _reason("permanent", str(err)))
-        return _Step(continue_now=True)
+        # Nothing to build bodies with until the company is connected again.
+        reason = {**_reason("connection", str(err)), "at": now.isoformat()}
+        await _set(session, [e.id for e in events], status=EventStatus.WAITING_CONNECTION)
+        event.last_error = reason
+        return _Step(done=JobResult("waiting_connection"))
 
     target = Target(mapping.qbo_id, mapping.sync_token) if mapping else None
     parents = _parents(event)
@@ -216,6 +219,7 @@ async def _prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> _St
         refs=refs,
         maybe_applied=maybe_applied(event),
         context=context,
+        replays=event.replays,
     )
     event.status = EventStatus.SYNCING.value
     event.next_attempt_at = now + LEASE

@@ -60,6 +60,29 @@ class Books:
         row: dict[str, Any] = answer.json()
         return row
 
+    async def create(self, realm_id: str, entity: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A record made in QBO by someone else (through the Accounting API)."""
+        tokens = (await self.client.post(f"/admin/companies/{realm_id}/tokens", json={})).json()
+        answer = await self.client.post(
+            f"/v3/company/{realm_id}/{entity.lower()}",
+            json=body,
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        )
+        assert answer.status_code == 200, answer.text
+        row: dict[str, Any] = answer.json()[entity]
+        return row
+
+    async def edit(
+        self, realm_id: str, collection: str, qbo_id: str, **changes: Any
+    ) -> dict[str, Any]:
+        """An accountant's edit in QBO (the SyncToken moves on)."""
+        answer = await self.client.patch(
+            f"/admin/companies/{realm_id}/{collection}/{qbo_id}", json=changes
+        )
+        assert answer.status_code == 200, answer.text
+        row: dict[str, Any] = answer.json()
+        return row
+
     async def faults(self, realm_id: str, **rates: float) -> None:
         answer = await self.client.put(f"/admin/companies/{realm_id}/faults", json=rates)
         assert answer.status_code == 200, answer.text
