@@ -79,7 +79,7 @@ async def test_worker_parks_events_of_a_realm_without_connection(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     await post_some(client, auth)
-    # Realm 555 is connected: its event stays due for the sync engine.
+    # Realm 555 is connected, but its company details were never read: it waits too, saying so.
     async with session_factory() as session:
         session.add(Connection(realm_id="555", environment="emulator", status="active"))
         await session.commit()
@@ -92,7 +92,8 @@ async def test_worker_parks_events_of_a_realm_without_connection(
         await worker.close()
 
     async with session_factory() as session:
-        rows = (await session.execute(select(Event.realm_id, Event.status))).all()
-    assert {status for realm, status in rows if realm != "555"} == {"waiting_connection"}
-    assert {status for realm, status in rows if realm == "555"} == {"pending"}
+        rows = (await session.execute(select(Event.realm_id, Event.status, Event.last_error))).all()
+    assert {status for _, status, _ in rows} == {"waiting_connection"}
+    assert {realm for realm, _, error in rows if error} == {"555"}
+    assert "reconnect" in next(error["message"] for _, _, error in rows if error)
     assert worker.jobs_failed == 0
