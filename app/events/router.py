@@ -60,6 +60,8 @@ def to_out(request: Request, event: Event) -> EventOut:
         synced_at=event.synced_at,
         qbo_id=event.qbo_id,
         last_error=error,
+        waiting_for=event.waiting_for if event.status == "waiting_dependency" else None,
+        note=event.note,
         links=_link(request, event.id),
     )
 

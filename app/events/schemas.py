@@ -280,11 +280,20 @@ class Links(BaseModel):
 
 
 class EventError(BaseModel):
-    category: str
+    category: str = Field(
+        description="throttled, transient, auth, connection, stale, duplicate_name, "
+        "not_found, permanent, dependency"
+    )
     message: str
-    code: str | None = None
-    element: str | None = None
-    intuit_tid: str | None = None
+    code: str | None = Field(None, description="QBO's Fault code, when QBO answered one.")
+    element: str | None = Field(None, description="The field QBO named, if any.")
+    intuit_tid: str | None = Field(None, description="Intuit's transaction id, for support.")
+    http_status: int | None = None
+    ambiguous: bool = Field(
+        False,
+        description="A create whose answer was lost: QBO may hold the record. The next try "
+        "looks for it before creating, and re-sends with the same requestid.",
+    )
     at: datetime | None = None
 
 
@@ -305,6 +314,12 @@ class EventOut(BaseModel):
     synced_at: datetime | None
     qbo_id: str | None
     last_error: EventError | None
+    waiting_for: str | None = Field(
+        None, description="`<entity type>:<external id>` this event waits for (waiting_dependency)."
+    )
+    note: str | None = Field(
+        None, description="What happened beyond the status, e.g. adopted or renamed in QBO."
+    )
     links: Links
 
 

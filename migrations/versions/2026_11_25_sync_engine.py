@@ -22,9 +22,7 @@ NEW_DUE = "status IN ('pending', 'retrying', 'waiting_dependency', 'syncing')"
 def upgrade() -> None:
     op.add_column("events", sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True))
     op.add_column("events", sa.Column("waiting_for", sa.String(length=120), nullable=True))
-    op.add_column(
-        "events", sa.Column("replays", sa.Integer(), server_default="0", nullable=False)
-    )
+    op.add_column("events", sa.Column("replays", sa.Integer(), server_default="0", nullable=False))
     op.drop_index("ix_events_due", table_name="events", postgresql_where=sa.text(OLD_DUE))
     op.create_index(
         "ix_events_due", "events", ["next_attempt_at"], postgresql_where=sa.text(NEW_DUE)

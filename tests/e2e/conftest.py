@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -156,12 +156,12 @@ async def drain(
     factory: async_sessionmaker[AsyncSession],
     redis: Any,
     *,
-    timeout: float = 60.0,
+    within: float = 60.0,
     settle: Iterable[str] = WAITING,
 ) -> dict[str, int]:
     """Run a real arq worker (burst mode) and the sweeper until every event has ended or
     waits (`settle`). Returns the count of events per status."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     allowed = {s.value for s in FINAL_STATUSES} | set(settle)
     while True:
         await sweep_due_events({"settings": settings, "session_factory": factory, "redis": redis})
