@@ -173,7 +173,9 @@ async def drain(
             handle_signals=False,
         )
         try:
-            await worker.async_run()
+            await asyncio.wait_for(worker.async_run(), max(deadline - time.monotonic(), 1.0))
+        except TimeoutError:
+            pass  # reported below with the statuses
         finally:
             await worker.close()
         async with factory() as session:
