@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from app.deps import ConnectionDep, EventsReader, EventsWriter, RedisDep, SessionDep, SettingsDep
 from app.errors import PROBLEM_JSON, Conflict, InvalidInput, NotFound
 from app.events import repository, service
-from app.events.models import Event, EventStatus
+from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.events.schemas import (
     BatchIn,
     BatchItemResult,
@@ -56,7 +56,8 @@ def to_out(request: Request, event: Event) -> EventOut:
         occurred_at=event.occurred_at,
         received_at=event.received_at,
         updated_at=event.updated_at,
-        next_attempt_at=event.next_attempt_at,
+        # When the event is looked at next; nothing is planned for ended or parked ones.
+        next_attempt_at=event.next_attempt_at if event.status in DUE_STATUSES else None,
         synced_at=event.synced_at,
         qbo_id=event.qbo_id,
         last_error=error,

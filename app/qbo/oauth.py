@@ -20,6 +20,9 @@ from app.db import utcnow
 
 with warnings.catch_warnings():
     # authlib 1.9 announces a future move to httpx2; its httpx client is what works today.
+    # `authlib.deprecate` turns its warnings on when imported: import it, then silence them.
+    import authlib.deprecate  # noqa: F401
+
     warnings.simplefilter("ignore")
     from authlib.integrations.base_client.errors import OAuthError
     from authlib.integrations.httpx_client import AsyncOAuth2Client
