@@ -385,3 +385,26 @@ async def test_children_of_a_dead_parent_die_naming_it(
     child = await w.event(invoice)
     assert "customer 'c1'" in child["last_error"]["message"]
     assert child["last_error"]["category"] == "dependency"
+
+
+async def test_hostile_names_are_queried_safely_and_round_trip(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    books: Books,
+    sync_settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+) -> None:
+    w = await world(client, auth, books, sync_settings, session_factory, redis)
+    name = "O'Brien \\' OR Name LIKE '%"
+    theirs = await books.create(
+        w.realm, "Customer", {"DisplayName": name, "PrimaryEmailAddr": {"Address": "ob@x.test"}}
+    )
+    same = customer_event("c1", data={"display_name": name, "email": "ob@x.test"})
+    other = customer_event("c2", data={"display_name": name, "email": "else@x.test"})
+
+    assert await w.send(same, other) == {"synced": 2}
+
+    assert (await w.event(same))["qbo_id"] == theirs["Id"]
+    names = sorted(c["DisplayName"] for c in await w.records("customers"))
+    assert names == [name, f"{name} (c2)"]
