@@ -136,6 +136,21 @@ async def with_access_token(
     raise ConnectionUnavailable(realm_id, ConnectionStatus.NEEDS_REAUTH.value, failure.error)
 
 
+async def mark_needs_reauth(
+    keeper: TokenKeeper, realm_id: str, why: str, intuit_tid: str | None = None
+) -> None:
+    """QBO refused the connection itself (120, 3100): stop using it, park its events, and
+    tell ops, as after `invalid_grant`."""
+    async with keeper.session_factory() as session, session.begin():
+        connection = await session.scalar(
+            select(Connection).where(Connection.realm_id == realm_id).with_for_update()
+        )
+        if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
+            return
+        await _needs_reauth(session, connection)
+    await _report_reauth(keeper, realm_id, OAuthFailure("rejected", why, intuit_tid))
+
+
 async def refresh_connection(keeper: TokenKeeper, realm_id: str, needed: Needed) -> SecretStr:
     """Refresh the realm's tokens if `needed` still says so once the row lock is held.
 

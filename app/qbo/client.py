@@ -8,6 +8,7 @@ instead of writing twice; transport failures are retried inside one call (tenaci
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from tenacity import (
 
 from app.config import QboEnvironment, Settings
 from app.qbo.errors import Category, QboError, classify, lost_answer
+from app.qbo.limiter import RealmBudget
 
 API_BASE_URLS = {
     QboEnvironment.SANDBOX: "https://sandbox-quickbooks.api.intuit.com",
@@ -30,6 +32,10 @@ API_BASE_URLS = {
 }
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 TRANSPORT_TRIES = 3
+# After a 429 without Retry-After the realm pauses this long (Intuit's window is a minute),
+# plus up to THROTTLE_JITTER seconds so that paused workers do not return in step.
+THROTTLE_PAUSE = 60.0
+THROTTLE_JITTER = 10.0
 # How each write operation is spelled in QBO's URLs; a payment is voided by an update.
 OPERATIONS: dict[str, dict[str, str]] = {
     "save": {},
@@ -58,9 +64,10 @@ async def read_company(
     realm_id: str,
     access_token: SecretStr,
     transport: httpx.AsyncBaseTransport | None = None,
+    budget: RealmBudget | None = None,
 ) -> CompanyProfile:
-    """CompanyInfo and Preferences of a realm. Raises QboError."""
-    client = QboClient(settings, realm_id, access_token, transport)
+    """CompanyInfo and Preferences of a realm. Raises QboError (and BudgetWait)."""
+    client = QboClient(settings, realm_id, access_token, transport, budget=budget)
     company = await client.read("CompanyInfo", realm_id)
     preferences = await client.read("Preferences")
     return CompanyProfile(
@@ -72,7 +79,11 @@ async def read_company(
 
 
 class QboClient:
-    """Calls for one realm with one access token (get it from `with_access_token`)."""
+    """Calls for one realm with one access token (get it from `with_access_token`).
+
+    With a `budget`, every request (each transport try included) first takes a slot of the
+    realm's shared budget, and a 429 pauses the realm for every worker.
+    """
 
     def __init__(
         self,
@@ -82,7 +93,10 @@ class QboClient:
         transport: httpx.AsyncBaseTransport | None = None,
         *,
         retry_wait_max: float = 2.0,
+        budget: RealmBudget | None = None,
     ) -> None:
+        self._realm_id = realm_id
+        self._budget = budget
         self._base = f"{api_base_url(settings)}/v3/company/{realm_id}"
         self._minor = str(settings.qbo_minor_version)
         self._headers = {
@@ -113,6 +127,23 @@ class QboClient:
         )
         return _entity(body, entity)
 
+    async def batch(self, items: list[str], requestid: str) -> list[dict[str, Any]]:
+        """POST up to 30 BatchItemRequests, each given as JSON text (see
+        `app.sync.payloads.body_json`); returns the BatchItemResponse list (match by `bId`;
+        a Fault stays in its item). `requestid` (at most 36 characters) must be the same on
+        every retry of this batch. Raises QboError for the call as a whole."""
+        if not 0 < len(requestid) <= 36:
+            raise ValueError("a batch requestid has 1 to 36 characters")
+        content = '{"BatchItemRequest":[' + ",".join(items) + "]}"
+        params = {"requestid": requestid, "minorversion": self._minor}
+        body = await self._send(
+            "POST", f"{self._base}/batch", params, content=content, write=True, batch=True
+        )
+        answers = body.get("BatchItemResponse")
+        if not isinstance(answers, list):
+            raise QboError(Category.TRANSIENT, 200, note="the batch answer holds no items")
+        return [a for a in answers if isinstance(a, dict)]
+
     async def read(self, entity: str, qbo_id: str | None = None) -> dict[str, Any]:
         """The current record (with its SyncToken), or a company-wide one such as Preferences
         when `qbo_id` is None. Raises QboError."""
@@ -137,6 +168,7 @@ class QboClient:
         *,
         content: str | None = None,
         write: bool = False,
+        batch: bool = False,
     ) -> dict[str, Any]:
         headers = dict(self._headers)
         if content is not None:
@@ -150,14 +182,19 @@ class QboClient:
                     wait=wait_random_exponential(multiplier=0.2, max=self._wait_max),
                 ):
                     with attempt:
-                        response = await http.request(
-                            method, url, params=params, content=content, headers=headers
+                        response = await self._request(
+                            http, method, url, params, content, headers, batch=batch
                         )
             except RetryError as err:
                 cause = err.last_attempt.exception() or err
                 raise lost_answer(cause, write=write) from None
         error = classify(response.status_code, response.content, dict(response.headers))
         if error is not None:
+            if error.category is Category.THROTTLED and self._budget is not None:
+                pause = error.retry_after if error.retry_after is not None else THROTTLE_PAUSE
+                error.retry_after = await self._budget.pause(
+                    self._realm_id, pause + random.uniform(0, THROTTLE_JITTER)
+                )
             raise error
         try:
             body = response.json()
@@ -166,6 +203,22 @@ class QboClient:
         if not isinstance(body, dict):
             raise QboError(Category.TRANSIENT, response.status_code, note="unreadable answer")
         return body
+
+    async def _request(
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        url: str,
+        params: dict[str, str],
+        content: str | None,
+        headers: dict[str, str],
+        *,
+        batch: bool,
+    ) -> httpx.Response:
+        if self._budget is None:
+            return await http.request(method, url, params=params, content=content, headers=headers)
+        async with self._budget.slot(self._realm_id, batch=batch):
+            return await http.request(method, url, params=params, content=content, headers=headers)
 
 
 def _entity(body: dict[str, Any], entity: str) -> dict[str, Any]:

@@ -6,10 +6,7 @@ import random
 from datetime import datetime, timedelta
 
 from app.config import Settings
-
-# A 429 without Retry-After: Intuit's window is a minute.
-THROTTLE_PAUSE_SECONDS = 60.0
-THROTTLE_JITTER_SECONDS = 10.0
+from app.qbo.client import THROTTLE_JITTER, THROTTLE_PAUSE
 
 
 def retry_delay(attempts: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -25,8 +22,8 @@ def throttle_delay(retry_after: float | None, rng: random.Random | None = None) 
     """Seconds to pause after a 429: `Retry-After` when QBO sent one, else a minute, plus
     up to 10 s of jitter so that paused jobs do not all return in the same second."""
     rng = rng or random.SystemRandom()
-    pause = retry_after if retry_after is not None else THROTTLE_PAUSE_SECONDS
-    return pause + rng.uniform(0.0, THROTTLE_JITTER_SECONDS)
+    pause = retry_after if retry_after is not None else THROTTLE_PAUSE
+    return pause + rng.uniform(0.0, THROTTLE_JITTER)
 
 
 def gives_up(failing_since: datetime | None, now: datetime, settings: Settings) -> bool:

@@ -32,12 +32,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.config import Settings
 from app.connections.models import Connection, ConnectionStatus
-from app.connections.refresh import ConnectionUnavailable, RefreshFailed, TokenKeeper
+from app.connections.refresh import (
+    ConnectionUnavailable,
+    RefreshFailed,
+    TokenKeeper,
+    mark_needs_reauth,
+)
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
 from app.qbo.errors import Category, QboError
+from app.qbo.limiter import BudgetWait, RealmBudget
 from app.sync.apply import Applied, Applier, Target, Work
 from app.sync.backoff import gives_up, retry_delay, throttle_delay
 from app.sync.company import CompanyLookups, company_context
@@ -66,6 +72,7 @@ class SyncDeps:
     keeper: TokenKeeper
     redis: ArqRedis | None = None
     transport: httpx.AsyncBaseTransport | None = None
+    budget: RealmBudget | None = None
     lookups: CompanyLookups = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,7 +81,7 @@ class SyncDeps:
 
 @dataclass(frozen=True, slots=True)
 class JobResult:
-    result: str  # idle | retry | waiting_dependency | waiting_connection | busy
+    result: str  # idle | retry | budget | waiting_dependency | waiting_connection | busy
     handled: int = 0
     retry_in: float | None = None
 
@@ -146,6 +153,8 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
         handled += 1
         if released and deps.redis is not None:
             await enqueue_sync(deps.redis, released)
+        if isinstance(outcome, _Deferred):
+            return JobResult("budget", handled, delay)
         if delay is not None:
             return JobResult("retry", handled, delay)
         if isinstance(outcome, _NoConnection):
@@ -350,17 +359,26 @@ class _NoConnection:
     reason: dict[str, Any]
 
 
-Outcome = _Done | _Retry | _Dead | _NoConnection
+@dataclass(frozen=True, slots=True)
+class _Deferred:
+    """The realm's QBO budget is spent (or paused): nothing was sent; try after `delay`."""
+
+    delay: float
 
 
-async def _call_qbo(deps: SyncDeps, work: Work, key: EntityKey) -> Outcome:
-    api = RealmApi(deps.settings, deps.keeper, key.realm_id, deps.transport)
+Outcome = _Done | _Retry | _Dead | _NoConnection | _Deferred
 
+
+def realm_api(deps: SyncDeps, realm_id: str) -> RealmApi:
+    return RealmApi(deps.settings, deps.keeper, realm_id, deps.transport, deps.budget)
+
+
+def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
     async def mapped_elsewhere(entity_type: str, qbo_id: str, external_id: str) -> bool:
         async with AsyncSession(deps.engine) as session:
             other = await session.scalar(
                 select(EntityMapping.external_id).where(
-                    EntityMapping.realm_id == key.realm_id,
+                    EntityMapping.realm_id == realm_id,
                     EntityMapping.entity_type == entity_type,
                     EntityMapping.qbo_id == qbo_id,
                     EntityMapping.external_id != external_id,
@@ -368,23 +386,43 @@ async def _call_qbo(deps: SyncDeps, work: Work, key: EntityKey) -> Outcome:
             )
         return other is not None
 
-    applier = Applier(deps.settings, deps.lookups, api, mapped_elsewhere)
-    extra = {
+    return Applier(deps.settings, deps.lookups, realm_api(deps, realm_id), mapped_elsewhere)
+
+
+def log_extra(work: Work, realm_id: str) -> dict[str, Any]:
+    return {
         "event_id": str(work.event_id),
-        "realm_id": key.realm_id,
-        "entity_type": key.entity_type,
-        "external_id": key.external_id,
+        "realm_id": realm_id,
+        "entity_type": work.entity_type,
+        "external_id": work.external_id,
     }
+
+
+async def _call_qbo(deps: SyncDeps, work: Work, key: EntityKey) -> Outcome:
+    applier = applier_for(deps, key.realm_id)
     try:
         applied = await applier.apply(work)
-    except PayloadError as err:
+    except Exception as err:
+        return await outcome_of_error(deps, err, work, key.realm_id)
+    logger.info("synced", extra={**log_extra(work, key.realm_id), "qbo_id": applied.qbo_id})
+    return _Done(applied)
+
+
+async def outcome_of_error(
+    deps: SyncDeps, err: BaseException, work: Work, realm_id: str
+) -> Outcome:
+    """What a failed write means for its event. Unknown exceptions propagate."""
+    extra = log_extra(work, realm_id)
+    if isinstance(err, BudgetWait):
+        return _Deferred(err.seconds)
+    if isinstance(err, PayloadError):
         return _Dead(_reason("permanent", str(err)))
-    except ConnectionUnavailable as err:
+    if isinstance(err, ConnectionUnavailable):
         return _NoConnection(_reason("connection", str(err)))
-    except RefreshFailed as err:
+    if isinstance(err, RefreshFailed):
         logger.warning("token refresh failed; retrying later", extra=extra)
         return _Retry(_reason("transient", str(err)), throttled=False)
-    except QboError as err:
+    if isinstance(err, QboError):
         logger.warning(
             "QBO refused: %s", err.summary, extra={**extra, "intuit_tid": err.intuit_tid}
         )
@@ -394,15 +432,15 @@ async def _call_qbo(deps: SyncDeps, work: Work, key: EntityKey) -> Outcome:
         if err.category is Category.THROTTLED:
             return _Retry(reason, throttled=True, delay=throttle_delay(err.retry_after))
         if err.category is Category.CONNECTION:
+            await mark_needs_reauth(deps.keeper, realm_id, err.message, err.intuit_tid)
             return _NoConnection(reason)
         if err.retryable:
             return _Retry(reason, throttled=False)
         return _Dead(reason)
-    except (httpx.HTTPError, OSError) as err:
-        logger.warning("QBO unreachable", exc_info=True, extra=extra)
+    if isinstance(err, httpx.HTTPError | OSError):
+        logger.warning("QBO unreachable", exc_info=err, extra=extra)
         return _Retry(_reason("transient", f"QBO unreachable ({type(err).__name__})"), False)
-    logger.info("synced", extra={**extra, "qbo_id": applied.qbo_id})
-    return _Done(applied)
+    raise err
 
 
 def _maybe_written(err: QboError) -> bool:
@@ -437,6 +475,12 @@ async def _record(
             now=now,
         )
         return await _release(session, event), None
+    if isinstance(outcome, _Deferred):
+        # Not an attempt: the event is as it was, due again when the budget allows.
+        previous = EventStatus.RETRYING if current.attempts else EventStatus.PENDING
+        _set_fields(current, status=previous, now=now)
+        current.next_attempt_at = now + timedelta(seconds=outcome.delay)
+        return [], outcome.delay
     if isinstance(outcome, _NoConnection):
         _set_fields(
             current,

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.connections.refresh import TokenKeeper, with_access_token
 from app.qbo.client import QboClient
 from app.qbo.errors import Category, QboError
+from app.qbo.limiter import RealmBudget
 from app.sync.payloads import body_json
 
 logger = logging.getLogger(__name__)
@@ -25,9 +26,10 @@ class RealmApi:
     keeper: TokenKeeper
     realm_id: str
     transport: httpx.AsyncBaseTransport | None = None
+    budget: RealmBudget | None = None
 
     def _client(self, token: SecretStr) -> QboClient:
-        return QboClient(self.settings, self.realm_id, token, self.transport)
+        return QboClient(self.settings, self.realm_id, token, self.transport, budget=self.budget)
 
     async def write(
         self, entity: str, body: dict[str, Any], requestid: str, operation: str = "save"
@@ -49,6 +51,12 @@ class RealmApi:
                 err.status,
                 extra={"realm_id": self.realm_id, "intuit_tid": err.intuit_tid},
             )
+        return await with_access_token(self.keeper, self.realm_id, call)
+
+    async def batch(self, items: list[str], requestid: str) -> list[dict[str, Any]]:
+        async def call(token: SecretStr) -> list[dict[str, Any]]:
+            return await self._client(token).batch(items, requestid)
+
         return await with_access_token(self.keeper, self.realm_id, call)
 
     async def read(self, entity: str, qbo_id: str) -> dict[str, Any]:
