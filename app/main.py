@@ -22,6 +22,7 @@ from app.events.schemas import EVENT_TYPES
 from app.health.router import router as health_router
 from app.logs import configure_logging
 from app.mappings.router import router as mappings_router
+from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 
 
@@ -51,6 +52,7 @@ def create_app(
         app.state.session_factory = create_session_factory(engine)
         app.state.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.redis = redis
+        app.state.budget = RealmBudget(redis, Limits.from_settings(resolved))
         try:
             yield
         finally:

@@ -17,6 +17,7 @@ from app.deps import ConnectionsAdmin, RedisDep, SettingsDep
 from app.errors import PROBLEM_JSON, NotFound, ServiceUnavailable
 from app.qbo.client import read_company
 from app.qbo.errors import QboError
+from app.qbo.limiter import BudgetWait
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure
 from app.worker.enqueue import enqueue_sync
 
@@ -110,8 +111,15 @@ async def callback(
     try:
         tokens = await oauth.exchange_code(code)
         profile = await read_company(
-            settings, realm_id, tokens.access_token, request.app.state.qbo_transport
+            settings,
+            realm_id,
+            tokens.access_token,
+            request.app.state.qbo_transport,
+            request.app.state.budget,
         )
+    except BudgetWait as err:
+        message = f"The company's QuickBooks request budget is spent for {err.seconds:.0f} s."
+        return page("Not connected yet", f"{message} Start again after that.", 503)
     except (OAuthFailure, QboError) as err:
         logger.warning(
             "connecting realm %s failed: %s",

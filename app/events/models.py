@@ -58,6 +58,8 @@ class Event(Base):
             "next_attempt_at",
             postgresql_where=text(DUE_SQL),
         ),
+        # A realm's due records, for its pump.
+        Index("ix_events_realm_due", "realm_id", "next_attempt_at", postgresql_where=text(DUE_SQL)),
         # Children released when the record they wait for is synced.
         Index(
             "ix_events_waiting_for",

@@ -119,6 +119,30 @@ class Applier:
             return Applied(applied.qbo_id, applied.sync_token, "deleted in QBO")
         raise PayloadError(f"unknown operation {work.operation!r}")
 
+    async def batch_body(self, work: Work) -> tuple[str, Json] | None:
+        """(`create` or `update`, body) of this write as one batch operation, or None when
+        it needs more than one plain call (voids, deletes, a create whose earlier answer was
+        lost). Raises PayloadError like `apply`."""
+        if work.maybe_applied:
+            return None
+        if work.operation == "deactivated" and work.target is not None:
+            target = work.target
+            return "update", deactivate_body(target.qbo_id, target.sync_token)
+        if work.operation != "upserted":
+            return None
+        body = await self._body(work)
+        if work.target is None:
+            return "create", body
+        return "update", sparse_update(body, work.target.qbo_id, work.target.sync_token)
+
+    def batch_rid(self, work: Work, operation: str) -> str:
+        """The requestid the same write would carry alone (see `_upsert` and `_update`)."""
+        if operation == "create":
+            return work.rid("create")
+        assert work.target is not None
+        what = "deactivate" if work.operation == "deactivated" else "update"
+        return work.rid(f"{what}:{work.target.sync_token}")
+
     # -- bodies -----------------------------------------------------------------------
 
     async def _body(self, work: Work) -> Json:

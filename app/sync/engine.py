@@ -126,7 +126,7 @@ async def _unlock(conn: AsyncConnection, key: EntityKey) -> None:
 
 
 @dataclass(slots=True)
-class _Step:
+class Step:
     """What the first transaction decided."""
 
     done: JobResult | None = None
@@ -139,7 +139,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
     handled = 0
     for _ in range(MAX_STEPS):
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
-            step = await _prepare(deps, session, key)
+            step = await prepare(deps, session, key)
         if step.done is not None:
             return JobResult(step.done.result, handled, step.done.retry_in)
         if step.continue_now:
@@ -147,17 +147,17 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
             continue
         assert step.work is not None
         assert step.event is not None
-        outcome = await _call_qbo(deps, step.work, key)
+        outcome = await call_qbo(deps, step.work, key)
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
-            released, delay = await _record(deps, session, step.event, step.work, outcome)
+            released, delay = await record(deps, session, step.event, step.work, outcome)
         handled += 1
         if released and deps.redis is not None:
             await enqueue_sync(deps.redis, released)
-        if isinstance(outcome, _Deferred):
+        if isinstance(outcome, Deferred):
             return JobResult("budget", handled, delay)
         if delay is not None:
             return JobResult("retry", handled, delay)
-        if isinstance(outcome, _NoConnection):
+        if isinstance(outcome, NoConnection):
             return JobResult("waiting_connection", handled)
     return JobResult("idle", handled, retry_in=0.0)
 
@@ -165,7 +165,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
 # -- step 1: choose ----------------------------------------------------------------------
 
 
-async def _prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> _Step:
+async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step:
     connection = await session.scalar(select(Connection).where(Connection.realm_id == key.realm_id))
     events = list(
         (
@@ -182,11 +182,11 @@ async def _prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> _St
         ).all()
     )
     if not events:
-        return _Step(done=JobResult("idle"))
+        return Step(done=JobResult("idle"))
     now = utcnow()
     if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
         await _set(session, [e.id for e in events], status=EventStatus.WAITING_CONNECTION)
-        return _Step(done=JobResult("waiting_connection"))
+        return Step(done=JobResult("waiting_connection"))
     mapping = await _mapping(session, key.realm_id, key.entity_type, key.external_id)
     last_applied = await _last_applied_at(session, mapping)
     chosen = plan(events, last_applied)
@@ -194,11 +194,11 @@ async def _prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> _St
         await _set(session, [event_id], status=EventStatus.SUPERSEDED, note=why)
     event = chosen.next
     if event is None:
-        return _Step(done=JobResult("idle"))
+        return Step(done=JobResult("idle"))
     assert isinstance(event, Event)
     if event.next_attempt_at > now and event.status == EventStatus.RETRYING.value:
         wait = (event.next_attempt_at - now).total_seconds()
-        return _Step(done=JobResult("retry", retry_in=wait))
+        return Step(done=JobResult("retry", retry_in=wait))
     try:
         context = company_context(connection, deps.settings)
     except PayloadError as err:
@@ -206,7 +206,7 @@ async def _prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> _St
         reason = {**_reason("connection", str(err)), "at": now.isoformat()}
         await _set(session, [e.id for e in events], status=EventStatus.WAITING_CONNECTION)
         event.last_error = reason
-        return _Step(done=JobResult("waiting_connection"))
+        return Step(done=JobResult("waiting_connection"))
 
     target = Target(mapping.qbo_id, mapping.sync_token) if mapping else None
     parents = _parents(event)
@@ -233,7 +233,7 @@ async def _prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> _St
     event.status = EventStatus.SYNCING.value
     event.next_attempt_at = now + LEASE
     event.updated_at = now
-    return _Step(work=work, event=event)
+    return Step(work=work, event=event)
 
 
 def _parents(event: Event) -> list[tuple[str, str]]:
@@ -255,7 +255,7 @@ async def _resolve(
     parents: list[tuple[str, str]],
     now: datetime,
     settings: Settings,
-) -> tuple[dict[tuple[str, str], str], _Step | None]:
+) -> tuple[dict[tuple[str, str], str], Step | None]:
     """QBO ids of the parents, or the step that makes the event wait (or die) for one."""
     refs = await _mapped_ids(session, event.realm_id, parents)
     for parent in parents:
@@ -284,7 +284,7 @@ async def _wait_or_die(
     parent: tuple[str, str],
     now: datetime,
     settings: Settings,
-) -> _Step:
+) -> Step:
     kind, ext = parent
     own = parent == (event.entity_type, event.external_id)
     name = f"{kind} {ext!r}"
@@ -313,7 +313,7 @@ async def _wait_or_die(
             event,
             _reason("dependency", f"{name} failed and was not synced: {message}"),
         )
-        return _Step(continue_now=True)
+        return Step(continue_now=True)
     deadline = event.received_at + timedelta(minutes=settings.dependency_timeout_minutes)
     if not open_parent and deadline <= now:
         what = "its create" if own else name
@@ -325,48 +325,48 @@ async def _wait_or_die(
                 f"{what} did not arrive within {settings.dependency_timeout_minutes:g} minutes",
             ),
         )
-        return _Step(continue_now=True)
+        return Step(continue_now=True)
     event.status = EventStatus.WAITING_DEPENDENCY.value
     event.waiting_for = waiting_key(kind, ext)
     event.next_attempt_at = max(deadline, now + timedelta(seconds=1))
     event.note = f"waiting for {'its create' if own else name}"
     event.updated_at = now
-    return _Step(done=JobResult("waiting_dependency"))
+    return Step(done=JobResult("waiting_dependency"))
 
 
 # -- step 2: call QBO ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _Done:
+class Done:
     applied: Applied
 
 
 @dataclass(frozen=True, slots=True)
-class _Retry:
+class RetryLater:
     reason: dict[str, Any]
     throttled: bool
     delay: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
-class _Dead:
+class Dead:
     reason: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class _NoConnection:
+class NoConnection:
     reason: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class _Deferred:
+class Deferred:
     """The realm's QBO budget is spent (or paused): nothing was sent; try after `delay`."""
 
     delay: float
 
 
-Outcome = _Done | _Retry | _Dead | _NoConnection | _Deferred
+Outcome = Done | RetryLater | Dead | NoConnection | Deferred
 
 
 def realm_api(deps: SyncDeps, realm_id: str) -> RealmApi:
@@ -398,14 +398,14 @@ def log_extra(work: Work, realm_id: str) -> dict[str, Any]:
     }
 
 
-async def _call_qbo(deps: SyncDeps, work: Work, key: EntityKey) -> Outcome:
+async def call_qbo(deps: SyncDeps, work: Work, key: EntityKey) -> Outcome:
     applier = applier_for(deps, key.realm_id)
     try:
         applied = await applier.apply(work)
     except Exception as err:
         return await outcome_of_error(deps, err, work, key.realm_id)
     logger.info("synced", extra={**log_extra(work, key.realm_id), "qbo_id": applied.qbo_id})
-    return _Done(applied)
+    return Done(applied)
 
 
 async def outcome_of_error(
@@ -414,14 +414,14 @@ async def outcome_of_error(
     """What a failed write means for its event. Unknown exceptions propagate."""
     extra = log_extra(work, realm_id)
     if isinstance(err, BudgetWait):
-        return _Deferred(err.seconds)
+        return Deferred(err.seconds)
     if isinstance(err, PayloadError):
-        return _Dead(_reason("permanent", str(err)))
+        return Dead(_reason("permanent", str(err)))
     if isinstance(err, ConnectionUnavailable):
-        return _NoConnection(_reason("connection", str(err)))
+        return NoConnection(_reason("connection", str(err)))
     if isinstance(err, RefreshFailed):
         logger.warning("token refresh failed; retrying later", extra=extra)
-        return _Retry(_reason("transient", str(err)), throttled=False)
+        return RetryLater(_reason("transient", str(err)), throttled=False)
     if isinstance(err, QboError):
         logger.warning(
             "QBO refused: %s", err.summary, extra={**extra, "intuit_tid": err.intuit_tid}
@@ -430,16 +430,16 @@ async def outcome_of_error(
         if work.target is None and work.operation == "upserted" and _maybe_written(err):
             reason["ambiguous"] = True
         if err.category is Category.THROTTLED:
-            return _Retry(reason, throttled=True, delay=throttle_delay(err.retry_after))
+            return RetryLater(reason, throttled=True, delay=throttle_delay(err.retry_after))
         if err.category is Category.CONNECTION:
             await mark_needs_reauth(deps.keeper, realm_id, err.message, err.intuit_tid)
-            return _NoConnection(reason)
+            return NoConnection(reason)
         if err.retryable:
-            return _Retry(reason, throttled=False)
-        return _Dead(reason)
+            return RetryLater(reason, throttled=False)
+        return Dead(reason)
     if isinstance(err, httpx.HTTPError | OSError):
         logger.warning("QBO unreachable", exc_info=err, extra=extra)
-        return _Retry(_reason("transient", f"QBO unreachable ({type(err).__name__})"), False)
+        return RetryLater(_reason("transient", f"QBO unreachable ({type(err).__name__})"), False)
     raise err
 
 
@@ -451,7 +451,7 @@ def _maybe_written(err: QboError) -> bool:
 # -- step 3: record ----------------------------------------------------------------------
 
 
-async def _record(
+async def record(
     deps: SyncDeps, session: AsyncSession, event: Event, work: Work, outcome: Outcome
 ) -> tuple[list[EntityKey], float | None]:
     """Store the outcome. Returns the entities released from waiting on this one, and the
@@ -460,7 +460,7 @@ async def _record(
     if current is None:
         return [], None
     now = utcnow()
-    if isinstance(outcome, _Done):
+    if isinstance(outcome, Done):
         await _lock_as_parent(session, event)
         await _save_mapping(session, event, outcome.applied)
         _set_fields(
@@ -475,13 +475,13 @@ async def _record(
             now=now,
         )
         return await _release(session, event), None
-    if isinstance(outcome, _Deferred):
+    if isinstance(outcome, Deferred):
         # Not an attempt: the event is as it was, due again when the budget allows.
         previous = EventStatus.RETRYING if current.attempts else EventStatus.PENDING
         _set_fields(current, status=previous, now=now)
         current.next_attempt_at = now + timedelta(seconds=outcome.delay)
         return [], outcome.delay
-    if isinstance(outcome, _NoConnection):
+    if isinstance(outcome, NoConnection):
         _set_fields(
             current,
             status=EventStatus.WAITING_CONNECTION,
@@ -489,7 +489,7 @@ async def _record(
             now=now,
         )
         return [], None
-    if isinstance(outcome, _Dead):
+    if isinstance(outcome, Dead):
         await _lock_as_parent(session, event)
         await _dead(session, current, outcome.reason)
         return await _release(session, event), None

@@ -13,9 +13,10 @@ from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper
 from app.db import create_engine, create_session_factory
 from app.logs import configure_logging
+from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps
-from app.worker.tasks import refresh_connection_tokens, sweep_due_events, sync_entity
+from app.worker.tasks import refresh_connection_tokens, sweep_due_events, sync_realm
 
 
 def worker_settings(
@@ -30,9 +31,11 @@ def worker_settings(
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.log_level)
-        # Each running job holds one connection (its entity lock) and briefly a second.
+        # A realm pump runs a lane per call in flight; each lane holds one connection (its
+        # records' locks) and briefly a second.
+        lanes = settings.qbo_limit_in_flight
         jobs = settings.worker_max_jobs
-        engine = create_engine(database_url, pool_size=jobs + 2, max_overflow=jobs)
+        engine = create_engine(database_url, pool_size=lanes * 2 + 4, max_overflow=jobs * lanes)
         ctx["settings"] = settings
         ctx["engine"] = engine
         ctx["session_factory"] = create_session_factory(engine)
@@ -49,6 +52,7 @@ def worker_settings(
             keeper=ctx["tokens"],
             redis=ctx["redis"],
             transport=qbo_transport,
+            budget=RealmBudget(ctx["redis"], Limits.from_settings(settings)),
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -59,7 +63,7 @@ def worker_settings(
         "WorkerSettings",
         (),
         {
-            "functions": [sync_entity],
+            "functions": [sync_realm],
             "cron_jobs": [
                 cron(sweep_due_events, second=set(range(0, 60, step)), run_at_startup=True),
                 # Every minute: tokens live an hour and are refreshed REFRESH_AHEAD_MINUTES early.

@@ -9,44 +9,36 @@ from arq import Retry
 
 from app.connections.refresh import refresh_due_connections
 from app.db import session_scope
-from app.events.service import EntityKey
-from app.sync.dispatch import due_entities
-from app.sync.engine import sync_entity as sync_one
-from app.worker.enqueue import enqueue_sync
+from app.sync.dispatch import due_realms
+from app.sync.pump import pump_realm
+from app.worker.enqueue import enqueue_realms
 
 logger = logging.getLogger(__name__)
 
 
-async def sync_entity(
-    ctx: dict[str, Any], realm_id: str, entity_type: str, external_id: str
-) -> str:
-    """Work on one entity's due events. Takes ids, not objects; safe to run twice.
+async def sync_realm(ctx: dict[str, Any], realm_id: str) -> str:
+    """Work through one realm's due records (see `app.sync.pump`). Takes ids, not objects;
+    safe to run twice.
 
-    When the entity's next event is due again later (a retry, or another worker holds the
-    entity) the job defers itself to that time; Postgres keeps the schedule in case this
-    hint is lost, and the sweeper re-sends it.
+    When the realm must wait (its budget, or the earliest retry of a record) the job defers
+    itself to that time; Postgres keeps the schedule in case this hint is lost, and the
+    sweeper re-sends it.
     """
-    key = EntityKey(realm_id, entity_type, external_id)
-    outcome = await sync_one(ctx["sync"], key)
-    logger.debug(
-        "entity %s after %d events",
-        outcome.result,
-        outcome.handled,
-        extra={"realm_id": realm_id, "entity_type": entity_type, "external_id": external_id},
-    )
+    outcome = await pump_realm(ctx["sync"], realm_id)
+    logger.debug("realm pump handled %d events", outcome.handled, extra={"realm_id": realm_id})
     if outcome.retry_in is not None:
         raise Retry(defer=max(outcome.retry_in, 0.0))
-    return outcome.result
+    return f"handled {outcome.handled}"
 
 
 async def sweep_due_events(ctx: dict[str, Any]) -> int:
-    """Re-send a job hint for every entity with due events; arq drops hints already queued."""
+    """Re-send a hint for every realm with due events; arq drops hints already queued."""
     settings = ctx["settings"]
     async with session_scope(ctx["session_factory"]) as session:
-        keys = await due_entities(session, settings.sweep_batch_size)
-    sent = await enqueue_sync(ctx["redis"], keys)
+        realms = await due_realms(session, settings.sweep_batch_size)
+    sent = await enqueue_realms(ctx["redis"], realms)
     if sent:
-        logger.info("sweeper re-enqueued %d entities", sent)
+        logger.info("sweeper re-enqueued %d realms", sent)
     return sent
 
 

@@ -28,6 +28,12 @@ def upgrade() -> None:
         "ix_events_due", "events", ["next_attempt_at"], postgresql_where=sa.text(NEW_DUE)
     )
     op.create_index(
+        "ix_events_realm_due",
+        "events",
+        ["realm_id", "next_attempt_at"],
+        postgresql_where=sa.text(NEW_DUE),
+    )
+    op.create_index(
         "ix_events_waiting_for",
         "events",
         ["realm_id", "waiting_for"],
@@ -41,6 +47,7 @@ def downgrade() -> None:
         table_name="events",
         postgresql_where=sa.text("status = 'waiting_dependency'"),
     )
+    op.drop_index("ix_events_realm_due", table_name="events", postgresql_where=sa.text(NEW_DUE))
     op.drop_index("ix_events_due", table_name="events", postgresql_where=sa.text(NEW_DUE))
     op.create_index(
         "ix_events_due", "events", ["next_attempt_at"], postgresql_where=sa.text(OLD_DUE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -25,12 +26,15 @@ from app.events.service import EntityKey
 from app.main import create_app
 from app.mappings.models import EntityMapping
 from app.qbo.oauth import OAuthFailure
-from app.sync.dispatch import park_unless_connected
+from app.sync.engine import SyncDeps, sync_entity
 from tests.conftest import KeyFactory
 from tests.factories import customer_event
 
 EMULATOR = "http://emulator.test"
 Factory = async_sessionmaker[AsyncSession]
+
+# A parked realm is left before any token is needed.
+NO_TOKENS: Any = object()
 
 
 @pytest.fixture
@@ -206,9 +210,10 @@ async def test_disconnect_then_reconnect_keeps_mappings_and_resumes_events(
     writer = {"Authorization": f"Bearer {await make_key('billing', ['events:write'])}"}
     event = customer_event("c1", realm_id=realm)
     assert (await client.post("/events", json=event, headers=writer)).status_code == 202
-    async with session_factory() as session:
-        await park_unless_connected(session, EntityKey(realm, "customer", "c1"))
-        await session.commit()
+    # A worker meets the disconnected realm: the event waits for the connection.
+    deps = SyncDeps(settings=api.state.settings, engine=api.state.engine, keeper=NO_TOKENS)
+    parked = await sync_entity(deps, EntityKey(realm, "customer", "c1"))
+    assert parked.result == "waiting_connection"
     await redis.flushdb()
 
     again = await connect(client, browser, admin, realm)
@@ -221,4 +226,4 @@ async def test_disconnect_then_reconnect_keeps_mappings_and_resumes_events(
     assert reconnected.status == "active"
     assert mapping.qbo_id == "1"
     assert status == "pending"
-    assert {tuple(j.args) for j in await redis.queued_jobs()} == {(realm, "customer", "c1")}
+    assert {tuple(j.args) for j in await redis.queued_jobs()} == {(realm,)}

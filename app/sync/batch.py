@@ -1,0 +1,191 @@
+"""Many records of one realm in one QBO batch call (at most 30 operations).
+
+Used for backlogs: creates and updates of customers, items, invoices and payments, and
+deactivations. A record and its dependent never share a batch: a dependent is only prepared
+once its parent has a QBO id, i.e. after the parent's batch was recorded.
+
+Each operation keeps the identity of the write it replaces: its `bId` is the first 10
+characters of the requestid it would carry alone (QBO allows 10 with a batch requestid),
+and the batch's requestid is derived from all of them, so a retried batch of the same
+writes is answered from QBO's memory. An operation whose answer is lost with the batch is
+recorded as ambiguous and is looked up before it is sent again, alone. A Fault inside one
+item affects only that item; a stale SyncToken or a name already taken goes through the
+single-record path at once (re-read, adopt or disambiguate).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.events.models import Event
+from app.events.service import EntityKey
+from app.qbo.errors import Category, QboError, classify_item
+from app.qbo.limiter import BudgetWait
+from app.sync.apply import Applied, Work
+from app.sync.engine import (
+    Deferred,
+    Done,
+    Outcome,
+    SyncDeps,
+    applier_for,
+    call_qbo,
+    lock_id,
+    outcome_of_error,
+    prepare,
+    realm_api,
+    record,
+)
+from app.sync.payloads import body_json
+from app.worker.enqueue import enqueue_sync
+
+logger = logging.getLogger(__name__)
+
+BATCH_NAMESPACE = uuid.UUID("0b6c1d4e-8f2a-5c7b-9e3d-4a1f6b8c2d05")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    handled: int
+    # Seconds until the batch budget allows another batch call (the lane sends singles
+    # meanwhile); None when it was not the limit.
+    budget_wait: float | None = None
+    # Seconds until the realm may be called at all (a 429 pause or the minute budget).
+    realm_wait: float | None = None
+
+
+@dataclass(slots=True)
+class _Item:
+    key: EntityKey
+    event: Event
+    work: Work
+    bid: str
+    operation: str
+    body: dict[str, Any]
+    outcome: Outcome | None = None
+
+
+async def sync_batch(deps: SyncDeps, keys: list[EntityKey]) -> BatchResult:
+    """Prepare the next event of each record, send the batchable ones in one call and the
+    rest alone, and record every outcome. Records another worker holds are skipped."""
+    async with deps.engine.connect() as conn:
+        locked: list[EntityKey] = []
+        for key in keys:
+            if await conn.scalar(select(func.pg_try_advisory_lock(lock_id(key)))):
+                locked.append(key)
+        await conn.commit()
+        try:
+            return await _run(deps, conn, locked)
+        finally:
+            await _unlock_all(conn, locked)
+
+
+async def _unlock_all(conn: AsyncConnection, keys: list[EntityKey]) -> None:
+    try:
+        await conn.rollback()
+        for key in keys:
+            await conn.scalar(select(func.pg_advisory_unlock(lock_id(key))))
+        await conn.commit()
+    except Exception:
+        logger.warning("could not release entity locks; closing their connection", exc_info=True)
+        await conn.invalidate()
+
+
+async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> BatchResult:
+    if not keys:
+        return BatchResult(0)
+    realm_id = keys[0].realm_id
+    applier = applier_for(deps, realm_id)
+    items: list[_Item] = []
+    alone: list[tuple[EntityKey, Event, Work]] = []
+    recorded: list[tuple[Event, Work, Outcome]] = []
+    for key in keys:
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+            step = await prepare(deps, session, key)
+        if step.work is None or step.event is None:
+            continue
+        work = step.work
+        try:
+            shape = await applier.batch_body(work)
+        except Exception as err:  # a bad body is that record's outcome
+            recorded.append((step.event, work, await outcome_of_error(deps, err, work, realm_id)))
+            continue
+        if shape is None:
+            alone.append((key, step.event, work))
+            continue
+        operation, body = shape
+        bid = applier.batch_rid(work, operation)[:10]
+        items.append(_Item(key, step.event, work, bid, operation, body))
+
+    budget_wait: float | None = None
+    if len(items) == 1:  # one record goes out alone, as it would without a backlog
+        only = items.pop()
+        alone.append((only.key, only.event, only.work))
+    if items:
+        budget_wait = await _send(deps, realm_id, items)
+    for item in items:
+        assert item.outcome is not None
+        recorded.append((item.event, item.work, item.outcome))
+    for key, event, work in alone:
+        recorded.append((event, work, await call_qbo(deps, work, key)))
+
+    realm_wait: float | None = None
+    released: list[EntityKey] = []
+    for event, work, outcome in recorded:
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+            freed, _ = await record(deps, session, event, work, outcome)
+        released += freed
+        if isinstance(outcome, Deferred) and outcome.delay > 0:
+            realm_wait = max(realm_wait or 0.0, outcome.delay)
+    if released and deps.redis is not None:
+        await enqueue_sync(deps.redis, released)
+    return BatchResult(len(recorded), budget_wait, realm_wait)
+
+
+async def _send(deps: SyncDeps, realm_id: str, items: list[_Item]) -> float | None:
+    """One batch call; sets each item's outcome. Returns the batch budget's wait when the
+    call could not be made for it (the items are then due again at once, to go alone)."""
+    api = realm_api(deps, realm_id)
+    payload = [
+        body_json({"bId": i.bid, "operation": i.operation, i.work.entity: i.body}) for i in items
+    ]
+    requestid = uuid.uuid5(BATCH_NAMESPACE, "/".join(sorted(i.bid for i in items))).hex
+    try:
+        answers = await api.batch(payload, requestid)
+    except BudgetWait as wait:
+        for item in items:
+            item.outcome = Deferred(0.0)
+        return wait.seconds
+    except Exception as err:  # the whole call failed: each item says how
+        for item in items:
+            item.outcome = await outcome_of_error(deps, err, item.work, realm_id)
+        return None
+    by_bid = {str(a.get("bId")): a for a in answers}
+    for item in items:
+        answer = by_bid.get(item.bid)
+        if answer is None:
+            lost = QboError(Category.TRANSIENT, 200, ambiguous=True, note="no answer in the batch")
+            item.outcome = await outcome_of_error(deps, lost, item.work, realm_id)
+            continue
+        error = classify_item(answer)
+        if error is None:
+            record = next(
+                (v for k, v in answer.items() if k.lower() == item.work.entity.lower()), None
+            )
+            if isinstance(record, dict) and record.get("Id") is not None:
+                item.outcome = Done(
+                    Applied(str(record["Id"]), str(record.get("SyncToken", "0")), None)
+                )
+                continue
+            error = QboError(Category.TRANSIENT, 200, note="the batch item holds no record")
+        if error.category in (Category.STALE, Category.DUPLICATE_NAME):
+            # Re-read and re-apply, or adopt / disambiguate: the single path knows how.
+            item.outcome = await call_qbo(deps, item.work, item.key)
+            continue
+        item.outcome = await outcome_of_error(deps, error, item.work, realm_id)
+    return None
