@@ -32,6 +32,8 @@ API_BASE_URLS = {
 }
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 TRANSPORT_TRIES = 3
+# Where a batch answer and its items keep the call's `intuit_tid` header.
+TID_KEY = "intuit_tid"
 # After a 429 without Retry-After the realm pauses this long (Intuit's window is a minute),
 # plus up to THROTTLE_JITTER seconds so that paused workers do not return in step.
 THROTTLE_PAUSE = 60.0
@@ -142,7 +144,9 @@ class QboClient:
         answers = body.get("BatchItemResponse")
         if not isinstance(answers, list):
             raise QboError(Category.TRANSIENT, 200, note="the batch answer holds no items")
-        return [a for a in answers if isinstance(a, dict)]
+        # Item Faults carry no transaction id of their own: they get the call's.
+        tid = body.get(TID_KEY)
+        return [{**a, TID_KEY: tid} if tid else a for a in answers if isinstance(a, dict)]
 
     async def read(self, entity: str, qbo_id: str | None = None) -> dict[str, Any]:
         """The current record (with its SyncToken), or a company-wide one such as Preferences
@@ -202,6 +206,8 @@ class QboClient:
             body = None
         if not isinstance(body, dict):
             raise QboError(Category.TRANSIENT, response.status_code, note="unreadable answer")
+        if batch and response.headers.get("intuit_tid"):
+            body[TID_KEY] = response.headers["intuit_tid"]
         return body
 
     async def _request(

@@ -228,7 +228,8 @@ def classify_item(item: dict[str, Any]) -> QboError | None:
     """The error of one batch item (`BatchItemResponse[]`, matched by `bId`), or None."""
     if "Fault" not in item and "fault" not in item:
         return None
-    return classify(200, item)
+    tid = item.get("intuit_tid")
+    return classify(200, item, {"intuit_tid": str(tid)} if tid else None)
 
 
 def lost_answer(exc: BaseException, *, write: bool) -> QboError:

@@ -57,6 +57,8 @@ class BatchResult:
     budget_wait: float | None = None
     # Seconds until the realm may be called at all (a 429 pause or the minute budget).
     realm_wait: float | None = None
+    # Seconds until the earliest retry of a record of this batch.
+    retry_in: float | None = None
 
 
 @dataclass(slots=True)
@@ -135,16 +137,19 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
         recorded.append((event, work, await call_qbo(deps, work, key)))
 
     realm_wait: float | None = None
+    retry_in: float | None = None
     released: list[EntityKey] = []
     for event, work, outcome in recorded:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
-            freed, _ = await record(deps, session, event, work, outcome)
+            freed, delay = await record(deps, session, event, work, outcome)
         released += freed
         if isinstance(outcome, Deferred) and outcome.delay > 0:
             realm_wait = max(realm_wait or 0.0, outcome.delay)
+        elif delay is not None:
+            retry_in = delay if retry_in is None else min(retry_in, delay)
     if released and deps.redis is not None:
         await enqueue_sync(deps.redis, released)
-    return BatchResult(len(recorded), budget_wait, realm_wait)
+    return BatchResult(len(recorded), budget_wait, realm_wait, retry_in)
 
 
 async def _send(deps: SyncDeps, realm_id: str, items: list[_Item]) -> float | None:

@@ -101,6 +101,9 @@ class _Pump:
                     self.queue.append(key)
                     self.taken.add(key)
 
+    async def prefill(self) -> None:
+        await self._refill(force=True)
+
     async def _take(self, most: int) -> list[EntityKey]:
         while self.stop_for is None and time.monotonic() < self.deadline:
             if not self.queue:
@@ -157,16 +160,19 @@ class _Pump:
                 self.batch_rest_until = time.monotonic() + result.budget_wait
             if result.realm_wait is not None:
                 self.stop_for = max(self.stop_for or 0.0, result.realm_wait)
+            self._later(result.retry_in)
 
 
 async def pump_realm(deps: SyncDeps, realm_id: str) -> PumpResult:
     """Work the realm's due records until none is left, the slice ends, or the budget
     says to wait. Returns when to run again (None: when new events arrive)."""
     pump = _Pump(deps, realm_id, time.monotonic() + SLICE_SECONDS)
+    await pump.prefill()
     lanes = max(deps.settings.qbo_limit_in_flight - 1, 1)
     tasks = [pump.single_lane() for _ in range(lanes)]
     if deps.settings.qbo_batch_size >= 2:
-        tasks.append(pump.batch_lane())
+        # First, so that a backlog found at the start goes out as a batch.
+        tasks.insert(0, pump.batch_lane())
     await asyncio.gather(*tasks)
     if pump.stop_for is not None:
         return PumpResult(pump.handled, pump.stop_for)
