@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest openapi bench-ingest dockerlint clean
+.PHONY: run test lint typecheck pytest openapi bench-ingest bench-sync dockerlint clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -44,6 +44,10 @@ openapi: $(VENV)/.installed
 ## Intake throughput against a real uvicorn process, with the bare-asyncpg ceiling of this machine.
 bench-ingest: $(VENV)/.installed-dev
 	$(PY) -m bench.ingest
+
+## The per-realm QBO budget under a backlog: API, two workers and the emulator as processes.
+bench-sync: $(VENV)/.installed-dev
+	$(PY) -m bench.sync
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -73,6 +73,7 @@ class SyncDeps:
     redis: ArqRedis | None = None
     transport: httpx.AsyncBaseTransport | None = None
     budget: RealmBudget | None = None
+    http: httpx.AsyncClient | None = None
     lookups: CompanyLookups = field(init=False)
 
     def __post_init__(self) -> None:
@@ -370,7 +371,7 @@ Outcome = Done | RetryLater | Dead | NoConnection | Deferred
 
 
 def realm_api(deps: SyncDeps, realm_id: str) -> RealmApi:
-    return RealmApi(deps.settings, deps.keeper, realm_id, deps.transport, deps.budget)
+    return RealmApi(deps.settings, deps.keeper, realm_id, deps.transport, deps.budget, deps.http)
 
 
 def applier_for(deps: SyncDeps, realm_id: str) -> Applier:

@@ -27,9 +27,12 @@ class RealmApi:
     realm_id: str
     transport: httpx.AsyncBaseTransport | None = None
     budget: RealmBudget | None = None
+    http: httpx.AsyncClient | None = None
 
     def _client(self, token: SecretStr) -> QboClient:
-        return QboClient(self.settings, self.realm_id, token, self.transport, budget=self.budget)
+        return QboClient(
+            self.settings, self.realm_id, token, self.transport, budget=self.budget, http=self.http
+        )
 
     async def write(
         self, entity: str, body: dict[str, Any], requestid: str, operation: str = "save"

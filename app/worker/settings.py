@@ -13,6 +13,7 @@ from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper
 from app.db import create_engine, create_session_factory
 from app.logs import configure_logging
+from app.qbo.client import http_client
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps
@@ -53,9 +54,12 @@ def worker_settings(
             redis=ctx["redis"],
             transport=qbo_transport,
             budget=RealmBudget(ctx["redis"], Limits.from_settings(settings)),
+            http=http_client(qbo_transport),
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        if ctx["sync"].http is not None:
+            await ctx["sync"].http.aclose()
         await ctx["engine"].dispose()
 
     step = settings.sweep_interval_seconds
