@@ -19,8 +19,9 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +41,13 @@ local per_minute, per_second, in_flight = tonumber(ARGV[1]), tonumber(ARGV[2]), 
 local per_batch, is_batch = tonumber(ARGV[4]), ARGV[5] == '1'
 local lease, lease_ms = ARGV[6], tonumber(ARGV[7])
 local paused = tonumber(redis.call('GET', pause) or '0')
-if paused > now then return paused - now end
+if paused > now then return {paused - now, now} end
 local minute_ms, second_ms = tonumber(ARGV[8]), tonumber(ARGV[9])
+-- A single call that yields to batch calls leaves them room in both windows.
+if not is_batch and ARGV[10] == '1' then
+  per_minute = per_minute - per_batch
+  per_second = per_second - 1
+end
 redis.call('ZREMRANGEBYSCORE', minute, '-inf', now - minute_ms)
 redis.call('ZREMRANGEBYSCORE', second, '-inf', now - second_ms)
 redis.call('ZREMRANGEBYSCORE', batch, '-inf', now - minute_ms)
@@ -61,13 +67,13 @@ if is_batch and redis.call('ZCARD', batch) >= per_batch then
   wait = math.max(wait, oldest(batch, minute_ms))
 end
 if redis.call('ZCARD', flight) >= in_flight then wait = math.max(wait, 20) end
-if wait > 0 then return wait end
+if wait > 0 then return {wait, now} end
 redis.call('ZADD', minute, now, lease)
 redis.call('ZADD', second, now, lease)
 redis.call('ZADD', flight, now + lease_ms, lease)
 if is_batch then redis.call('ZADD', batch, now, lease) end
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], minute_ms + 1000 + lease_ms) end
-return 0
+return {0, now}
 """
 
 PAUSE = """
@@ -87,6 +93,19 @@ redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local paused = tonumber(redis.call('GET', KEYS[5]) or '0')
 return {redis.call('ZCARD', KEYS[1]), redis.call('ZCARD', KEYS[3]), math.max(paused - now, 0)}
 """
+
+
+# Set by a realm's pump while its batch lane has work: single calls then leave one slot per
+# second and `batches_per_minute` slots per minute to batch calls, which carry up to 30
+# records each. A callable, so that the lanes see the batch lane's current state.
+YIELD_TO_BATCHES: ContextVar[Callable[[], bool] | None] = ContextVar(
+    "yield_to_batches", default=None
+)
+
+
+def _yields() -> bool:
+    check = YIELD_TO_BATCHES.get()
+    return check is not None and check()
 
 
 class BudgetWait(Exception):
@@ -155,8 +174,12 @@ class RealmBudget:
 
     async def try_acquire(self, realm_id: str, lease: str, *, batch: bool = False) -> float:
         """Take a slot now (returns 0) or learn how many seconds to wait (nothing recorded)."""
+        return (await self._try(realm_id, lease, batch))[0]
+
+    async def _try(self, realm_id: str, lease: str, batch: bool) -> tuple[float, float]:
+        """(seconds to wait, 0 when granted; Redis' clock in seconds)."""
         limits = self.limits
-        wait_ms: Any = await self._acquire(
+        answer: Any = await self._acquire(
             keys=self.keys(realm_id),
             args=[
                 limits.per_minute,
@@ -168,19 +191,25 @@ class RealmBudget:
                 int(limits.lease_seconds * 1000),
                 limits.minute_window_ms,
                 limits.second_window_ms,
+                "1" if not batch and _yields() else "0",
             ],
         )
-        return max(int(wait_ms), 0) / 1000
+        wait_ms, now_ms = answer
+        return max(int(wait_ms), 0) / 1000, int(now_ms) / 1000
 
     async def acquire(self, realm_id: str, *, batch: bool = False) -> str:
         """A lease for one call: sleeps through short waits (up to `max_sleep` in all),
         raises BudgetWait for longer ones. Release it with `release`."""
+        return (await self.acquire_timed(realm_id, batch=batch))[0]
+
+    async def acquire_timed(self, realm_id: str, *, batch: bool = False) -> tuple[str, float]:
+        """`acquire`, also returning when the slot was granted on Redis' clock (seconds)."""
         lease = uuid.uuid4().hex
         slept = 0.0
         while True:
-            wait = await self.try_acquire(realm_id, lease, batch=batch)
+            wait, now = await self._try(realm_id, lease, batch)
             if wait <= 0:
-                return lease
+                return lease, now
             if slept + wait > self.max_sleep:
                 raise BudgetWait(realm_id, wait)
             # A little jitter so that sleepers do not all come back in the same millisecond.

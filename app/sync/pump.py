@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event
 from app.events.service import EntityKey
+from app.qbo.limiter import YIELD_TO_BATCHES
 from app.sync.batch import sync_batch
 from app.sync.engine import SyncDeps, sync_entity
 from app.worker.enqueue import clear_dirty, is_dirty
@@ -132,7 +133,12 @@ class _Pump:
         elif result.result in ("retry", "busy"):
             self._later(result.retry_in)
 
+    def batching(self) -> bool:
+        """Whether the batch lane can use budget now (singles then leave it room)."""
+        return len(self.queue) >= 2 and time.monotonic() >= self.batch_rest_until
+
     async def single_lane(self) -> None:
+        YIELD_TO_BATCHES.set(self.batching)
         while keys := await self._take(1):
             await self._single(keys[0])
 

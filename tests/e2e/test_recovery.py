@@ -3,6 +3,7 @@ dependency timeouts, a held entity, throttling that costs no attempt, revoked co
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -19,8 +20,10 @@ from app.db import utcnow
 from app.events.models import Event
 from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
+from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps, lock_id, sync_entity
+from app.sync.pump import pump_realm
 from tests.e2e.conftest import Books, connect, drain, event_of, post
 from tests.factories import customer_event, invoice_event, item_event, payment_event
 
@@ -272,3 +275,29 @@ def _deps(settings: Settings, factory: async_sessionmaker[AsyncSession], books: 
     return SyncDeps(
         settings=settings, engine=factory.kw["bind"], keeper=keeper, transport=books.transport
     )
+
+
+async def test_a_paused_realm_defers_its_pump_instead_of_holding_a_worker(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    books: Books,
+    sync_settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+) -> None:
+    realm = await connect(books, sync_settings, session_factory)
+    await post(client, auth, customer_event("c1", realm_id=realm))
+    deps = _deps(sync_settings, session_factory, books)
+    deps.budget = RealmBudget(redis, Limits())
+    await deps.budget.pause(realm, 30)
+
+    started = time.monotonic()
+    result = await pump_realm(deps, realm)
+
+    assert time.monotonic() - started < 5  # it left; it did not sleep through the pause
+    assert result.retry_in is not None
+    assert 25 < result.retry_in <= 30
+    async with session_factory() as session:
+        status = await session.scalar(select(Event.status))
+    assert status == "pending"  # untouched, due again when the pause ends
+    assert await books.records(realm, "customers") == []
