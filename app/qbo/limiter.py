@@ -108,6 +108,10 @@ def _yields() -> bool:
     return check is not None and check()
 
 
+# The longest a caller keeps taking turns for short waits before it gives up its work.
+MAX_QUEUEING = 30.0
+
+
 class BudgetWait(Exception):
     """The realm has no budget for longer than a caller should sleep: come back later."""
 
@@ -198,8 +202,10 @@ class RealmBudget:
         return max(int(wait_ms), 0) / 1000, int(now_ms) / 1000
 
     async def acquire(self, realm_id: str, *, batch: bool = False) -> str:
-        """A lease for one call: sleeps through short waits (up to `max_sleep` in all),
-        raises BudgetWait for longer ones. Release it with `release`."""
+        """A lease for one call. Sleeps through short waits (each at most `max_sleep`: the
+        window frees a slot soon, and callers of the same realm take turns) and raises
+        BudgetWait when the realm must wait longer (a pause, a full minute window), or
+        after `MAX_QUEUEING` seconds of turns. Release it with `release`."""
         return (await self.acquire_timed(realm_id, batch=batch))[0]
 
     async def acquire_timed(self, realm_id: str, *, batch: bool = False) -> tuple[str, float]:
@@ -210,7 +216,7 @@ class RealmBudget:
             wait, now = await self._try(realm_id, lease, batch)
             if wait <= 0:
                 return lease, now
-            if slept + wait > self.max_sleep:
+            if wait > self.max_sleep or slept + wait > MAX_QUEUEING:
                 raise BudgetWait(realm_id, wait)
             # A little jitter so that sleepers do not all come back in the same millisecond.
             pause = wait + random.uniform(0, 0.02)
