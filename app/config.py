@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     qbo_minor_version: int = Field(75, ge=75)
     # Per-realm budget shared by all workers (Intuit: 500/min, 10/s, 10 in flight, 40
     # batches/min); the defaults keep a small margin for clock and network jitter.
-    qbo_limit_per_minute: int = Field(490, ge=1, le=500)
+    qbo_limit_per_minute: int = Field(495, ge=1, le=500)
     qbo_limit_per_second: int = Field(10, ge=1, le=10)
     qbo_limit_in_flight: int = Field(9, ge=1, le=10)
     qbo_limit_batches_per_minute: int = Field(38, ge=1, le=40)

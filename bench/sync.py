@@ -19,23 +19,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
 from app.connections.crypto import TokenCipher
-from app.connections.models import Connection
-from app.connections.tokens import store_tokens
-from app.db import create_engine, create_session_factory, utcnow
+from app.connections.service import save_connection
+from app.db import create_engine, create_session_factory
 from app.events.models import FINAL_STATUSES, Event
 from app.qbo.client import read_company
 from app.qbo.limiter import Limits, RealmBudget
+from app.qbo.oauth import token_set
 from bench._procs import (
     REPO_ROOT,
     api_process,
@@ -133,37 +131,19 @@ async def connect_company(settings: Settings, emulator: str, name: str) -> str:
                 json={"client_id": EMULATOR_CLIENT_ID, "client_secret": EMULATOR_CLIENT_SECRET},
             )
         ).json()
-    access = SecretStr(minted["access_token"])
+    tokens = token_set(minted, None)
     # Through the realm's budget, as the OAuth callback reads it: these calls count too.
     redis = Redis.from_url(settings.server_urls()[1])
-    try:
-        budget = RealmBudget(redis, Limits.from_settings(settings))
-        profile = await read_company(settings, realm, access, budget=budget)
-    finally:
-        await redis.aclose()
     engine = create_engine(settings.server_urls()[0], pool_size=1, max_overflow=0)
     try:
+        budget = RealmBudget(redis, Limits.from_settings(settings))
+        profile = await read_company(settings, realm, tokens.access_token, budget=budget)
         async with create_session_factory(engine)() as session:
-            connection = Connection(
-                realm_id=realm,
-                environment="emulator",
-                status="active",
-                company_name=profile.name,
-                country=profile.country,
-                company_info=profile.company_info,
-                preferences=profile.preferences,
-                access_token_expires_at=utcnow() + timedelta(hours=1),
-                last_refreshed_at=utcnow(),
-            )
-            store_tokens(
-                session,
-                connection,
-                access,
-                SecretStr(minted["refresh_token"]),
-                cipher=TokenCipher.from_settings(settings),
-            )
+            cipher = TokenCipher.from_settings(settings)
+            await save_connection(session, settings, realm, tokens, profile, cipher)
             await session.commit()
     finally:
+        await redis.aclose()
         await engine.dispose()
     return str(realm)
 

@@ -80,6 +80,8 @@ def worker_settings(
             # No kept results: a finished job's id must be free for the next hint at once.
             "keep_result": 0,
             "job_timeout": 300,
+            # A realm's job deferred for its budget should resume the moment it may.
+            "poll_delay": 0.1,
             # Retries are scheduled from Postgres (attempts, give-up time); arq only carries
             # the deferral, so its own try count must never end a job.
             "max_tries": 1_000_000,

@@ -7,26 +7,23 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from arq.worker import create_worker
-from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
 from app.connections.crypto import TokenCipher
-from app.connections.models import Connection
-from app.connections.tokens import store_tokens
-from app.db import utcnow
+from app.connections.service import save_connection
 from app.emulator.app import create_app, store_of
 from app.emulator.config import EmulatorConfig, LimitsConfig
 from app.emulator.store import Store
 from app.events.models import FINAL_STATUSES, Event
 from app.qbo.client import read_company
+from app.qbo.oauth import token_set
 from app.worker.settings import worker_settings
 from app.worker.tasks import sweep_due_events
 
@@ -125,26 +122,11 @@ async def connect(
             json={"client_id": EMULATOR_CLIENT_ID, "client_secret": EMULATOR_CLIENT_SECRET},
         )
     ).json()
-    access = SecretStr(minted["access_token"])
-    profile = await read_company(settings, realm_id, access, books.transport)
+    tokens = token_set(minted, None)
+    profile = await read_company(settings, realm_id, tokens.access_token, books.transport)
     async with factory() as session:
-        connection = Connection(
-            realm_id=realm_id,
-            environment="emulator",
-            status="active",
-            company_name=profile.name,
-            country=profile.country,
-            company_info=profile.company_info,
-            preferences=profile.preferences,
-            access_token_expires_at=utcnow() + timedelta(hours=1),
-            last_refreshed_at=utcnow(),
-        )
-        store_tokens(
-            session,
-            connection,
-            access,
-            SecretStr(minted["refresh_token"]),
-            cipher=TokenCipher.from_settings(settings),
+        await save_connection(
+            session, settings, realm_id, tokens, profile, TokenCipher.from_settings(settings)
         )
         await session.commit()
     return realm_id
