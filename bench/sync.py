@@ -309,7 +309,7 @@ def report(result: dict[str, Any]) -> str:
         (n2 - n1) * 60 / (t2 - t1)
         for i, (t1, n1, _) in enumerate(samples)
         for t2, n2, _ in samples[i + 1 :]
-        if 55 <= t2 - t1 <= 65
+        if 58 <= t2 - t1 <= 62
     ]
     # Utilization while A had a backlog (BACKLOG or more open events): at the very end too
     # few records are left to need the budget, and no scheduler could use it.
