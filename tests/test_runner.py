@@ -102,6 +102,9 @@ def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path:
             time.sleep(0.5)
             event = httpx.get(f"{api}{posted.json()['links']['self']}", headers=headers)
         assert event.json()["status"] == "waiting_connection"
+        # ... and readiness knows it is alive.
+        checks = httpx.get(f"{api}/health/ready", timeout=10).json()["checks"]
+        assert checks["workers"] == "ok: 1 alive"
     finally:
         _stop(second)
     leftovers = subprocess.run(

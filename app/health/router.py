@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app.errors import problem
+from app.worker.heartbeat import FRESH_SECONDS, alive
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -36,7 +37,8 @@ async def _check_redis(request: Request) -> None:
     responses={503: {"content": {"application/problem+json": {}}, "description": "Not ready"}},
 )
 async def ready(request: Request) -> Any:
-    """200 when both answer within 2 s; 503 naming each one that does not."""
+    """200 when both answer within 2 s; 503 naming each one that does not. `workers` says
+    how many workers sent a heartbeat in the last 30 s (reported, not required)."""
     checks = {"postgres": _check_postgres, "redis": _check_redis}
     results: dict[str, str] = {}
     for name, check in checks.items():
@@ -46,6 +48,15 @@ async def ready(request: Request) -> Any:
         except Exception as err:
             results[name] = f"unavailable: {type(err).__name__}"
     failing = [n for n, r in results.items() if r != "ok"]
+    if not failing:
+        # Reported, not required: the API takes events without workers (they wait, durable).
+        try:
+            count = await asyncio.wait_for(alive(request.app.state.redis), CHECK_TIMEOUT_S)
+            results["workers"] = (
+                f"ok: {count} alive" if count else f"none seen in {FRESH_SECONDS} s"
+            )
+        except Exception as err:
+            results["workers"] = f"unknown: {type(err).__name__}"
     if failing:
         return problem(
             503,

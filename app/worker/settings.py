@@ -17,7 +17,13 @@ from app.qbo.client import http_client
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps
-from app.worker.tasks import refresh_connection_tokens, sweep_due_events, sync_realm
+from app.worker.heartbeat import worker_id
+from app.worker.tasks import (
+    refresh_connection_tokens,
+    sweep_due_events,
+    sync_realm,
+    worker_heartbeat,
+)
 
 
 def worker_settings(
@@ -38,6 +44,7 @@ def worker_settings(
         jobs = settings.worker_max_jobs
         engine = create_engine(database_url, pool_size=lanes * 2 + 4, max_overflow=jobs * lanes)
         ctx["settings"] = settings
+        ctx["worker_id"] = worker_id()
         ctx["engine"] = engine
         ctx["session_factory"] = create_session_factory(engine)
         ctx["tokens"] = TokenKeeper(
@@ -72,6 +79,7 @@ def worker_settings(
                 cron(sweep_due_events, second=set(range(0, 60, step)), run_at_startup=True),
                 # Every minute: tokens live an hour and are refreshed REFRESH_AHEAD_MINUTES early.
                 cron(refresh_connection_tokens, second={30}, run_at_startup=True),
+                cron(worker_heartbeat, second=set(range(0, 60, 10)), run_at_startup=True),
             ],
             "redis_settings": RedisSettings.from_dsn(redis_url),
             "on_startup": on_startup,

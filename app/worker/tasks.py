@@ -12,6 +12,7 @@ from app.db import session_scope
 from app.sync.dispatch import due_realms
 from app.sync.pump import pump_realm
 from app.worker.enqueue import enqueue_realms
+from app.worker.heartbeat import beat
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,11 @@ async def sweep_due_events(ctx: dict[str, Any]) -> int:
     if sent:
         logger.info("sweeper re-enqueued %d realms", sent)
     return sent
+
+
+async def worker_heartbeat(ctx: dict[str, Any]) -> None:
+    """Every 10 s: tell readiness checks that this worker is alive."""
+    await beat(ctx["redis"], ctx["worker_id"])
 
 
 async def refresh_connection_tokens(ctx: dict[str, Any]) -> dict[str, str]:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import httpx
+from arq.connections import ArqRedis
 from pydantic import SecretStr
 
 from app.config import Settings
 from app.main import create_app
+from app.worker.heartbeat import beat
 
 
 async def test_live_and_ready(client: httpx.AsyncClient) -> None:
     assert (await client.get("/health")).json() == {"status": "ok"}
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+    assert ready.json()["checks"] == {
+        "postgres": "ok",
+        "redis": "ok",
+        "workers": "none seen in 30 s",
+    }
 
 
 async def test_not_ready_names_the_server_that_is_down(settings: Settings) -> None:
@@ -31,3 +37,15 @@ async def test_not_ready_names_the_server_that_is_down(settings: Settings) -> No
     assert body["detail"] == "unreachable: redis"
     assert body["checks"]["postgres"] == "ok"
     assert body["checks"]["redis"].startswith("unavailable")
+
+
+async def test_ready_reports_live_workers(client: httpx.AsyncClient, redis: ArqRedis) -> None:
+    await beat(redis, "host-a:1")
+    await beat(redis, "host-b:2")
+    ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["workers"] == "ok: 2 alive"
+    # A worker silent for longer than 30 s no longer counts.
+    seconds, _ = await redis.time()
+    await redis.zadd("qbo:workers", {"host-b:2": seconds - 31})
+    assert (await client.get("/health/ready")).json()["checks"]["workers"] == "ok: 1 alive"
