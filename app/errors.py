@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -76,6 +77,16 @@ HTTP_PROBLEMS = {
     NotFound.status: (NotFound.type_, NotFound.title),
     405: ("method-not-allowed", "Method not allowed"),
 }
+
+
+def reject_unknown_parameters(given: Iterable[str], allowed: Iterable[str]) -> None:
+    """Raise InvalidInput naming each query parameter not in `allowed`: a misspelt filter
+    must not silently widen a listing."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise InvalidInput(
+            [{"pointer": "", "parameter": name, "detail": "unknown parameter"} for name in unknown]
+        )
 
 
 def problem(

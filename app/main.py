@@ -24,6 +24,7 @@ from app.logs import configure_logging
 from app.mappings.router import router as mappings_router
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
+from app.status.router import router as status_router
 
 
 def create_app(
@@ -75,4 +76,5 @@ def create_app(
     app.include_router(events_router)
     app.include_router(connections_router)
     app.include_router(mappings_router)
+    app.include_router(status_router)
     return app

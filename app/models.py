@@ -7,4 +7,5 @@ def load_all_models() -> None:
     import app.connections.models
     import app.events.models
     import app.mappings.models
-    import app.security  # noqa: F401
+    import app.security
+    import app.status.models  # noqa: F401

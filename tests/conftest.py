@@ -32,6 +32,8 @@ from app.main import create_app
 from app.models import load_all_models
 from app.security import Scope, create_api_key
 
+pytest_plugins = ["tests.e2e_support"]
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / ".data" / "test"
 ALL_SCOPES = [s.value for s in Scope]

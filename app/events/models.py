@@ -35,6 +35,10 @@ DUE_STATUSES = (
     EventStatus.SYNCING,
 )
 DUE_SQL = "status IN ('pending', 'retrying', 'waiting_dependency', 'syncing')"
+# Not yet in QBO and not given up: what the lag of a realm is measured on.
+OPEN_SQL = (
+    "status IN ('pending', 'retrying', 'waiting_dependency', 'syncing', 'waiting_connection')"
+)
 # Ended: nothing will happen to them unless a dead one is replayed.
 FINAL_STATUSES = (EventStatus.SYNCED, EventStatus.SUPERSEDED, EventStatus.DEAD)
 
@@ -60,6 +64,25 @@ class Event(Base):
         ),
         # A realm's due records, for its pump.
         Index("ix_events_realm_due", "realm_id", "next_attempt_at", postgresql_where=text(DUE_SQL)),
+        # /sync-status: lag (oldest open event), throughput, last success, last error.
+        Index(
+            "ix_events_realm_open_received",
+            "realm_id",
+            "received_at",
+            postgresql_where=text(OPEN_SQL),
+        ),
+        Index(
+            "ix_events_realm_synced",
+            "realm_id",
+            "synced_at",
+            postgresql_where=text("synced_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_events_realm_failed",
+            "realm_id",
+            "updated_at",
+            postgresql_where=text("last_error IS NOT NULL"),
+        ),
         # Children released when the record they wait for is synced.
         Index(
             "ix_events_waiting_for",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.deps import ConnectionDep, EventsReader, EventsWriter, RedisDep, SessionDep, SettingsDep
-from app.errors import PROBLEM_JSON, Conflict, InvalidInput, NotFound
+from app.errors import PROBLEM_JSON, Conflict, InvalidInput, NotFound, reject_unknown_parameters
 from app.events import repository, service
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.events.schemas import (
@@ -201,12 +201,7 @@ async def list_events(
     cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,200}$")] = None,
 ) -> EventPage:
     """Events newest first, filtered; pass `next_cursor` back as `cursor` for the next page."""
-    # A misspelt filter must not silently list everything.
-    unknown = sorted(set(request.query_params) - LIST_PARAMETERS)
-    if unknown:
-        raise InvalidInput(
-            [{"pointer": "", "parameter": name, "detail": "unknown parameter"} for name in unknown]
-        )
+    reject_unknown_parameters(request.query_params, LIST_PARAMETERS)
     filters = repository.EventFilter(
         status=status.value if status else None,
         realm_id=realm_id,

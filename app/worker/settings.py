@@ -19,6 +19,7 @@ from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps
 from app.worker.heartbeat import worker_id
 from app.worker.tasks import (
+    compact_counts,
     refresh_connection_tokens,
     sweep_due_events,
     sync_realm,
@@ -80,6 +81,7 @@ def worker_settings(
                 # Every minute: tokens live an hour and are refreshed REFRESH_AHEAD_MINUTES early.
                 cron(refresh_connection_tokens, second={30}, run_at_startup=True),
                 cron(worker_heartbeat, second=set(range(0, 60, 10)), run_at_startup=True),
+                cron(compact_counts, second=set(range(5, 60, 10))),
             ],
             "redis_settings": RedisSettings.from_dsn(redis_url),
             "on_startup": on_startup,

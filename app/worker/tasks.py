@@ -9,6 +9,7 @@ from arq import Retry
 
 from app.connections.refresh import refresh_due_connections
 from app.db import session_scope
+from app.status.service import compact_event_counts
 from app.sync.dispatch import due_realms
 from app.sync.pump import pump_realm
 from app.worker.enqueue import enqueue_realms
@@ -41,6 +42,12 @@ async def sweep_due_events(ctx: dict[str, Any]) -> int:
     if sent:
         logger.info("sweeper re-enqueued %d realms", sent)
     return sent
+
+
+async def compact_counts(ctx: dict[str, Any]) -> int:
+    """Every 10 s: fold the event count deltas into the counts /sync-status reads."""
+    async with session_scope(ctx["session_factory"]) as session:
+        return await compact_event_counts(session)
 
 
 async def worker_heartbeat(ctx: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from tests.e2e.conftest import Books, connect, drain, event_of, post
+from tests.e2e_support import Books, connect, drain, event_of, post
 from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
 
 

@@ -1,5 +1,5 @@
-"""End-to-end through the real pieces: the API (in process), PostgreSQL, Redis, the arq
-worker with its real settings, and the QBO emulator app; nothing mocked between them."""
+"""End-to-end support, a pytest plugin of the suite: the API (in process), PostgreSQL, Redis,
+the arq worker with its real settings, and the QBO emulator app; nothing mocked between them."""
 
 from __future__ import annotations
 
@@ -154,10 +154,15 @@ async def drain(
             cron_jobs=[],
             handle_signals=False,
         )
+        run = asyncio.ensure_future(worker.async_run())
         try:
-            await asyncio.wait_for(worker.async_run(), max(deadline - time.monotonic(), 1.0))
-        except TimeoutError:
-            pass  # reported below with the statuses
+            await asyncio.wait({run}, timeout=max(deadline - time.monotonic(), 1.0))
+            if not run.done():
+                import sys
+
+                for t in asyncio.all_tasks():
+                    t.print_stack(limit=6, file=sys.stderr)
+                run.cancel()
         finally:
             await worker.close()
         async with factory() as session:

@@ -1,0 +1,127 @@
+"""GET /sync-status: one glance per company."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from app.db import utcnow
+from app.deps import SessionDep, StatusReader
+from app.errors import PROBLEM_JSON, NotFound, reject_unknown_parameters
+from app.status.service import RealmReport, overall, realm_reports
+
+router = APIRouter(tags=["status"])
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
+
+
+class ConnectionState(BaseModel):
+    status: str
+    company_name: str | None
+    access_token_expires_at: datetime | None
+    reconnect_by: datetime | None
+
+
+class LastError(BaseModel):
+    category: str | None = None
+    code: str | None = None
+    message: str | None = None
+    intuit_tid: str | None = None
+    event_id: str | None = None
+    at: datetime | None = None
+
+
+class BudgetOut(BaseModel):
+    requests_last_minute: int = Field(description="QBO requests granted in the last minute.")
+    in_flight: int
+    paused_until: datetime | None = Field(None, description="Set after a 429 from QBO.")
+
+
+class RealmStatus(BaseModel):
+    realm_id: str
+    verdict: str = Field(description="ok, degraded or failing")
+    reason: str
+    connection: ConnectionState | None
+    counts: dict[str, int] = Field(description="Events per status.")
+    lag_seconds: float | None = Field(description="Age of the oldest event not yet in QBO.")
+    oldest_open_at: datetime | None
+    synced_last_5_minutes: int
+    synced_last_hour: int
+    last_success_at: datetime | None
+    last_error: LastError | None
+    budget: BudgetOut | None
+
+
+class SyncStatus(BaseModel):
+    verdict: str
+    reason: str
+    generated_at: datetime
+    counts: dict[str, int]
+    realms: list[RealmStatus]
+
+
+def _out(report: RealmReport, now: datetime) -> RealmStatus:
+    connection = report.connection
+    budget = report.budget
+    return RealmStatus(
+        realm_id=report.realm_id,
+        verdict=report.verdict,
+        reason=report.reason,
+        connection=ConnectionState(
+            status=connection.status,
+            company_name=connection.company_name,
+            access_token_expires_at=connection.access_token_expires_at,
+            reconnect_by=connection.refresh_token_hard_expires_at,
+        )
+        if connection
+        else None,
+        counts=dict(sorted(report.counts.items())),
+        lag_seconds=(now - report.oldest_open).total_seconds() if report.oldest_open else None,
+        oldest_open_at=report.oldest_open,
+        synced_last_5_minutes=report.synced_5m,
+        synced_last_hour=report.synced_1h,
+        last_success_at=report.last_success,
+        last_error=LastError.model_validate(report.last_error) if report.last_error else None,
+        budget=BudgetOut(
+            requests_last_minute=budget.used_last_minute,
+            in_flight=budget.in_flight,
+            paused_until=now + timedelta(seconds=budget.paused_for)
+            if budget.paused_for > 0
+            else None,
+        )
+        if budget
+        else None,
+    )
+
+
+@router.get(
+    "/sync-status",
+    response_model=SyncStatus,
+    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+)
+async def sync_status(
+    request: Request,
+    caller: StatusReader,
+    session: SessionDep,
+    realm_id: Annotated[str | None, Query(pattern=r"^[0-9]{1,32}$")] = None,
+) -> SyncStatus:
+    """Whether each company is syncing, how far behind it is, and what fails and why."""
+    reject_unknown_parameters(request.query_params, {"realm_id"})
+    reports = await realm_reports(session, getattr(request.app.state, "budget", None), realm_id)
+    if realm_id is not None and not reports:
+        raise NotFound(f"no connection and no events for realm {realm_id}")
+    now = utcnow()
+    totals: dict[str, int] = {}
+    for report in reports:
+        for status, n in report.counts.items():
+            totals[status] = totals.get(status, 0) + n
+    verdict, reason = overall(reports)
+    return SyncStatus(
+        verdict=verdict,
+        reason=reason,
+        generated_at=now,
+        counts=dict(sorted(totals.items())),
+        realms=[_out(r, now) for r in reports],
+    )
