@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest openapi bench-ingest bench-sync dockerlint clean
+.PHONY: run test lint typecheck pytest openapi bench-ingest bench-sync bench-status dockerlint clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -48,6 +48,10 @@ bench-ingest: $(VENV)/.installed-dev
 ## The per-realm QBO budget under a backlog: API, two workers and the emulator as processes.
 bench-sync: $(VENV)/.installed-dev
 	$(PY) -m bench.sync
+
+## GET /sync-status latency with 1,000,000 events in the table.
+bench-status: $(VENV)/.installed-dev
+	$(PY) -m bench.status
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
