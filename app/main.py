@@ -22,6 +22,8 @@ from app.events.schemas import EVENT_TYPES
 from app.health.router import router as health_router
 from app.logs import configure_logging
 from app.mappings.router import router as mappings_router
+from app.metrics.router import router as metrics_router
+from app.metrics.store import Metrics
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.status.router import router as status_router
@@ -54,6 +56,7 @@ def create_app(
         app.state.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.redis = redis
         app.state.budget = RealmBudget(redis, Limits.from_settings(resolved))
+        app.state.metrics = Metrics(redis)
         try:
             yield
         finally:
@@ -77,4 +80,5 @@ def create_app(
     app.include_router(connections_router)
     app.include_router(mappings_router)
     app.include_router(status_router)
+    app.include_router(metrics_router)
     return app

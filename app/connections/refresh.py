@@ -27,6 +27,7 @@ from app.connections.notify import send_ops_notice
 from app.connections.tokens import read_tokens, store_tokens
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
+from app.metrics.store import TOKEN_REFRESHES, Metrics
 from app.qbo.errors import Category, QboError
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet
 
@@ -66,6 +67,11 @@ class TokenKeeper:
     oauth: LazyOAuth
     cipher: TokenCipher
     notice_transport: httpx.AsyncBaseTransport | None = None
+    metrics: Metrics | None = None
+
+    async def count(self, result: str) -> None:
+        if self.metrics is not None:
+            await self.metrics.incr(TOKEN_REFRESHES, {"result": result})
 
 
 def expiring(until: datetime) -> Needed:
@@ -173,11 +179,13 @@ async def refresh_connection(keeper: TokenKeeper, realm_id: str, needed: Needed)
         except OAuthFailure as failure:
             # The failure is recorded (and committed) either way; the stored tokens stay.
             failed = failure
+            await keeper.count(failure.error)
             connection.refresh_failures += 1
             if not failure.retryable:
                 await _needs_reauth(session, connection)
         else:
             _save(session, connection, tokens, keeper.cipher)
+            await keeper.count("refreshed")
             logger.info(
                 "refreshed tokens", extra={"realm_id": realm_id, "intuit_tid": tokens.intuit_tid}
             )

@@ -116,6 +116,7 @@ async def callback(
             tokens.access_token,
             request.app.state.qbo_transport,
             request.app.state.budget,
+            request.app.state.metrics,
         )
     except BudgetWait as err:
         message = f"The company's QuickBooks request budget is spent for {err.seconds:.0f} s."

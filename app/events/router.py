@@ -23,6 +23,7 @@ from app.events.schemas import (
     EventPage,
     Links,
 )
+from app.metrics.store import EVENTS_INGESTED
 from app.worker.enqueue import enqueue_sync
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -35,6 +36,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: PROBLEM,
     422: PROBLEM,
 }
+
+
+async def count_ingested(request: Request, types: list[str]) -> None:
+    for kind in types:
+        await request.app.state.metrics.incr(EVENTS_INGESTED, {"type": kind})
 
 
 def _link(request: Request, ident: uuid.UUID) -> Links:
@@ -95,6 +101,7 @@ async def post_event(
     ingested = await service.ingest_event(connection, caller.name, event)
     if ingested.created:
         background.add_task(enqueue_sync, redis, [ingested.key])
+        background.add_task(count_ingested, request, [ingested.type])
     body = EventAccepted(id=ingested.id, status=ingested.status, links=_link(request, ingested.id))
     return JSONResponse(body.model_dump(mode="json"), status_code=202 if ingested.created else 200)
 
@@ -121,9 +128,11 @@ async def post_batch(
         )
     # One multi-row insert statement: atomic and durable before the answer (autocommit).
     items = await service.ingest_batch(connection, caller.name, batch.events)
-    created = [i.ingested.key for i in items if i.ingested and i.ingested.created]
+    new = [i.ingested for i in items if i.ingested and i.ingested.created]
+    created = [i.key for i in new]
     if created:
         background.add_task(enqueue_sync, redis, created)
+        background.add_task(count_ingested, request, [i.type for i in new])
     results = [
         BatchItemResult(
             index=i.index,

@@ -53,6 +53,11 @@ class Ingested:
     status: str
     created: bool
     key: EntityKey
+    type: str = ""
+
+
+def _type(values: dict[str, Any]) -> str:
+    return f"{values['entity_type']}.{values['operation']}"
 
 
 def payload_hash(body: dict[str, Any]) -> str:
@@ -106,13 +111,13 @@ async def ingest_event(connection: AsyncConnection, source: str, event: _Envelop
     values = row_values(source, event)
     new_id = await connection.scalar(INSERT_EVENT, values)
     if new_id is not None:
-        return Ingested(new_id, values["status"], True, _key(values))
+        return Ingested(new_id, values["status"], True, _key(values), _type(values))
     existing = (
         await connection.execute(FIND_EVENT, {"source": source, "event_id": event.event_id})
     ).one()
     if existing.payload_hash != values["payload_hash"]:
         raise _conflict(event.event_id, existing.id)
-    return Ingested(existing.id, existing.status, False, _key(values))
+    return Ingested(existing.id, existing.status, False, _key(values), _type(values))
 
 
 @dataclass(slots=True)
@@ -177,7 +182,7 @@ async def ingest_batch(
         if digest != values["payload_hash"]:
             results.append(BatchItem(index, 409, detail=_conflict(eid, ident).detail))
             continue
-        ingested = Ingested(ident, status, is_new, _key(values))
+        ingested = Ingested(ident, status, is_new, _key(values), _type(values))
         results.append(BatchItem(index, 202 if is_new else 200, ingested=ingested))
     results.sort(key=lambda item: item.index)
     return results

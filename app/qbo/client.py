@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from tenacity import (
 )
 
 from app.config import QboEnvironment, Settings
+from app.metrics.store import QBO_LATENCY, QBO_REQUESTS, QBO_THROTTLED, Metrics
 from app.qbo.errors import Category, QboError, classify, lost_answer
 from app.qbo.limiter import RealmBudget
 
@@ -78,9 +80,10 @@ async def read_company(
     access_token: SecretStr,
     transport: httpx.AsyncBaseTransport | None = None,
     budget: RealmBudget | None = None,
+    metrics: Metrics | None = None,
 ) -> CompanyProfile:
     """CompanyInfo and Preferences of a realm. Raises QboError (and BudgetWait)."""
-    client = QboClient(settings, realm_id, access_token, transport, budget=budget)
+    client = QboClient(settings, realm_id, access_token, transport, budget=budget, metrics=metrics)
     company = await client.read("CompanyInfo", realm_id)
     preferences = await client.read("Preferences")
     return CompanyProfile(
@@ -110,9 +113,11 @@ class QboClient:
         retry_wait_max: float = 2.0,
         budget: RealmBudget | None = None,
         http: httpx.AsyncClient | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._realm_id = realm_id
         self._http = http
+        self._metrics = metrics
         self._budget = budget
         self._base = f"{api_base_url(settings)}/v3/company/{realm_id}"
         self._minor = str(settings.qbo_minor_version)
@@ -241,10 +246,35 @@ class QboClient:
         *,
         batch: bool,
     ) -> httpx.Response:
-        if self._budget is None:
-            return await http.request(method, url, params=params, content=content, headers=headers)
-        async with self._budget.slot(self._realm_id, batch=batch):
-            return await http.request(method, url, params=params, content=content, headers=headers)
+        async with contextlib.AsyncExitStack() as stack:
+            if self._budget is not None:
+                await stack.enter_async_context(self._budget.slot(self._realm_id, batch=batch))
+            started = time.perf_counter()
+            status = "none"
+            try:
+                response = await http.request(
+                    method, url, params=params, content=content, headers=headers
+                )
+                status = str(response.status_code)
+                return response
+            finally:
+                await self._count(method, url, status, time.perf_counter() - started)
+        raise AssertionError("unreachable")
+
+    async def _count(self, method: str, url: str, status: str, seconds: float) -> None:
+        if self._metrics is None:
+            return
+        endpoint = f"{method} {_endpoint(url, self._base)}"
+        await self._metrics.incr(QBO_REQUESTS, {"endpoint": endpoint, "status": status})
+        await self._metrics.observe(QBO_LATENCY, seconds, {"endpoint": endpoint})
+        if status == "429":
+            await self._metrics.incr(QBO_THROTTLED)
+
+
+def _endpoint(url: str, base: str) -> str:
+    """`customer`, `query`, `batch`, `companyinfo`, ...: the path after the realm, no ids."""
+    rest = url.removeprefix(base).strip("/")
+    return rest.split("/", 1)[0] or "company"
 
 
 def _entity(body: dict[str, Any], entity: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from app.sync.engine import (
     SyncDeps,
     applier_for,
     call_qbo,
+    count_outcome,
     lock_id,
     outcome_of_error,
     prepare,
@@ -142,6 +143,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
     for event, work, outcome in recorded:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
             freed, delay = await record(deps, session, event, work, outcome)
+        await count_outcome(deps, outcome)
         released += freed
         if isinstance(outcome, Deferred) and outcome.delay > 0:
             realm_wait = max(realm_wait or 0.0, outcome.delay)

@@ -42,6 +42,7 @@ from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
+from app.metrics.store import SYNC_OUTCOMES, Metrics
 from app.qbo.errors import Category, QboError
 from app.qbo.limiter import BudgetWait, RealmBudget
 from app.sync.apply import Applied, Applier, Target, Work
@@ -74,6 +75,7 @@ class SyncDeps:
     transport: httpx.AsyncBaseTransport | None = None
     budget: RealmBudget | None = None
     http: httpx.AsyncClient | None = None
+    metrics: Metrics | None = None
     lookups: CompanyLookups = field(init=False)
 
     def __post_init__(self) -> None:
@@ -151,6 +153,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
         outcome = await call_qbo(deps, step.work, key)
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
             released, delay = await record(deps, session, step.event, step.work, outcome)
+        await count_outcome(deps, outcome)
         handled += 1
         if released and deps.redis is not None:
             await enqueue_sync(deps.redis, released)
@@ -371,7 +374,9 @@ Outcome = Done | RetryLater | Dead | NoConnection | Deferred
 
 
 def realm_api(deps: SyncDeps, realm_id: str) -> RealmApi:
-    return RealmApi(deps.settings, deps.keeper, realm_id, deps.transport, deps.budget, deps.http)
+    return RealmApi(
+        deps.settings, deps.keeper, realm_id, deps.transport, deps.budget, deps.http, deps.metrics
+    )
 
 
 def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
@@ -442,6 +447,21 @@ async def outcome_of_error(
         logger.warning("QBO unreachable", exc_info=err, extra=extra)
         return RetryLater(_reason("transient", f"QBO unreachable ({type(err).__name__})"), False)
     raise err
+
+
+async def count_outcome(deps: SyncDeps, outcome: Outcome) -> None:
+    if deps.metrics is None:
+        return
+    result = {
+        Done: "synced",
+        RetryLater: "retrying",
+        Dead: "dead",
+        NoConnection: "waiting_connection",
+        Deferred: "deferred",
+    }[type(outcome)]
+    reason = getattr(outcome, "reason", None) or {}
+    category = str(reason.get("category") or "none")
+    await deps.metrics.incr(SYNC_OUTCOMES, {"result": result, "category": category})
 
 
 def _maybe_written(err: QboError) -> bool:

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.connections.refresh import TokenKeeper, with_access_token
+from app.metrics.store import Metrics
 from app.qbo.client import QboClient
 from app.qbo.errors import Category, QboError
 from app.qbo.limiter import RealmBudget
@@ -28,10 +29,17 @@ class RealmApi:
     transport: httpx.AsyncBaseTransport | None = None
     budget: RealmBudget | None = None
     http: httpx.AsyncClient | None = None
+    metrics: Metrics | None = None
 
     def _client(self, token: SecretStr) -> QboClient:
         return QboClient(
-            self.settings, self.realm_id, token, self.transport, budget=self.budget, http=self.http
+            self.settings,
+            self.realm_id,
+            token,
+            self.transport,
+            budget=self.budget,
+            http=self.http,
+            metrics=self.metrics,
         )
 
     async def write(

@@ -34,3 +34,8 @@ async def alive(redis: Redis, within: float = FRESH_SECONDS) -> int:
     """How many workers sent a heartbeat in the last `within` seconds."""
     now = await _redis_now(redis)
     return int(await redis.zcount(KEY, now - within, "+inf"))
+
+
+async def forget(redis: Redis, worker: str) -> None:
+    """A worker stopping cleanly is no longer counted (a killed one ages out in 30 s)."""
+    await redis.zrem(KEY, worker)

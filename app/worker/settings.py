@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import httpx
@@ -13,11 +14,12 @@ from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper
 from app.db import create_engine, create_session_factory
 from app.logs import configure_logging
+from app.metrics.store import Metrics
 from app.qbo.client import http_client
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps
-from app.worker.heartbeat import worker_id
+from app.worker.heartbeat import forget, worker_id
 from app.worker.tasks import (
     compact_counts,
     refresh_connection_tokens,
@@ -54,6 +56,7 @@ def worker_settings(
             oauth=LazyOAuth(settings, qbo_transport),
             cipher=TokenCipher.from_settings(settings),
             notice_transport=None,
+            metrics=Metrics(ctx["redis"]),
         )
         ctx["sync"] = SyncDeps(
             settings=settings,
@@ -63,9 +66,12 @@ def worker_settings(
             transport=qbo_transport,
             budget=RealmBudget(ctx["redis"], Limits.from_settings(settings)),
             http=http_client(qbo_transport),
+            metrics=ctx["tokens"].metrics,
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        with contextlib.suppress(Exception):
+            await forget(ctx["redis"], ctx["worker_id"])
         if ctx["sync"].http is not None:
             await ctx["sync"].http.aclose()
         await ctx["engine"].dispose()
@@ -80,7 +86,13 @@ def worker_settings(
                 cron(sweep_due_events, second=set(range(0, 60, step)), run_at_startup=True),
                 # Every minute: tokens live an hour and are refreshed REFRESH_AHEAD_MINUTES early.
                 cron(refresh_connection_tokens, second={30}, run_at_startup=True),
-                cron(worker_heartbeat, second=set(range(0, 60, 10)), run_at_startup=True),
+                # Not unique: every worker must beat, not one per tick.
+                cron(
+                    worker_heartbeat,
+                    second=set(range(0, 60, 10)),
+                    run_at_startup=True,
+                    unique=False,
+                ),
                 cron(compact_counts, second=set(range(5, 60, 10))),
             ],
             "redis_settings": RedisSettings.from_dsn(redis_url),

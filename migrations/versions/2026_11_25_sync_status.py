@@ -15,9 +15,7 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-OPEN = (
-    "status IN ('pending', 'retrying', 'waiting_dependency', 'syncing', 'waiting_connection')"
-)
+OPEN = "status IN ('pending', 'retrying', 'waiting_dependency', 'syncing', 'waiting_connection')"
 
 # Each statement on `events` appends its net change per (realm, status) to
 # `event_count_deltas`: inserts only, so concurrent writers never wait on each other (an

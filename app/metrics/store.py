@@ -1,0 +1,102 @@
+"""Counters and histograms in Redis, so that `/metrics` is right with any number of API and
+worker processes on any number of machines: every process adds to the same hashes, and any
+API process reads them all at scrape time.
+
+One hash per metric (`qbo:metrics:<name>`), one field per label set (and per histogram
+bucket). Recording never raises: a metric is not worth failing a sync for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "qbo:metrics:"
+# Seconds; QBO answers in tens to hundreds of milliseconds, a timeout takes 30 s.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Counter:
+    name: str
+    help: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    name: str
+    help: str
+    labels: tuple[str, ...]
+    buckets: tuple[float, ...] = LATENCY_BUCKETS
+
+
+EVENTS_INGESTED = Counter(
+    "qbo_sync_events_ingested_total", "Events accepted at intake, by type.", ("type",)
+)
+SYNC_OUTCOMES = Counter(
+    "qbo_sync_sync_outcomes_total",
+    "Outcomes of sync attempts: synced, retrying, dead, waiting_connection, deferred;"
+    " category is the error category (none when synced).",
+    ("result", "category"),
+)
+QBO_REQUESTS = Counter(
+    "qbo_sync_qbo_requests_total",
+    "Requests sent to the QBO Accounting API, by endpoint and HTTP status (none: no answer).",
+    ("endpoint", "status"),
+)
+QBO_THROTTLED = Counter(
+    "qbo_sync_qbo_throttled_total", "429 answers from QBO (each pauses its realm).", ()
+)
+QBO_LATENCY = Histogram(
+    "qbo_sync_qbo_request_seconds", "Latency of QBO Accounting API requests.", ("endpoint",)
+)
+TOKEN_REFRESHES = Counter(
+    "qbo_sync_token_refreshes_total",
+    "OAuth token refreshes: refreshed, or the error (invalid_grant, transport, ...).",
+    ("result",),
+)
+COUNTERS = (EVENTS_INGESTED, SYNC_OUTCOMES, QBO_REQUESTS, QBO_THROTTLED, TOKEN_REFRESHES)
+HISTOGRAMS = (QBO_LATENCY,)
+
+
+def _field(metric: Counter | Histogram, labels: Mapping[str, str]) -> str:
+    return json.dumps([str(labels.get(name, "")) for name in metric.labels])
+
+
+class Metrics:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def incr(self, metric: Counter, labels: Mapping[str, str] | None = None) -> None:
+        try:
+            await self._redis.hincrby(  # type: ignore[misc]
+                PREFIX + metric.name, _field(metric, labels or {}), 1
+            )
+        except Exception:
+            logger.debug("metric not recorded", exc_info=True)
+
+    async def observe(
+        self, metric: Histogram, value: float, labels: Mapping[str, str] | None = None
+    ) -> None:
+        field = _field(metric, labels or {})
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for bound in metric.buckets:
+                    if value <= bound:
+                        pipe.hincrby(PREFIX + metric.name, f"{field}|{bound}", 1)
+                pipe.hincrby(PREFIX + metric.name, f"{field}|+Inf", 1)
+                pipe.hincrbyfloat(PREFIX + metric.name, f"{field}|sum", value)
+                await pipe.execute()
+        except Exception:
+            logger.debug("metric not recorded", exc_info=True)
+
+    async def read(self, name: str) -> dict[str, float]:
+        raw = await self._redis.hgetall(PREFIX + name)  # type: ignore[misc]
+        return {(k.decode() if isinstance(k, bytes) else str(k)): float(v) for k, v in raw.items()}
