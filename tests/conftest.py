@@ -7,6 +7,7 @@ started under .data/test (kept between runs so that only the first run pays for 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,11 +17,14 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cli import migrate_to_head
 from app.config import Environment, Settings
+from app.connections.crypto import TokenDecryptError
+from app.connections.models import Connection
+from app.connections.tokens import read_tokens
 from app.db import Base
 from app.devservers import (
     create_database,
@@ -39,6 +43,15 @@ TEST_DATA = ROOT / ".data" / "test"
 ALL_SCOPES = [s.value for s in Scope]
 
 KeyFactory = Callable[..., Awaitable[str]]
+# Set by tests/test_log_secrets.py for the run it scans: every secret the run uses is
+# written here, one per line.
+SECRETS_FILE = os.environ.get("QBO_SYNC_SECRETS_FILE")
+
+
+def remember_secret(*values: str | None) -> None:
+    if SECRETS_FILE:
+        with open(SECRETS_FILE, "a", encoding="utf-8") as out:
+            out.writelines(f"{v}\n" for v in values if v)
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +96,8 @@ def settings(database_url: str, redis_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    remember_secret(*(k.get_secret_value() for k in settings.token_encryption_keys))
+    remember_secret(settings.oauth_client[1].get_secret_value())
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
@@ -114,6 +129,13 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "app" not in request.fixturenames:
         return
     application: FastAPI = request.getfixturevalue("app")
+    if SECRETS_FILE:
+        async with application.state.session_factory() as session:
+            for connection in await session.scalars(select(Connection)):
+                # Tests of key rotation store tokens under keys of their own: skip those.
+                with contextlib.suppress(TokenDecryptError, TypeError, ValueError):
+                    access, refresh = read_tokens(connection, application.state.cipher)
+                    remember_secret(access.get_secret_value(), refresh.get_secret_value())
     load_all_models()
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with application.state.engine.begin() as conn:
@@ -133,6 +155,7 @@ def make_key(session_factory: async_sessionmaker[AsyncSession]) -> KeyFactory:
                 [Scope(s) for s in (scopes if scopes is not None else ALL_SCOPES)],
             )
             await session.commit()
+        remember_secret(key)
         return key
 
     return factory
