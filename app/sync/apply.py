@@ -83,6 +83,7 @@ class Work:
     maybe_applied: bool
     context: CompanyContext
     replays: int = 0
+    attempt: int = 1  # for logs: 1 + the failed attempts so far
 
     @property
     def entity(self) -> str:
@@ -342,4 +343,5 @@ def _log(work: Work) -> dict[str, Any]:
         "event_id": str(work.event_id),
         "entity_type": work.entity_type,
         "external_id": work.external_id,
+        "attempt": work.attempt,
     }

@@ -233,6 +233,7 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
         maybe_applied=maybe_applied(event),
         context=context,
         replays=event.replays,
+        attempt=event.attempts + 1,
     )
     event.status = EventStatus.SYNCING.value
     event.next_attempt_at = now + LEASE
@@ -401,6 +402,7 @@ def log_extra(work: Work, realm_id: str) -> dict[str, Any]:
         "realm_id": realm_id,
         "entity_type": work.entity_type,
         "external_id": work.external_id,
+        "attempt": work.attempt,
     }
 
 
