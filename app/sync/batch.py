@@ -20,7 +20,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.events.models import Event
@@ -35,12 +34,13 @@ from app.sync.engine import (
     SyncDeps,
     applier_for,
     call_qbo,
+    claim,
     count_outcome,
-    lock_id,
     outcome_of_error,
     prepare,
     realm_api,
     record,
+    release,
 )
 from app.sync.payloads import body_json
 from app.worker.enqueue import enqueue_sync
@@ -77,26 +77,11 @@ async def sync_batch(deps: SyncDeps, keys: list[EntityKey]) -> BatchResult:
     """Prepare the next event of each record, send the batchable ones in one call and the
     rest alone, and record every outcome. Records another worker holds are skipped."""
     async with deps.engine.connect() as conn:
-        locked: list[EntityKey] = []
-        for key in keys:
-            if await conn.scalar(select(func.pg_try_advisory_lock(lock_id(key)))):
-                locked.append(key)
-        await conn.commit()
+        locked = await claim(conn, keys)
         try:
             return await _run(deps, conn, locked)
         finally:
-            await _unlock_all(conn, locked)
-
-
-async def _unlock_all(conn: AsyncConnection, keys: list[EntityKey]) -> None:
-    try:
-        await conn.rollback()
-        for key in keys:
-            await conn.scalar(select(func.pg_advisory_unlock(lock_id(key))))
-        await conn.commit()
-    except Exception:
-        logger.warning("could not release entity locks; closing their connection", exc_info=True)
-        await conn.invalidate()
+            await release(conn, locked)
 
 
 async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> BatchResult:

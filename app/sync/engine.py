@@ -59,7 +59,6 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=6)
 # Events one job run handles before it yields the worker slot (the sweeper brings it back).
 MAX_STEPS = 200
-OPEN_STATUSES = (*DUE_STATUSES,)
 # Second key space of pg_advisory_xact_lock(int, int): "someone may be releasing waiters".
 DEPENDENCY_LOCK_CLASS = 0x5153  # "QS"
 
@@ -89,15 +88,18 @@ class JobResult:
     retry_in: float | None = None
 
 
+def _digest(key: EntityKey) -> bytes:
+    return hashlib.sha256(f"{key.realm_id}/{key.entity_type}/{key.external_id}".encode()).digest()
+
+
 def lock_id(key: EntityKey) -> int:
     """The entity's advisory lock key (signed 64 bits)."""
-    raw = f"{key.realm_id}/{key.entity_type}/{key.external_id}".encode()
-    return int.from_bytes(hashlib.sha256(raw).digest()[:8], "big", signed=True)
+    return int.from_bytes(_digest(key)[:8], "big", signed=True)
 
 
-def _parent_lock(realm_id: str, parent: tuple[str, str]) -> int:
-    raw = f"{realm_id}/{parent[0]}/{parent[1]}".encode()
-    return int.from_bytes(hashlib.sha256(raw).digest()[:4], "big", signed=True)
+def _parent_lock(key: EntityKey) -> int:
+    """The entity's key in the dependency lock space (signed 32 bits)."""
+    return int.from_bytes(_digest(key)[:4], "big", signed=True)
 
 
 def waiting_key(entity_type: str, external_id: str) -> str:
@@ -107,24 +109,33 @@ def waiting_key(entity_type: str, external_id: str) -> str:
 async def sync_entity(deps: SyncDeps, key: EntityKey) -> JobResult:
     """Work through the entity's due events. Safe to run twice and to kill at any point."""
     async with deps.engine.connect() as conn:
-        locked = await conn.scalar(select(func.pg_try_advisory_lock(lock_id(key))))
-        await conn.commit()
-        if not locked:
+        if not await claim(conn, [key]):
             return JobResult("busy", retry_in=1.0)
         try:
             return await _run(deps, conn, key)
         finally:
-            await _unlock(conn, key)
+            await release(conn, [key])
 
 
-async def _unlock(conn: AsyncConnection, key: EntityKey) -> None:
+async def claim(conn: AsyncConnection, keys: list[EntityKey]) -> list[EntityKey]:
+    """Take the session-level lock of each record that no other worker holds; returns
+    those taken. They stay held on `conn` until `release`, or until it is closed."""
+    taken = [
+        key for key in keys if await conn.scalar(select(func.pg_try_advisory_lock(lock_id(key))))
+    ]
+    await conn.commit()
+    return taken
+
+
+async def release(conn: AsyncConnection, keys: list[EntityKey]) -> None:
     try:
         await conn.rollback()
-        await conn.scalar(select(func.pg_advisory_unlock(lock_id(key))))
+        for key in keys:
+            await conn.scalar(select(func.pg_advisory_unlock(lock_id(key))))
         await conn.commit()
     except Exception:
-        # The lock dies with the session: drop the connection instead of pooling it.
-        logger.warning("could not release an entity lock; closing its connection", exc_info=True)
+        # The locks die with the session: drop the connection instead of pooling it.
+        logger.warning("could not release entity locks; closing their connection", exc_info=True)
         await conn.invalidate()
 
 
@@ -179,7 +190,7 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
                     Event.realm_id == key.realm_id,
                     Event.entity_type == key.entity_type,
                     Event.external_id == key.external_id,
-                    Event.status.in_(OPEN_STATUSES),
+                    Event.status.in_(DUE_STATUSES),
                 )
                 .order_by(Event.occurred_at, Event.received_at, Event.id)
             )
@@ -271,7 +282,7 @@ async def _resolve(
         await session.execute(
             select(
                 func.pg_advisory_xact_lock(
-                    DEPENDENCY_LOCK_CLASS, _parent_lock(event.realm_id, parent)
+                    DEPENDENCY_LOCK_CLASS, _parent_lock(EntityKey(event.realm_id, *parent))
                 )
             )
         )
@@ -546,7 +557,7 @@ async def _lock_as_parent(session: AsyncSession, event: Event) -> None:
         select(
             func.pg_advisory_xact_lock(
                 DEPENDENCY_LOCK_CLASS,
-                _parent_lock(event.realm_id, (event.entity_type, event.external_id)),
+                _parent_lock(EntityKey(event.realm_id, event.entity_type, event.external_id)),
             )
         )
     )
