@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from app.db import utcnow
 from app.deps import SessionDep, StatusReader
 from app.errors import PROBLEM_JSON
+from app.events.models import FINAL_STATUSES
 from app.metrics.store import COUNTERS, HISTOGRAMS, Metrics
 from app.status.service import realm_reports
 
@@ -81,7 +82,7 @@ async def _families(metrics: Metrics, reports: list[Any]) -> list[Metric]:
         lag.add_metric([report.realm_id], age)
         dead.add_metric([report.realm_id], report.counts.get("dead", 0))
         for status, n in report.counts.items():
-            if status not in ("synced", "superseded", "dead"):
+            if status not in FINAL_STATUSES:
                 waiting.add_metric([report.realm_id, status], n)
         for verdict in ("ok", "degraded", "failing"):
             failing.add_metric(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection, ConnectionStatus
 from app.db import utcnow
-from app.events.models import OPEN_SQL
+from app.events.models import FINAL_STATUSES, OPEN_SQL
 from app.qbo.limiter import BudgetState, RealmBudget
 from app.status.models import EventCount, EventCountDelta
 
@@ -140,8 +140,7 @@ async def realm_reports(
 
 
 def _open(report: RealmReport) -> int:
-    finals = ("synced", "superseded", "dead")
-    return sum(n for status, n in report.counts.items() if status not in finals)
+    return sum(n for status, n in report.counts.items() if status not in FINAL_STATUSES)
 
 
 def verdict(report: RealmReport, now: datetime) -> tuple[str, str]:

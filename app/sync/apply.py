@@ -9,6 +9,7 @@ A customer name QBO already holds is adopted or disambiguated by policy (6240).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -160,7 +161,7 @@ class Applier:
                 and any(line.tax_code is None for line in data.lines)
             ):
                 code = await self.lookups.default_tax_code(self.api)
-                ctx = CompanyContext(**{**_fields(ctx), "default_tax_code_id": code})
+                ctx = dataclasses.replace(ctx, default_tax_code_id=code)
             items = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "item"}
             customer = work.refs[("customer", data.customer_external_id)]
             return invoice_body(data, ctx, customer, items)
@@ -332,10 +333,6 @@ class Applier:
 
 def _renamed_note(body: Json) -> str:
     return f"name already used in QBO; sent as {body['DisplayName']!r}"
-
-
-def _fields(ctx: CompanyContext) -> dict[str, Any]:
-    return {name: getattr(ctx, name) for name in ctx.__dataclass_fields__}
 
 
 def _log(work: Work) -> dict[str, Any]:

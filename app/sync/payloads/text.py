@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from app.config import DEFAULT_DISPLAY_NAME_TEMPLATE
 from app.sync.payloads.context import PayloadError
 
 DISPLAY_NAME_MAX = 500
@@ -12,7 +13,7 @@ NAME_MAX = 100  # GivenName, FamilyName, CompanyName, Item.Name
 _NAME_REPLACEMENTS = (("\r\n", " "), ("\r", " "), ("\n", " "), ("\t", " "), (":", "-"))
 ENTITY_TYPES = frozenset({"customer", "item", "invoice", "payment"})
 MARKER_PREFIX = "qbo-sync"
-DEFAULT_DISAMBIGUATION = "{display_name} ({external_id})"
+DEFAULT_DISAMBIGUATION = DEFAULT_DISPLAY_NAME_TEMPLATE
 # Fixed namespace of our requestids; changing it would break dedupe of in-flight retries.
 REQUESTID_NAMESPACE = uuid.UUID("6f1d7c2a-3b8e-5d4f-9a60-2c7e1b0d9f31")
 
