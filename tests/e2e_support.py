@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from arq.connections import ArqRedis
 from arq.worker import create_worker
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -186,3 +187,53 @@ async def event_of(factory: async_sessionmaker[AsyncSession], event_id: str) -> 
         event = await session.scalar(select(Event).where(Event.event_id == event_id))
     assert event is not None
     return event
+
+
+class World:
+    """One connected realm and the pieces a test drives."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        auth: dict[str, str],
+        books: Books,
+        settings: Settings,
+        factory: async_sessionmaker[AsyncSession],
+        redis: ArqRedis,
+    ) -> None:
+        self.client, self.auth, self.books = client, auth, books
+        self.settings, self.factory, self.redis = settings, factory, redis
+        self.realm = ""
+
+    async def connect(self, country: str = "US", **company: Any) -> World:
+        self.realm = await connect(self.books, self.settings, self.factory, country, **company)
+        return self
+
+    async def send(self, *events: dict[str, Any]) -> dict[str, int]:
+        for event in events:
+            event["realm_id"] = self.realm
+        await post(self.client, self.auth, *events)
+        return await drain(self.settings, self.books, self.factory, self.redis)
+
+    async def records(self, collection: str) -> list[dict[str, Any]]:
+        return await self.books.records(self.realm, collection)
+
+    async def event(self, body: dict[str, Any]) -> dict[str, Any]:
+        stored = await event_of(self.factory, str(body["event_id"]))
+        answer = await self.client.get(f"/events/{stored.id}", headers=self.auth)
+        assert answer.status_code == 200
+        out: dict[str, Any] = answer.json()
+        return out
+
+
+@pytest.fixture
+def world(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    books: Books,
+    sync_settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    redis: ArqRedis,
+) -> World:
+    """The pieces of an end-to-end test; `await world.connect()` adds a connected company."""
+    return World(client, auth, books, sync_settings, session_factory, redis)

@@ -6,65 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import httpx
-from arq.connections import ArqRedis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from app.config import Settings
-from tests.e2e_support import Books, connect, drain, event_of, post
+from tests.e2e_support import World, drain
 from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
-
-
-class World:
-    """One connected realm and the pieces a test drives."""
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        auth: dict[str, str],
-        books: Books,
-        settings: Settings,
-        factory: async_sessionmaker[AsyncSession],
-        redis: ArqRedis,
-    ) -> None:
-        self.client, self.auth, self.books = client, auth, books
-        self.settings, self.factory, self.redis = settings, factory, redis
-        self.realm = ""
-
-    async def connect(self, country: str = "US", **company: Any) -> World:
-        self.realm = await connect(self.books, self.settings, self.factory, country, **company)
-        return self
-
-    async def send(self, *events: dict[str, Any]) -> dict[str, int]:
-        for event in events:
-            event["realm_id"] = self.realm
-        await post(self.client, self.auth, *events)
-        return await drain(self.settings, self.books, self.factory, self.redis)
-
-    async def records(self, collection: str) -> list[dict[str, Any]]:
-        return await self.books.records(self.realm, collection)
-
-    async def event(self, body: dict[str, Any]) -> dict[str, Any]:
-        stored = await event_of(self.factory, str(body["event_id"]))
-        answer = await self.client.get(f"/events/{stored.id}", headers=self.auth)
-        assert answer.status_code == 200
-        out: dict[str, Any] = answer.json()
-        return out
-
-
-async def world(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-    country: str = "US",
-    **company: Any,
-) -> World:
-    return await World(client, auth, books, sync_settings, session_factory, redis).connect(
-        country, **company
-    )
 
 
 def at(minute: int) -> str:
@@ -77,15 +20,8 @@ def ours(rows: list[dict[str, Any]], kind: str, external_id: str) -> list[dict[s
     return [r for r in rows if tag in str(r.get(field, "")).split()]
 
 
-async def test_a_burst_of_updates_ends_in_the_newest_state_with_fewer_writes(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    w = await world(client, auth, books, sync_settings, session_factory, redis)
+async def test_a_burst_of_updates_ends_in_the_newest_state_with_fewer_writes(world: World) -> None:
+    w = await world.connect()
     burst = [
         customer_event("c1", occurred_at=at(i), data={"display_name": f"Version {i}"})
         for i in range(10)
@@ -95,7 +31,7 @@ async def test_a_burst_of_updates_ends_in_the_newest_state_with_fewer_writes(
     assert counts == {"synced": 1, "superseded": 9}
     (customer,) = await w.records("customers")
     assert customer["DisplayName"] == "Version 9"
-    writes = (await books.counters(w.realm))["by_endpoint"]
+    writes = (await w.books.counters(w.realm))["by_endpoint"]
     assert sum(n for endpoint, n in writes.items() if "customer" in endpoint.lower()) < 10
     # A late arrival older than what QBO holds changes nothing.
     counts = await w.send(customer_event("c1", occurred_at=at(5), data={"display_name": "Old"}))
@@ -103,15 +39,8 @@ async def test_a_burst_of_updates_ends_in_the_newest_state_with_fewer_writes(
     assert (await w.records("customers"))[0]["DisplayName"] == "Version 9"
 
 
-async def test_updates_one_by_one_keep_one_record(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    w = await world(client, auth, books, sync_settings, session_factory, redis)
+async def test_updates_one_by_one_keep_one_record(world: World) -> None:
+    w = await world.connect()
     for i in range(3):
         await w.send(customer_event("c1", occurred_at=at(i), data={"display_name": f"V{i}"}))
     (customer,) = await w.records("customers")
@@ -119,21 +48,14 @@ async def test_updates_one_by_one_keep_one_record(
     assert customer["SyncToken"] == "2"
 
 
-async def test_duplicate_name_adopts_the_same_person_and_disambiguates_others(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    w = await world(client, auth, books, sync_settings, session_factory, redis)
-    same = await books.create(
+async def test_duplicate_name_adopts_the_same_person_and_disambiguates_others(world: World) -> None:
+    w = await world.connect()
+    same = await w.books.create(
         w.realm,
         "Customer",
         {"DisplayName": "Jane Doe", "PrimaryEmailAddr": {"Address": "JANE@example.com"}},
     )
-    await books.create(w.realm, "Customer", {"DisplayName": "John Roe"})
+    await w.books.create(w.realm, "Customer", {"DisplayName": "John Roe"})
     adopt = customer_event("c1", data={"display_name": "Jane Doe", "email": "jane@example.com"})
     rename = customer_event("c2", data={"display_name": "John Roe", "email": "other@example.com"})
     vendor = customer_event("c3", data={"display_name": "Books by Bessie"})  # a vendor's name
@@ -156,39 +78,25 @@ async def test_duplicate_name_adopts_the_same_person_and_disambiguates_others(
     assert len(await w.records("customers")) == 4
 
 
-async def test_an_accountants_edit_survives_our_update(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    w = await world(client, auth, books, sync_settings, session_factory, redis)
+async def test_an_accountants_edit_survives_our_update(world: World) -> None:
+    w = await world.connect()
     await w.send(customer_event("c1", occurred_at=at(0)))
     (customer,) = await w.records("customers")
-    await books.edit(
+    await w.books.edit(
         w.realm, "customers", customer["Id"], Title="Dr", Mobile={"FreeFormNumber": "07700"}
     )
 
     await w.send(customer_event("c1", occurred_at=at(1), data={"display_name": "Ada L."}))
 
-    after = await books.record(w.realm, "customers", customer["Id"])
+    after = await w.books.record(w.realm, "customers", customer["Id"])
     assert after["DisplayName"] == "Ada L."  # ours
     assert after["Title"] == "Dr"  # theirs, kept through the 5010 re-read
     assert after["Mobile"] == {"FreeFormNumber": "07700"}
     assert int(after["SyncToken"]) == 2
 
 
-async def test_every_operation(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    w = await world(client, auth, books, sync_settings, session_factory, redis)
+async def test_every_operation(world: World) -> None:
+    w = await world.connect()
     counts = await w.send(
         customer_event("c1", occurred_at=at(0)),
         item_event("item-1", occurred_at=at(0)),
@@ -265,17 +173,8 @@ async def test_every_operation(
     assert set(counts) == {"synced"}
 
 
-async def test_custom_numbers_and_a_non_us_company(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    w = await world(
-        client, auth, books, sync_settings, session_factory, redis, "GB", custom_txn_numbers=True
-    )
+async def test_custom_numbers_and_a_non_us_company(world: World) -> None:
+    w = await world.connect("GB", custom_txn_numbers=True)
     lines = [
         {"item_external_id": "item-1", "quantity": "2", "unit_price": "100.00", "amount": "200.00"}
     ]
@@ -295,21 +194,16 @@ async def test_custom_numbers_and_a_non_us_company(
 
 
 async def test_records_gone_or_inactive_in_qbo_go_dead_with_a_reason_and_replay(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
+    world: World,
 ) -> None:
-    w = await world(client, auth, books, sync_settings, session_factory, redis)
+    w = await world.connect()
     await w.send(
         customer_event("c1", occurred_at=at(0)),
         item_event("item-1", occurred_at=at(0)),
         item_event("item-2", occurred_at=at(0)),
     )
     item = next(i for i in await w.records("items") if i["Name"] == "Consulting item-1")
-    await books.client.post(f"/admin/companies/{w.realm}/items/{item['Id']}/deactivate")
+    await w.books.client.post(f"/admin/companies/{w.realm}/items/{item['Id']}/deactivate")
 
     invoice = invoice_event("inv-1", customer="c1", occurred_at=at(1))
     counts = await w.send(invoice)
@@ -321,16 +215,16 @@ async def test_records_gone_or_inactive_in_qbo_go_dead_with_a_reason_and_replay(
 
     # The item is made active again by its owner; replaying the invoice now syncs it.
     await w.send(item_event("item-1", occurred_at=at(2)))
-    answer = await client.post(f"/events/{dead['id']}/retry", headers=auth)
+    answer = await w.client.post(f"/events/{dead['id']}/retry", headers=w.auth)
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "pending"
-    counts = await drain(sync_settings, books, session_factory, redis)
+    counts = await drain(w.settings, w.books, w.factory, w.redis)
     assert (await w.event(invoice))["status"] == "synced"
     assert len(await w.records("invoices")) == 1
 
     # An invoice deleted by the accountant: our update cannot apply, and says why.
     (row,) = await w.records("invoices")
-    await books.client.delete(f"/admin/companies/{w.realm}/invoices/{row['Id']}")
+    await w.books.client.delete(f"/admin/companies/{w.realm}/invoices/{row['Id']}")
     update = invoice_event("inv-1", customer="c1", occurred_at=at(3), data={"memo": "changed"})
     counts = await w.send(update)
     gone = await w.event(update)
@@ -339,16 +233,9 @@ async def test_records_gone_or_inactive_in_qbo_go_dead_with_a_reason_and_replay(
 
 
 async def test_a_permanent_fault_is_dead_with_a_reason_and_a_new_event_fixes_it(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
+    world: World,
 ) -> None:
-    w = await world(
-        client, auth, books, sync_settings, session_factory, redis, custom_txn_numbers=True
-    )
+    w = await world.connect(custom_txn_numbers=True)
     await w.send(customer_event("c1"), item_event("item-1"), item_event("item-2"))
     await w.send(invoice_event("inv-1", customer="c1", data={"number": "DUP-1"}))
     clash = invoice_event("inv-2", customer="c1", occurred_at=at(0), data={"number": "DUP-1"})
@@ -366,16 +253,9 @@ async def test_a_permanent_fault_is_dead_with_a_reason_and_a_new_event_fixes_it(
     assert sorted(i["DocNumber"] for i in await w.records("invoices")) == ["DUP-1", "DUP-2"]
 
 
-async def test_children_of_a_dead_parent_die_naming_it(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    w = await world(client, auth, books, sync_settings, session_factory, redis)
-    await books.create(w.realm, "Customer", {"DisplayName": "Taken"})
+async def test_children_of_a_dead_parent_die_naming_it(world: World) -> None:
+    w = await world.connect()
+    await w.books.create(w.realm, "Customer", {"DisplayName": "Taken"})
     # A customer in a currency the company cannot take: dead at build time.
     bad = customer_event("c1", data={"currency": "EUR"})
     invoice = invoice_event("inv-1", customer="c1")
@@ -387,17 +267,10 @@ async def test_children_of_a_dead_parent_die_naming_it(
     assert child["last_error"]["category"] == "dependency"
 
 
-async def test_hostile_names_are_queried_safely_and_round_trip(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    w = await world(client, auth, books, sync_settings, session_factory, redis)
+async def test_hostile_names_are_queried_safely_and_round_trip(world: World) -> None:
+    w = await world.connect()
     name = "O'Brien \\' OR Name LIKE '%"
-    theirs = await books.create(
+    theirs = await w.books.create(
         w.realm, "Customer", {"DisplayName": name, "PrimaryEmailAddr": {"Address": "ob@x.test"}}
     )
     same = customer_event("c1", data={"display_name": name, "email": "ob@x.test"})
