@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     qbo_batch_size: int = Field(30, ge=2, le=30)
     refresh_ahead_minutes: int = Field(15, ge=6, le=55)
     refresh_idle_days: int = Field(7, ge=1, le=90)
+    # Ops console: how long a login lasts.
+    ops_session_hours: float = Field(8.0, gt=0, le=168)
     ops_webhook_url: str | None = None
     ops_webhook_secret: SecretStr | None = None
     emulator_url: str = "http://127.0.0.1:8765"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import httpx
 from arq.connections import ArqRedis
@@ -24,6 +25,8 @@ from app.logs import configure_logging
 from app.mappings.router import router as mappings_router
 from app.metrics.router import router as metrics_router
 from app.metrics.store import Metrics
+from app.ops.router import install_ops_console
+from app.ops.sessions import OpsSessions, signing_key
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.status.router import router as status_router
@@ -57,6 +60,11 @@ def create_app(
         app.state.redis = redis
         app.state.budget = RealmBudget(redis, Limits.from_settings(resolved))
         app.state.metrics = Metrics(redis)
+        app.state.ops_sessions = OpsSessions(
+            redis,
+            signing_key(resolved.token_encryption_keys[0]),
+            timedelta(hours=resolved.ops_session_hours),
+        )
         try:
             yield
         finally:
@@ -81,4 +89,5 @@ def create_app(
     app.include_router(mappings_router)
     app.include_router(status_router)
     app.include_router(metrics_router)
+    install_ops_console(app)
     return app
