@@ -1,0 +1,1 @@
+"""The ops console: HTML pages for connecting companies and replaying failures."""
