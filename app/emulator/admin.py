@@ -1,7 +1,7 @@
 """Admin API under /admin for tests, scripts and benchmarks (JSON, no auth: local tool).
 
 Companies, tokens without a browser, records as an accountant sees them, counters,
-fault injection, revocation, limits and config, the clock, reset.
+fault injection, revocation, limits and config, webhooks, the clock, reset.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from app.emulator import entities, faults
 from app.emulator.chaos import FaultSettings
-from app.emulator.config import EmulatorConfig, LimitsConfig
+from app.emulator.config import EmulatorConfig, LimitsConfig, WebhookConfig
 from app.emulator.gateway import StoreDep, write_context
 from app.emulator.jsonio import QboJSONResponse, loads, response_time
 from app.emulator.rules import bump
@@ -71,6 +71,7 @@ class ConfigPatch(BaseModel):
     refresh_rotation_seconds: float | None = Field(default=None, ge=0)
     max_batch_items: int | None = Field(default=None, ge=1)
     timeout_hold_seconds: float | None = Field(default=None, ge=0)
+    webhooks: WebhookConfig | None = None
 
 
 def company_summary(company: Company) -> dict[str, Any]:
@@ -284,9 +285,45 @@ async def get_config(store: StoreDep) -> EmulatorConfig:
 
 @router.patch("/config")
 async def patch_config(body: ConfigPatch, store: StoreDep) -> EmulatorConfig:
-    for name, value in body.model_dump(exclude_none=True).items():
-        setattr(store.config, name, LimitsConfig(**value) if name == "limits" else value)
+    for name in body.model_dump(exclude_none=True):
+        setattr(store.config, name, getattr(body, name))
     return store.config
+
+
+@router.get("/webhooks")
+async def get_webhooks(store: StoreDep) -> WebhookConfig:
+    return store.config.webhooks
+
+
+@router.put("/webhooks")
+async def set_webhooks(body: WebhookConfig, store: StoreDep) -> WebhookConfig:
+    """Replace the webhook settings; `url: null` stops queueing new notifications."""
+    store.config.webhooks = body
+    return store.config.webhooks
+
+
+@router.get("/webhooks/deliveries")
+async def list_deliveries(store: StoreDep) -> dict[str, Any]:
+    """Every delivery attempt, oldest first (dropped ones included), and what is queued."""
+    dispatcher = store.webhooks
+    return {
+        "pending": len(dispatcher.pending),
+        "attempts": [attempt.as_json() for attempt in dispatcher.attempts],
+    }
+
+
+@router.delete("/webhooks/deliveries")
+async def clear_deliveries(store: StoreDep) -> dict[str, Any]:
+    """Forget the attempt log (retries still due keep running)."""
+    store.webhooks.attempts.clear()
+    return {"pending": len(store.webhooks.pending), "attempts": []}
+
+
+@router.post("/webhooks/flush")
+async def flush_webhooks(store: StoreDep) -> dict[str, Any]:
+    """Send what is queued now (no aggregation wait, no delay); answers that attempt."""
+    attempt = await store.webhooks.flush()
+    return {"attempt": attempt.as_json() if attempt is not None else None}
 
 
 @router.get("/clock")

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from app.emulator import entities, faults
 from app.emulator.gateway import serve
-from app.emulator.jsonio import BadJson, loads, parse_time
+from app.emulator.jsonio import BadJson, loads, meta_time, parse_time
 from app.emulator.query import execute, parse
 from app.emulator.rules import Json, WriteContext, parse_id
 from app.emulator.store import ENTITY_PATHS, TRANSACTION_ENTITIES, WRITABLE_ENTITIES, clone
@@ -121,7 +121,11 @@ async def cdc(request: Request, realm_id: str) -> Response:
 
 
 def run_cdc(ctx: WriteContext, names: str, since_text: str) -> Json:
-    """Objects of the listed entities changed since a moment, deletions last, at most 1000."""
+    """Objects of the listed entities changed since a moment, at most 1000 in all.
+
+    Per entity: active objects by LastUpdatedTime, then deletions by deletion time (as
+    `status: Deleted` stubs stamped with it); the cap is shared in the listed order.
+    """
     if not names.strip():
         raise faults.required_param("entities")
     if not since_text.strip():
@@ -146,18 +150,21 @@ def run_cdc(ctx: WriteContext, names: str, since_text: str) -> Json:
             if (t := parse_time(r["MetaData"]["LastUpdatedTime"])) is not None and t >= since
         ]
         changed.sort(key=lambda r: parse_time(r["MetaData"]["LastUpdatedTime"]) or since)
-        objects: list[Json] = [clone(r) for r in changed]
-        for record_id, when in ctx.company.deleted.get(entity, {}).items():
-            if when >= since:
-                objects.append(
-                    {
-                        "domain": "QBO",
-                        "status": "Deleted",
-                        "Id": record_id,
-                        "MetaData": {"LastUpdatedTime": ctx.store.meta_now()},
-                    }
-                )
-        objects = objects[:budget]
+        deleted = sorted(
+            (when, int(record_id))
+            for record_id, when in ctx.company.deleted.get(entity, {}).items()
+            if when >= since
+        )
+        objects: list[Json] = [clone(r) for r in changed[:budget]]
+        for when, record_id in deleted[: budget - len(objects)]:
+            objects.append(
+                {
+                    "domain": "QBO",
+                    "status": "Deleted",
+                    "Id": str(record_id),
+                    "MetaData": {"LastUpdatedTime": meta_time(when, ctx.store.tz)},
+                }
+            )
         budget -= len(objects)
         if objects:
             responses.append({entity: objects, "startPosition": 1, "maxResults": len(objects)})

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,19 +42,35 @@ class IntuitTidMiddleware:
         await self.app(scope, receive, send_with_tid)
 
 
-def create_app(config: EmulatorConfig | None = None) -> FastAPI:
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Nothing to start (webhook delivery starts on the first change); on shutdown,
+    cancel pending webhook timers and retries and close their HTTP client."""
+    yield
+    await store_of(app).webhooks.aclose()
+
+
+def create_app(
+    config: EmulatorConfig | None = None,
+    *,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
     """Build an emulator app; all its state lives on `app.state.store`.
 
     Routes: `/` and `/companies/{realm}` (HTML), Intuit's OAuth paths, the Accounting
     API under `/v3/company/{realmId}`, and the admin API under `/admin`.
+    `webhook_transport` carries webhook POSTs instead of the network (tests pass an
+    `httpx.ASGITransport`). Used in-process without its lifespan, call
+    `await store_of(app).webhooks.aclose()` when done.
     """
     config = config or EmulatorConfig()
     app = FastAPI(
         title="QuickBooks Online emulator",
         description="Intuit's OAuth and Accounting API, with their rules, in memory.",
         version="1",
+        lifespan=lifespan,
     )
-    app.state.store = Store(config)
+    app.state.store = Store(config, webhook_transport=webhook_transport)
     app.include_router(pages.router, include_in_schema=False)
     app.include_router(oauth.router, tags=["oauth"])
     app.include_router(admin.router)

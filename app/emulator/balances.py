@@ -53,6 +53,7 @@ def refresh_invoice(company: Company, invoice_id: str, stamp: str) -> None:
         invoice["Balance"] = balance
         invoice["LinkedTxn"] = links
         bump(invoice, stamp)
+        company.put("Invoice", invoice)
 
 
 def refresh_customer(company: Company, customer_id: str | None, stamp: str) -> None:
@@ -72,3 +73,4 @@ def refresh_customer(company: Company, customer_id: str | None, stamp: str) -> N
         customer["Balance"] = balance
         customer["BalanceWithJobs"] = balance
         customer["MetaData"] = {**customer["MetaData"], "LastUpdatedTime": stamp}
+        company.put("Customer", customer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.emulator.config import EmulatorConfig, LimitsConfig
+from app.emulator.config import EmulatorConfig, LimitsConfig, WebhookConfig
 
 
 def _client(text: str) -> tuple[str, str]:
@@ -60,6 +60,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ID:SECRET",
         help="accept only these clients (repeatable; default: accept any pair)",
     )
+    webhooks = parser.add_argument_group("webhooks (change notifications, off without a url)")
+    webhooks.add_argument("--webhook-url", metavar="URL", help="POST notifications here")
+    webhooks.add_argument(
+        "--webhook-verifier-token",
+        default=WebhookConfig().verifier_token,
+        metavar="TOKEN",
+        help="key of the intuit-signature HMAC",
+    )
+    webhooks.add_argument(
+        "--webhook-format",
+        choices=["legacy", "cloudevents"],
+        default="legacy",
+        help="body format (default legacy)",
+    )
+    webhooks.add_argument(
+        "--webhook-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait before each delivery (default 0)",
+    )
+    webhooks.add_argument(
+        "--webhook-loss-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="share of deliveries silently lost, 0..1 (default 0)",
+    )
     parser.add_argument(
         "--log-level",
         default="info",
@@ -86,6 +114,13 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         base_url=args.base_url,
         clients=dict(args.client),
         seed=args.seed,
+        webhooks=WebhookConfig(
+            url=args.webhook_url,
+            verifier_token=args.webhook_verifier_token,
+            format=args.webhook_format,
+            delay_seconds=args.webhook_delay,
+            loss_rate=args.webhook_loss_rate,
+        ),
     )
 
 

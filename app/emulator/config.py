@@ -1,8 +1,10 @@
-"""Knobs of the emulator: limits, token lifetimes, rotation, fault defaults."""
+"""Knobs of the emulator: limits, token lifetimes, rotation, fault defaults, webhooks."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
 
 
 class LimitsConfig(BaseModel):
@@ -16,6 +18,54 @@ class LimitsConfig(BaseModel):
     max_in_flight: int | None = Field(default=10, ge=1)
     batch_per_window: int | None = Field(default=40, ge=1)
     batch_window_seconds: float = Field(default=60.0, gt=0)
+
+
+# Intuit's documented retry delays for a failed webhook delivery; the last one repeats.
+INTUIT_RETRY_SCHEDULE_SECONDS = [10.0, 20.0, 30.0, 300.0, 1200.0, 7200.0, 14400.0, 21600.0]
+
+
+class WebhookConfig(BaseModel):
+    """Where and how the emulator sends Intuit's change notifications. `url` None = off.
+
+    `loss_rate` drops a whole delivery before it is sent (never retried), `reorder`
+    shuffles the notifications of one delivery, `aggregate_seconds` is how long changes
+    are collected into one POST, `delay_seconds` how long that POST then waits. An
+    attempt not answered 2xx within `timeout_seconds` is retried after
+    `retry_schedule_seconds[n] * retry_scale` (the last delay repeats for ever).
+    """
+
+    url: str | None = None
+    verifier_token: str = "emulator-verifier-token"  # noqa: S105 - a default for local use
+    format: Literal["legacy", "cloudevents"] = "legacy"
+    delay_seconds: float = Field(default=0.0, ge=0)
+    loss_rate: float = Field(default=0.0, ge=0, le=1)
+    reorder: bool = False
+    aggregate_seconds: float = Field(default=0.2, ge=0)
+    retry_schedule_seconds: list[float] = Field(
+        default_factory=lambda: list(INTUIT_RETRY_SCHEDULE_SECONDS), min_length=1
+    )
+    retry_scale: float = Field(default=1.0, ge=0)
+    # Intuit gives a listener 3 seconds to answer 2xx.
+    timeout_seconds: float = Field(default=3.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("the webhook url must start with http:// or https://")
+        return value
+
+    @field_validator("retry_schedule_seconds")
+    @classmethod
+    def _non_negative(cls, value: list[float]) -> list[float]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays cannot be negative")
+        return value
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number `attempt` (1-based), scaled."""
+        schedule = self.retry_schedule_seconds
+        return schedule[min(attempt, len(schedule)) - 1] * self.retry_scale
 
 
 class EmulatorConfig(BaseModel):
@@ -45,3 +95,4 @@ class EmulatorConfig(BaseModel):
     max_query_results: int = Field(default=1000, ge=1)
     # How long a simulated "timeout" holds the connection before answering 504.
     timeout_hold_seconds: float = Field(default=130.0, ge=0)
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)

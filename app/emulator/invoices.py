@@ -374,5 +374,6 @@ def void_invoice(ctx: WriteContext, invoice: Json) -> Json:
     invoice["TotalAmt"] = Decimal(0)
     invoice["Balance"] = Decimal(0)
     bump(invoice, ctx.stamp)
+    ctx.company.put("Invoice", invoice, operation="Void")
     refresh_customer(ctx.company, ref_value(invoice.get("CustomerRef")), ctx.stamp)
     return invoice

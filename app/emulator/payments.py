@@ -140,6 +140,7 @@ def void_payment(ctx: WriteContext, payment: Json) -> Json:
     note = payment.get("PrivateNote")
     payment["PrivateNote"] = f"Voided - {note}" if note else "Voided"
     bump(payment, ctx.stamp)
+    ctx.company.put("Payment", payment, operation="Void")
     return payment
 
 

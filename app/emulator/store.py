@@ -9,16 +9,21 @@ from __future__ import annotations
 import copy
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
+
 from app.emulator.chaos import FaultSettings
 from app.emulator.clock import Clock
 from app.emulator.config import EmulatorConfig
-from app.emulator.jsonio import company_tz, meta_time
+from app.emulator.jsonio import company_tz, meta_time, parse_time
 from app.emulator.limits import RealmLimiter
 from app.emulator.tokens import TokenStore
+from app.emulator.webhook_delivery import WebhookDispatcher
+from app.emulator.webhooks import NOTIFIED_ENTITIES, Notification
 
 # URL segment -> entity name, for the entities the Accounting routes expose.
 ENTITY_PATHS: dict[str, str] = {
@@ -67,7 +72,11 @@ class Counters:
 
 @dataclass
 class Company:
-    """One QBO company (realm) and everything in it."""
+    """One QBO company (realm) and everything in it.
+
+    `put` and `remove` are the only ways a record changes (an edit made in place is
+    stored again with `put`), so they are where `listener` hears of every change.
+    """
 
     realm_id: str
     name: str
@@ -84,6 +93,7 @@ class Company:
     counters: Counters = field(default_factory=Counters)
     faults: FaultSettings = field(default_factory=FaultSettings)
     limiter: RealmLimiter = field(default_factory=RealmLimiter)
+    listener: Callable[[Notification], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_us(self) -> bool:
@@ -103,26 +113,47 @@ class Company:
         self.next_ids[entity] = value + 1
         return str(value)
 
-    def put(self, entity: str, record: dict[str, Any]) -> None:
-        """Insert or replace a record under its Id."""
-        self.table(entity)[record["Id"]] = record
+    def put(self, entity: str, record: dict[str, Any], operation: str | None = None) -> None:
+        """Insert or replace a record under its Id (also after changing it in place).
+
+        Side effect: tells the listener, as `operation` (default "Create" for a new Id,
+        "Update" otherwise) at the record's LastUpdatedTime.
+        """
+        table = self.table(entity)
+        existed = record["Id"] in table
+        table[record["Id"]] = record
+        if self.listener is None or entity not in NOTIFIED_ENTITIES:
+            return
+        when = parse_time(record["MetaData"]["LastUpdatedTime"])
+        if when is not None:
+            operation = operation or ("Update" if existed else "Create")
+            self.listener(Notification(self.realm_id, entity, record["Id"], operation, when))
 
     def remove(self, entity: str, record_id: str, when: datetime) -> None:
-        """Delete a record, keeping a tombstone for CDC."""
-        self.table(entity).pop(record_id, None)
+        """Delete a record, keeping a tombstone (with the deletion time) for CDC.
+
+        Side effect: tells the listener ("Delete" at `when`).
+        """
+        if self.table(entity).pop(record_id, None) is None:
+            return
         self.deleted.setdefault(entity, {})[record_id] = when
+        if self.listener is not None and entity in NOTIFIED_ENTITIES:
+            self.listener(Notification(self.realm_id, entity, record_id, "Delete", when))
 
 
 class Store:
     """All state of one emulator instance; the only object routes share."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(
+        self, config: EmulatorConfig, webhook_transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.config = config
         self.clock = Clock(frozen=config.frozen_clock)
         self.rng = random.Random(config.seed)
         self.tz: timezone = company_tz(config.utc_offset_minutes)
         self.companies: dict[str, Company] = {}
         self.tokens = TokenStore(config, self.clock)
+        self.webhooks = WebhookDispatcher(config, self.clock, self.rng, webhook_transport)
 
     def now(self) -> datetime:
         """Current (movable) time."""
@@ -151,6 +182,8 @@ class Store:
             created_at=self.now(),
         )
         seed_company(company, self.meta_now(), self.now().astimezone(self.tz).date())
+        # Listening starts after seeding: a new company's defaults notify nobody.
+        company.listener = self.webhooks.notify
         self.companies[realm_id] = company
         return company
 
@@ -159,9 +192,10 @@ class Store:
         return self.companies.get(realm_id)
 
     def reset(self) -> None:
-        """Forget every company, grant and token (registered clients stay)."""
+        """Forget every company, grant, token and queued notification (registered clients stay)."""
         self.companies.clear()
         self.tokens.reset()
+        self.webhooks.discard_pending()
 
     def _new_realm_id(self) -> str:
         while True:
