@@ -110,6 +110,7 @@ async def _with_session(settings: Settings, action: str, args: argparse.Namespac
 
 
 async def _rotate_encryption(settings: Settings) -> int:
+    from app.callbacks.service import rotate_callback_secrets
     from app.connections.crypto import TokenCipher, TokenDecryptError
     from app.connections.tokens import rotate_encryption
     from app.db import create_engine, create_session_factory
@@ -120,12 +121,16 @@ async def _rotate_encryption(settings: Settings) -> int:
         count = await rotate_encryption(
             create_session_factory(engine), TokenCipher.from_settings(settings)
         )
+        # Callback secrets are few (one per API key): one transaction.
+        async with create_session_factory(engine).begin() as session:
+            secrets = await rotate_callback_secrets(session, TokenCipher.from_settings(settings))
     except TokenDecryptError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     finally:
         await engine.dispose()
     print(f"re-encrypted the tokens of {count} connection(s) with the newest key")
+    print(f"re-encrypted {secrets} callback secret(s) with the newest key")
     return 0
 
 

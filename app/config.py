@@ -33,6 +33,9 @@ class QboEnvironment(StrEnum):
     PRODUCTION = "production"
 
 
+DriftPolicy = Literal["report", "restore", "accept"]
+
+
 class Settings(BaseSettings):
     """The whole configuration. Field `foo_bar` is the environment variable `FOO_BAR`."""
 
@@ -92,10 +95,22 @@ class Settings(BaseSettings):
     qbo_batch_size: int = Field(30, ge=2, le=30)
     refresh_ahead_minutes: int = Field(15, ge=6, le=55)
     refresh_idle_days: int = Field(7, ge=1, le=90)
+    # Changes made in QBO: webhooks (Intuit's verifier token), CDC, and what drift does.
+    qbo_webhook_verifier_token: SecretStr | None = None
+    cdc_interval_minutes: float = Field(15.0, ge=0, le=1440)
+    drift_policy_customer: DriftPolicy = "report"
+    drift_policy_item: DriftPolicy = "report"
+    drift_policy_invoice: DriftPolicy = "report"
+    drift_policy_payment: DriftPolicy = "report"
+    drift_unmapped_recheck_seconds: float = Field(60.0, ge=0, le=3600)
     # Ops console: how long a login lasts.
     ops_session_hours: float = Field(8.0, gt=0, le=168)
     ops_webhook_url: str | None = None
     ops_webhook_secret: SecretStr | None = None
+    # Callbacks: notices to the callers' URLs, retried with exponential backoff.
+    callback_retry_base_seconds: float = Field(10.0, gt=0, le=3600)
+    callback_retry_cap_seconds: float = Field(3600.0, gt=0, le=86_400)
+    callback_max_attempts: int = Field(12, ge=1, le=100)
     emulator_url: str = "http://127.0.0.1:8765"
     emulator_port: int = Field(8765, ge=1, le=65535)
 
@@ -143,6 +158,12 @@ class Settings(BaseSettings):
         if self.database_url is None or self.redis_url is None:
             raise RuntimeError("server URLs are not resolved; call devservers.with_servers first")
         return self.database_url.get_secret_value(), self.redis_url.get_secret_value()
+
+    def drift_policy(self, entity_type: str) -> str:
+        """`report`, `restore` or `accept`: what a change made in QBO to one of our records
+        of this type does (DRIFT_POLICY_<TYPE>)."""
+        policy: str = getattr(self, f"drift_policy_{entity_type}")
+        return policy
 
     @property
     def uses_emulator(self) -> bool:

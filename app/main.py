@@ -12,11 +12,13 @@ from arq.connections import ArqRedis
 from fastapi import FastAPI
 
 from app.bodylimit import BodySizeLimit
+from app.callbacks.router import router as callbacks_router
 from app.config import Settings, get_settings
 from app.connections.crypto import TokenCipher
 from app.connections.router import router as connections_router
 from app.db import create_engine, create_session_factory
 from app.devservers import with_servers
+from app.drift.router import router as drift_router
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.events.schemas import EVENT_TYPES
@@ -30,6 +32,7 @@ from app.ops.sessions import OpsSessions, signing_key
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.status.router import router as status_router
+from app.webhooks.router import router as webhooks_router
 
 
 def create_app(
@@ -85,9 +88,12 @@ def create_app(
     install_error_handlers(app, EVENT_TYPES)
     app.include_router(health_router)
     app.include_router(events_router)
+    app.include_router(callbacks_router)
     app.include_router(connections_router)
     app.include_router(mappings_router)
     app.include_router(status_router)
     app.include_router(metrics_router)
+    app.include_router(webhooks_router)
+    app.include_router(drift_router)
     install_ops_console(app)
     return app

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 def load_all_models() -> None:
+    import app.callbacks.models
     import app.connections.models
+    import app.drift.models
     import app.events.models
     import app.mappings.models
     import app.security

@@ -8,6 +8,7 @@ child processes. SIGINT or SIGTERM stops the children, then the embedded servers
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -69,9 +70,15 @@ def run_all(settings: Settings, *, with_emulator: bool) -> int:
 
     children = []
     if start_emulator:
-        children.append(
-            _spawn("emulator", ["emulator", "--port", str(settings.emulator_port)], env)
-        )
+        # The emulator tells the API of every change, as Intuit's webhooks do, signed with
+        # the verifier token the API checks (a fresh one per run unless one is configured).
+        token = settings.qbo_webhook_verifier_token
+        verifier = token.get_secret_value() if token else secrets.token_urlsafe(24)
+        env["QBO_WEBHOOK_VERIFIER_TOKEN"] = verifier
+        webhook_url = f"http://{settings.host}:{settings.port}/webhooks/intuit"
+        emulator_args = ["emulator", "--port", str(settings.emulator_port)]
+        emulator_args += ["--webhook-url", webhook_url, "--webhook-verifier-token", verifier]
+        children.append(_spawn("emulator", emulator_args, env))
     children.append(_spawn("api", ["serve"], env))
     children.append(_spawn("worker", ["worker"], env))
 
@@ -83,8 +90,9 @@ def run_all(settings: Settings, *, with_emulator: bool) -> int:
     ]
     if start_emulator:
         lines.append(f"  QBO emulator   {settings.emulator_url}   (companies and records: /)")
+        lines.append(f"                 its webhooks go to {api}/webhooks/intuit")
     lines += [
-        "  worker         1 arq worker (sync jobs, sweeper)",
+        "  worker         1 arq worker (sync, webhooks and CDC, callbacks, sweepers)",
         "",
         "Create an API key in another terminal:",
         "  .venv/bin/python -m app keys create --name billing --scopes events:write,events:read",

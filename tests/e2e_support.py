@@ -26,7 +26,7 @@ from app.events.models import FINAL_STATUSES, Event
 from app.qbo.client import read_company
 from app.qbo.oauth import token_set
 from app.worker.settings import worker_settings
-from app.worker.tasks import sweep_due_events
+from app.worker.tasks import sweep_changes, sweep_due_callbacks, sweep_due_events
 
 WAITING = ("waiting_dependency", "waiting_connection")
 
@@ -104,7 +104,14 @@ async def books() -> AsyncIterator[Books]:
 @pytest.fixture
 def sync_settings(settings: Settings) -> Settings:
     """Fast retries, so that a test sees a whole backoff sequence in a second."""
-    return settings.model_copy(update={"retry_base_seconds": 0.02, "retry_cap_seconds": 0.2})
+    return settings.model_copy(
+        update={
+            "retry_base_seconds": 0.02,
+            "retry_cap_seconds": 0.2,
+            "callback_retry_base_seconds": 0.02,
+            "callback_retry_cap_seconds": 0.2,
+        }
+    )
 
 
 async def connect(
@@ -141,15 +148,20 @@ async def drain(
     *,
     within: float = 60.0,
     settle: Iterable[str] = WAITING,
+    callbacks: httpx.AsyncBaseTransport | None = None,
 ) -> dict[str, int]:
-    """Run a real arq worker (burst mode) and the sweeper until every event has ended or
-    waits (`settle`). Returns the count of events per status."""
+    """Run a real arq worker (burst mode) and the sweepers until every event has ended or
+    waits (`settle`), and callback notices went to `callbacks`. Returns the count of events
+    per status."""
     deadline = time.monotonic() + within
     allowed = {s.value for s in FINAL_STATUSES} | set(settle)
     while True:
-        await sweep_due_events({"settings": settings, "session_factory": factory, "redis": redis})
+        ctx = {"settings": settings, "session_factory": factory, "redis": redis}
+        await sweep_due_events(ctx)
+        await sweep_due_callbacks(ctx)
+        await sweep_changes(ctx)
         worker = create_worker(
-            worker_settings(settings, books.transport),
+            worker_settings(settings, books.transport, callbacks),
             burst=True,
             poll_delay=0.01,
             cron_jobs=[],
@@ -204,6 +216,8 @@ class World:
         self.client, self.auth, self.books = client, auth, books
         self.settings, self.factory, self.redis = settings, factory, redis
         self.realm = ""
+        # Where the worker sends callback notices (tests put a receiver app here).
+        self.callbacks: httpx.AsyncBaseTransport | None = None
 
     async def connect(self, country: str = "US", **company: Any) -> World:
         self.realm = await connect(self.books, self.settings, self.factory, country, **company)
@@ -213,7 +227,9 @@ class World:
         for event in events:
             event["realm_id"] = self.realm
         await post(self.client, self.auth, *events)
-        return await drain(self.settings, self.books, self.factory, self.redis)
+        return await drain(
+            self.settings, self.books, self.factory, self.redis, callbacks=self.callbacks
+        )
 
     async def records(self, collection: str) -> list[dict[str, Any]]:
         return await self.books.records(self.realm, collection)

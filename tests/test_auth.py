@@ -16,7 +16,15 @@ from tests.factories import customer_event
 
 # Public on purpose: liveness, the interactive docs of the schema, and the OAuth callback
 # (Intuit's redirect brings a person's browser; the single-use state is the proof).
-PUBLIC_PREFIXES = ("/health", "/docs", "/redoc", "/openapi.json", "/connections/callback")
+# The ops console (/ops) logs people in with a key and then uses a session: tested below.
+PUBLIC_PREFIXES = (
+    "/health",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+    "/connections/callback",
+    "/ops",
+)
 
 
 def protected_routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -44,6 +52,26 @@ async def test_every_route_but_health_needs_a_key(app: FastAPI, client: httpx.As
             assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_every_console_page_needs_a_session(app: FastAPI, client: httpx.AsyncClient) -> None:
+    pages = [
+        (method, path.replace("{event_id:uuid}", "00000000-0000-0000-0000-000000000000"))
+        for method, path in iter_routes(app)
+        if path.startswith("/ops") and method != "HEAD"
+    ]
+    assert ("POST", "/ops/events/00000000-0000-0000-0000-000000000000/retry") in pages
+    for method, path in pages:
+        path = path.replace("{realm_id}", "123")
+        response = await client.request(
+            method, path, headers={"Authorization": "Bearer qbs_unknown"}, data={"csrf": "x"}
+        )
+        if path == "/ops/login":
+            # The login form itself; a POST with a forged form token is refused.
+            assert response.status_code in (200, 403), (method, path)
+            continue
+        assert response.status_code == 303, (method, path)
+        assert response.headers["location"] == "/ops/login"
+
+
 async def test_health_needs_no_key(client: httpx.AsyncClient) -> None:
     assert (await client.get("/health")).status_code == 200
     assert (await client.get("/health/ready")).status_code == 200
@@ -62,6 +90,12 @@ async def test_health_needs_no_key(client: httpx.AsyncClient) -> None:
         ("GET", "/connections", "connections:admin"),
         ("GET", "/connections/123", "connections:admin"),
         ("DELETE", "/connections/123", "connections:admin"),
+        ("PUT", "/callbacks", "events:write"),
+        ("GET", "/callbacks", "events:write"),
+        ("DELETE", "/callbacks", "events:write"),
+        ("GET", "/callbacks/deliveries", "events:read"),
+        ("GET", "/drift", "status:read"),
+        ("GET", "/sync-status", "status:read"),
     ],
 )
 async def test_a_key_without_the_scope_is_403(

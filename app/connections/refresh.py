@@ -20,6 +20,8 @@ from pydantic import SecretStr
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.callbacks.models import NoticeKind
+from app.callbacks.service import enqueue_notice_to_all
 from app.config import Settings
 from app.connections.crypto import TokenCipher
 from app.connections.models import Connection, ConnectionStatus
@@ -137,7 +139,7 @@ async def with_access_token(
         )
         if connection is not None and connection.status == ConnectionStatus.ACTIVE.value:
             connection.refresh_failures += 1
-            await _needs_reauth(session, connection)
+            await _needs_reauth(session, connection, failure.description or failure.error)
     await _report_reauth(keeper, realm_id, failure)
     raise ConnectionUnavailable(realm_id, ConnectionStatus.NEEDS_REAUTH.value, failure.error)
 
@@ -153,7 +155,7 @@ async def mark_needs_reauth(
         )
         if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
             return
-        await _needs_reauth(session, connection)
+        await _needs_reauth(session, connection, why)
     await _report_reauth(keeper, realm_id, OAuthFailure("rejected", why, intuit_tid))
 
 
@@ -182,7 +184,7 @@ async def refresh_connection(keeper: TokenKeeper, realm_id: str, needed: Needed)
             await keeper.count(failure.error)
             connection.refresh_failures += 1
             if not failure.retryable:
-                await _needs_reauth(session, connection)
+                await _needs_reauth(session, connection, failure.description or failure.error)
         else:
             _save(session, connection, tokens, keeper.cipher)
             await keeper.count("refreshed")
@@ -261,13 +263,23 @@ def _save(
     connection.refresh_failures = 0
 
 
-async def _needs_reauth(session: AsyncSession, connection: Connection) -> None:
-    """Stop using the connection and park its due events until it is reconnected."""
+async def _needs_reauth(session: AsyncSession, connection: Connection, reason: str) -> None:
+    """Stop using the connection, park its due events until it is reconnected, and queue a
+    `connection.needs_reauth` notice to every callback (same transaction)."""
     connection.status = ConnectionStatus.NEEDS_REAUTH.value
     await session.execute(
         update(Event)
         .where(Event.realm_id == connection.realm_id, Event.status.in_(DUE_STATUSES))
         .values(status=EventStatus.WAITING_CONNECTION.value, updated_at=utcnow())
+    )
+    await enqueue_notice_to_all(
+        session,
+        NoticeKind.CONNECTION_NEEDS_REAUTH.value,
+        {
+            "realm_id": connection.realm_id,
+            "company_name": connection.company_name,
+            "reason": reason,
+        },
     )
 
 

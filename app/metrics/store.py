@@ -62,7 +62,25 @@ TOKEN_REFRESHES = Counter(
     "OAuth token refreshes: refreshed, or the error (invalid_grant, transport, ...).",
     ("result",),
 )
-COUNTERS = (EVENTS_INGESTED, SYNC_OUTCOMES, QBO_REQUESTS, QBO_THROTTLED, TOKEN_REFRESHES)
+CALLBACK_DELIVERIES = Counter(
+    "qbo_sync_callback_deliveries_total",
+    "Attempts to deliver callback notices, by kind and result: delivered, retrying, failed.",
+    ("kind", "result"),
+)
+DRIFT_FOUND = Counter(
+    "qbo_sync_drift_found_total",
+    "Changes made in QBO to records we own, by kind and how they were found (webhook, cdc).",
+    ("kind", "found_by"),
+)
+COUNTERS = (
+    EVENTS_INGESTED,
+    SYNC_OUTCOMES,
+    QBO_REQUESTS,
+    QBO_THROTTLED,
+    TOKEN_REFRESHES,
+    CALLBACK_DELIVERIES,
+    DRIFT_FOUND,
+)
 HISTOGRAMS = (QBO_LATENCY,)
 
 

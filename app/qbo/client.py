@@ -12,6 +12,7 @@ import contextlib
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -174,6 +175,17 @@ class QboClient:
         path = f"{self._base}/{entity.lower()}" + (f"/{qbo_id}" if qbo_id else "")
         body = await self._send("GET", path, {"minorversion": self._minor})
         return _entity(body, entity)
+
+    async def cdc(self, entities: list[str], changed_since: datetime) -> dict[str, Any]:
+        """Change Data Capture: every listed entity's objects changed since a moment (at most
+        30 days back), deletions as `{"status": "Deleted", "Id": ...}`; at most 1000 objects
+        per answer. Returns the whole body (`CDCResponse`, `time`). Raises QboError."""
+        params = {
+            "entities": ",".join(entities),
+            "changedSince": changed_since.isoformat(timespec="seconds"),
+            "minorversion": self._minor,
+        }
+        return await self._send("GET", f"{self._base}/cdc", params)
 
     async def query(self, statement: str) -> list[dict[str, Any]]:
         """Rows of a `SELECT * FROM <Entity> ...` (quote values with `query_literal`)."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.db import utcnow
 from app.deps import SessionDep, StatusReader
+from app.drift.service import drift_counts, unmapped_counts
 from app.errors import PROBLEM_JSON, NotFound, reject_unknown_parameters
 from app.status.service import RealmReport, overall, realm_reports
 
@@ -52,6 +53,13 @@ class RealmStatus(BaseModel):
     last_success_at: datetime | None
     last_error: LastError | None
     budget: BudgetOut | None
+    drift: dict[str, int] = Field(
+        default_factory=dict, description="Changes made in QBO to our records, per kind."
+    )
+    unmapped_in_qbo: dict[str, int] = Field(
+        default_factory=dict,
+        description="Records created in QBO that no caller's event made, per entity.",
+    )
 
 
 class SyncStatus(BaseModel):
@@ -118,10 +126,20 @@ async def sync_status(
         for status, n in report.counts.items():
             totals[status] = totals.get(status, 0) + n
     verdict, reason = overall(reports)
+    drift = await drift_counts(session, realm_id)
+    unmapped = await unmapped_counts(session, realm_id)
     return SyncStatus(
         verdict=verdict,
         reason=reason,
         generated_at=now,
         counts=dict(sorted(totals.items())),
-        realms=[_out(r, now) for r in reports],
+        realms=[
+            _out(r, now).model_copy(
+                update={
+                    "drift": drift.get(r.realm_id, {}),
+                    "unmapped_in_qbo": unmapped.get(r.realm_id, {}),
+                }
+            )
+            for r in reports
+        ],
     )

@@ -68,6 +68,8 @@ class Applied:
     qbo_id: str
     sync_token: str
     note: str | None = None
+    # The record as QBO answered the write: what changes made in QBO are compared with.
+    record: Json | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +120,7 @@ class Applier:
             return await self._update(work, work.target, build, "void", operation)
         if work.operation == "deleted":
             applied = await self._update(work, work.target, delete_body, "delete", "delete")
-            return Applied(applied.qbo_id, applied.sync_token, "deleted in QBO")
+            return dataclasses.replace(applied, note="deleted in QBO")
         raise PayloadError(f"unknown operation {work.operation!r}")
 
     async def batch_body(self, work: Work) -> tuple[str, Json] | None:
@@ -183,6 +185,7 @@ class Applier:
                     str(found["Id"]),
                     str(found["SyncToken"]),
                     "adopted the record an earlier attempt created (its answer was lost)",
+                    found,
                 )
                 logger.info("adopted after an ambiguous create", extra=_log(work))
                 return applied
@@ -192,7 +195,7 @@ class Applier:
             if err.category is not Category.DUPLICATE_NAME:
                 raise
             return await self._name_taken(work, body, err)
-        return Applied(str(created["Id"]), str(created["SyncToken"]))
+        return Applied(str(created["Id"]), str(created["SyncToken"]), record=created)
 
     async def _update_body(self, work: Work, target: Target, body: Json) -> Applied:
         try:
@@ -210,7 +213,7 @@ class Applier:
             lambda qid, token: sparse_update(renamed, qid, token),
             "update-renamed",
         )
-        return Applied(applied.qbo_id, applied.sync_token, _renamed_note(renamed))
+        return dataclasses.replace(applied, note=_renamed_note(renamed))
 
     async def _update(
         self,
@@ -237,7 +240,9 @@ class Applier:
                 logger.info("stale SyncToken; re-read %s", token, extra=_log(work))
                 continue
             return Applied(
-                str(answer.get("Id") or target.qbo_id), str(answer.get("SyncToken") or token)
+                str(answer.get("Id") or target.qbo_id),
+                str(answer.get("SyncToken") or token),
+                record=answer,
             )
         raise AssertionError("unreachable")
 
@@ -308,9 +313,13 @@ class Applier:
                 raise
             for row in await self._by_name("Customer", "DisplayName", renamed["DisplayName"]):
                 if has_marker(row.get("Notes"), "customer", work.external_id):
-                    return Applied(str(row["Id"]), str(row["SyncToken"]), _renamed_note(renamed))
+                    return Applied(
+                        str(row["Id"]), str(row["SyncToken"]), _renamed_note(renamed), row
+                    )
             raise
-        return Applied(str(created["Id"]), str(created["SyncToken"]), _renamed_note(renamed))
+        return Applied(
+            str(created["Id"]), str(created["SyncToken"]), _renamed_note(renamed), created
+        )
 
     async def _adoptable(self, work: Work, row: Json) -> bool:
         data = work.payload["data"]
@@ -328,7 +337,7 @@ class Applier:
             work, target, lambda qid, token: sparse_update(body, qid, token), "adopt"
         )
         logger.info(note, extra=_log(work))
-        return Applied(applied.qbo_id, applied.sync_token, note)
+        return dataclasses.replace(applied, note=note)
 
 
 def _renamed_note(body: Json) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.callbacks.service import hint_deliveries, notices_queued
 from app.events.models import Event
 from app.events.service import EntityKey
 from app.qbo.errors import Category, QboError, classify_item
@@ -92,9 +93,11 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
     items: list[_Item] = []
     alone: list[tuple[EntityKey, Event, Work]] = []
     recorded: list[tuple[Event, Work, Outcome]] = []
+    noticed = False  # a transaction queued callback notices: hint their delivery at the end
     for key in keys:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
             step = await prepare(deps, session, key)
+        noticed = noticed or notices_queued(session)
         if step.work is None or step.event is None:
             continue
         work = step.work
@@ -128,6 +131,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
     for event, work, outcome in recorded:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
             freed, delay = await record(deps, session, event, work, outcome)
+        noticed = noticed or notices_queued(session)
         await count_outcome(deps, outcome)
         released += freed
         if isinstance(outcome, Deferred) and outcome.delay > 0:
@@ -136,6 +140,8 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
             retry_in = delay if retry_in is None else min(retry_in, delay)
     if released and deps.redis is not None:
         await enqueue_sync(deps.redis, released)
+    if noticed and deps.redis is not None:
+        await hint_deliveries(deps.redis)
     return BatchResult(len(recorded), budget_wait, realm_wait, retry_in)
 
 
@@ -171,7 +177,7 @@ async def _send(deps: SyncDeps, realm_id: str, items: list[_Item]) -> float | No
             )
             if isinstance(record, dict) and record.get("Id") is not None:
                 item.outcome = Done(
-                    Applied(str(record["Id"]), str(record.get("SyncToken", "0")), None)
+                    Applied(str(record["Id"]), str(record.get("SyncToken", "0")), None, record)
                 )
                 continue
             error = QboError(Category.TRANSIENT, 200, note="the batch item holds no record")

@@ -30,6 +30,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.callbacks.service import hint_deliveries, notices_queued, notify_event
 from app.config import Settings
 from app.connections.models import Connection, ConnectionStatus
 from app.connections.refresh import (
@@ -39,6 +40,7 @@ from app.connections.refresh import (
     mark_needs_reauth,
 )
 from app.db import utcnow
+from app.drift.owned import owned_fields
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
@@ -154,6 +156,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
     for _ in range(MAX_STEPS):
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
             step = await prepare(deps, session, key)
+        await hint_notices(deps, session)
         if step.done is not None:
             return JobResult(step.done.result, handled, step.done.retry_in)
         if step.continue_now:
@@ -164,6 +167,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
         outcome = await call_qbo(deps, step.work, key)
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
             released, delay = await record(deps, session, step.event, step.work, outcome)
+        await hint_notices(deps, session)
         await count_outcome(deps, outcome)
         handled += 1
         if released and deps.redis is not None:
@@ -175,6 +179,12 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
         if isinstance(outcome, NoConnection):
             return JobResult("waiting_connection", handled)
     return JobResult("idle", handled, retry_in=0.0)
+
+
+async def hint_notices(deps: SyncDeps, session: AsyncSession) -> None:
+    """After commit: wake the callback delivery job if the transaction queued notices."""
+    if deps.redis is not None and notices_queued(session):
+        await hint_deliveries(deps.redis)
 
 
 # -- step 1: choose ----------------------------------------------------------------------
@@ -452,6 +462,8 @@ async def outcome_of_error(
             return RetryLater(reason, throttled=True, delay=throttle_delay(err.retry_after))
         if err.category is Category.CONNECTION:
             await mark_needs_reauth(deps.keeper, realm_id, err.message, err.intuit_tid)
+            if deps.redis is not None:  # the connection.needs_reauth notices
+                await hint_deliveries(deps.redis)
             return NoConnection(reason)
         if err.retryable:
             return RetryLater(reason, throttled=False)
@@ -508,6 +520,7 @@ async def record(
             note=outcome.applied.note,
             now=now,
         )
+        await notify_event(session, current)
         return await _release(session, event), None
     if isinstance(outcome, Deferred):
         # Not an attempt: the event is as it was, due again when the budget allows.
@@ -565,6 +578,12 @@ async def _lock_as_parent(session: AsyncSession, event: Event) -> None:
 
 async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -> None:
     now = utcnow()
+    # What changes made in QBO are later compared with (app.drift.owned).
+    owned = (
+        owned_fields(event.entity_type, applied.record)
+        if applied.record and "SyncToken" in applied.record
+        else None
+    )
     statement = pg_insert(EntityMapping).values(
         id=uuid.uuid4(),
         realm_id=event.realm_id,
@@ -574,6 +593,7 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
         sync_token=applied.sync_token,
         last_payload_hash=event.payload_hash,
         last_event_id=event.id,
+        qbo_owned=owned,
         created_at=now,
         updated_at=now,
     )
@@ -585,6 +605,7 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
                 "sync_token": statement.excluded.sync_token,
                 "last_payload_hash": statement.excluded.last_payload_hash,
                 "last_event_id": statement.excluded.last_event_id,
+                "qbo_owned": statement.excluded.qbo_owned,
                 "updated_at": now,
             },
         )
@@ -627,6 +648,7 @@ async def _dead(session: AsyncSession, event: Event, reason: dict[str, Any]) -> 
         waiting_for=None,
         now=now,
     )
+    await notify_event(session, event)
     logger.error(
         "event dead: %s",
         reason.get("message"),

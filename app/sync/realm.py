@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -79,5 +80,11 @@ class RealmApi:
     async def query(self, statement: str) -> list[dict[str, Any]]:
         async def call(token: SecretStr) -> list[dict[str, Any]]:
             return await self._client(token).query(statement)
+
+        return await with_access_token(self.keeper, self.realm_id, call)
+
+    async def cdc(self, entities: list[str], changed_since: datetime) -> dict[str, Any]:
+        async def call(token: SecretStr) -> dict[str, Any]:
+            return await self._client(token).cdc(entities, changed_since)
 
         return await with_access_token(self.keeper, self.realm_id, call)

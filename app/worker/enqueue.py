@@ -58,3 +58,32 @@ async def enqueue_realms(redis: ArqRedis, realm_ids: Iterable[str]) -> int:
 async def enqueue_sync(redis: ArqRedis, keys: Iterable[EntityKey]) -> int:
     """Hint the realms of these records (see `enqueue_realms`)."""
     return await enqueue_realms(redis, (key.realm_id for key in keys))
+
+
+PROCESS_CHANGES = "process_qbo_changes"
+CDC_REALM = "cdc_realm"
+
+
+async def enqueue_changes(redis: ArqRedis, realm_ids: Iterable[str]) -> int:
+    """Hint the job that classifies a realm's sightings of changes made in QBO. A hint
+    refused while that job runs is not lost: the change sweeper looks every few seconds."""
+    return await _enqueue_per_realm(redis, PROCESS_CHANGES, "changes", realm_ids)
+
+
+async def enqueue_cdc(redis: ArqRedis, realm_ids: Iterable[str]) -> int:
+    return await _enqueue_per_realm(redis, CDC_REALM, "cdc", realm_ids)
+
+
+async def _enqueue_per_realm(
+    redis: ArqRedis, function: str, prefix: str, realm_ids: Iterable[str]
+) -> int:
+    sent = 0
+    for realm_id in dict.fromkeys(realm_ids):
+        try:
+            job = await redis.enqueue_job(function, realm_id, _job_id=f"{prefix}:{realm_id}")
+        except Exception:
+            logger.warning("enqueue of %s failed; the sweeper will retry", function, exc_info=True)
+            return sent
+        if job is not None:
+            sent += 1
+    return sent

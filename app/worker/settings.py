@@ -9,6 +9,7 @@ import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
+from app.callbacks.delivery import DeliveryDeps, callback_client
 from app.config import Settings
 from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper
@@ -21,8 +22,13 @@ from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps
 from app.worker.heartbeat import forget, worker_id
 from app.worker.tasks import (
+    cdc_realm,
     compact_counts,
+    deliver_callbacks,
+    process_qbo_changes,
     refresh_connection_tokens,
+    sweep_changes,
+    sweep_due_callbacks,
     sweep_due_events,
     sync_realm,
     worker_heartbeat,
@@ -30,12 +36,15 @@ from app.worker.tasks import (
 
 
 def worker_settings(
-    settings: Settings, qbo_transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    qbo_transport: httpx.AsyncBaseTransport | None = None,
+    callback_transport: httpx.AsyncBaseTransport | None = None,
 ) -> type:
     """A WorkerSettings class for `arq.run_worker`. Settings must carry resolved server URLs.
 
     `qbo_transport` routes every Intuit call (OAuth and API) elsewhere: tests pass an
-    in-process emulator.
+    in-process emulator. `callback_transport` does the same for callback notices (default:
+    the network).
     """
     database_url, redis_url = settings.server_urls()
 
@@ -68,12 +77,21 @@ def worker_settings(
             http=http_client(qbo_transport),
             metrics=ctx["tokens"].metrics,
         )
+        ctx["callbacks"] = DeliveryDeps(
+            settings=settings,
+            session_factory=ctx["session_factory"],
+            cipher=ctx["tokens"].cipher,
+            http=callback_client(callback_transport),
+            redis=ctx["redis"],
+            metrics=ctx["tokens"].metrics,
+        )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         with contextlib.suppress(Exception):
             await forget(ctx["redis"], ctx["worker_id"])
         if ctx["sync"].http is not None:
             await ctx["sync"].http.aclose()
+        await ctx["callbacks"].http.aclose()
         await ctx["engine"].dispose()
 
     step = settings.sweep_interval_seconds
@@ -81,9 +99,10 @@ def worker_settings(
         "WorkerSettings",
         (),
         {
-            "functions": [sync_realm],
+            "functions": [sync_realm, deliver_callbacks, process_qbo_changes, cdc_realm],
             "cron_jobs": [
                 cron(sweep_due_events, second=set(range(0, 60, step)), run_at_startup=True),
+                cron(sweep_due_callbacks, second=set(range(0, 60, step)), run_at_startup=True),
                 # Every minute: tokens live an hour and are refreshed REFRESH_AHEAD_MINUTES early.
                 cron(refresh_connection_tokens, second={30}, run_at_startup=True),
                 # Not unique: every worker must beat, not one per tick.
@@ -94,6 +113,7 @@ def worker_settings(
                     unique=False,
                 ),
                 cron(compact_counts, second=set(range(5, 60, 10))),
+                cron(sweep_changes, second=set(range(2, 60, 5)), run_at_startup=True),
             ],
             "redis_settings": RedisSettings.from_dsn(redis_url),
             "on_startup": on_startup,

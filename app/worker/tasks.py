@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from arq import Retry
 
+from app.callbacks.delivery import deliver_due, has_due
+from app.callbacks.service import hint_deliveries
 from app.connections.refresh import refresh_due_connections
 from app.db import session_scope
+from app.drift import jobs as drift_jobs
+from app.drift.service import due_change_realms
 from app.status.service import compact_event_counts
 from app.sync.dispatch import due_realms
 from app.sync.pump import pump_realm
-from app.worker.enqueue import enqueue_realms
+from app.worker.enqueue import enqueue_cdc, enqueue_changes, enqueue_realms
 from app.worker.heartbeat import beat
 
 logger = logging.getLogger(__name__)
@@ -62,3 +67,46 @@ async def refresh_connection_tokens(ctx: dict[str, Any]) -> dict[str, str]:
         if outcome != "refreshed":
             logger.warning("token refresh: %s", outcome, extra={"realm_id": realm_id})
     return outcomes
+
+
+async def process_qbo_changes(ctx: dict[str, Any], realm_id: str) -> str:
+    """Classify a realm's sightings of changes made in QBO (see `app.drift`)."""
+    handled = await drift_jobs.process_realm_changes(ctx["sync"], realm_id)
+    return f"handled {handled}"
+
+
+async def cdc_realm(ctx: dict[str, Any], realm_id: str) -> str:
+    """One CDC pass for a realm: what webhooks may have missed."""
+    seen = await drift_jobs.cdc_realm(ctx["sync"], realm_id)
+    return f"seen {seen}"
+
+
+async def sweep_changes(ctx: dict[str, Any]) -> int:
+    """Every few seconds: hint realms with due sightings, and realms due for CDC."""
+    settings = ctx["settings"]
+    async with session_scope(ctx["session_factory"]) as session:
+        realms = await due_change_realms(session)
+        interval = timedelta(minutes=settings.cdc_interval_minutes)
+        cdc = await drift_jobs.cdc_due_realms(session, interval) if interval else []
+    return await enqueue_changes(ctx["redis"], realms) + await enqueue_cdc(ctx["redis"], cdc)
+
+
+async def deliver_callbacks(ctx: dict[str, Any]) -> str:
+    """Send due callback notices (see `app.callbacks.delivery`); one such job at a time.
+
+    Defers itself to the earliest retry when it is due within SWEEP_INTERVAL_SECONDS; later
+    ones, and notices whose hint was lost, are brought back by `sweep_due_callbacks`.
+    """
+    run = await deliver_due(ctx["callbacks"])
+    if run.again_in is not None:
+        raise Retry(defer=max(run.again_in, 0.0))
+    return f"attempted {run.attempted}"
+
+
+async def sweep_due_callbacks(ctx: dict[str, Any]) -> bool:
+    """Every SWEEP_INTERVAL_SECONDS: hint the delivery job when a callback notice is due."""
+    async with ctx["session_factory"]() as session:
+        due = await has_due(session)
+    if due:
+        await hint_deliveries(ctx["redis"])
+    return due

@@ -1,0 +1,125 @@
+"""HTTP routes of callbacks: a source's callback URL and secret, and its deliveries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from app.callbacks import service
+from app.callbacks.models import DeliveryStatus, NoticeKind
+from app.callbacks.schemas import AttemptOut, CallbackIn, CallbackOut, DeliveryOut, DeliveryPage
+from app.deps import EventsReader, EventsWriter, SessionDep
+from app.errors import PROBLEM_JSON, InvalidInput, NotFound, reject_unknown_parameters
+
+router = APIRouter(prefix="/callbacks", tags=["callbacks"])
+
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
+ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
+NO_CALLBACK = "this API key's source has no callback; PUT /callbacks sets one"
+
+
+def _out(callback: Any) -> CallbackOut:
+    return CallbackOut(
+        url=callback.url, created_at=callback.created_at, updated_at=callback.updated_at
+    )
+
+
+@router.put(
+    "",
+    response_model=CallbackOut,
+    responses={**ERRORS, 400: PROBLEM, 413: PROBLEM},
+    summary="Set the callback of this API key's source",
+)
+async def put_callback(request: Request, body: CallbackIn, caller: EventsWriter) -> CallbackOut:
+    """Notices about this key's events (and about connections) are POSTed to `url`, signed
+    with `secret`. Replaces an earlier callback; pending notices go to the new one."""
+    async with request.app.state.session_factory.begin() as session:
+        callback = await service.set_callback(
+            session, caller.name, body.url, body.secret, request.app.state.cipher
+        )
+    return _out(callback)
+
+
+@router.get(
+    "",
+    response_model=CallbackOut,
+    responses={**ERRORS, 404: PROBLEM},
+    summary="The callback of this API key's source (never its secret)",
+)
+async def get_callback(request: Request, caller: EventsWriter, session: SessionDep) -> CallbackOut:
+    reject_unknown_parameters(request.query_params, ())
+    callback = await service.get_callback(session, caller.name)
+    if callback is None:
+        raise NotFound(NO_CALLBACK)
+    return _out(callback)
+
+
+@router.delete(
+    "",
+    status_code=204,
+    response_class=Response,
+    responses={**ERRORS, 404: PROBLEM},
+    summary="Remove the callback; its pending notices fail",
+)
+async def delete_callback(request: Request, caller: EventsWriter) -> Response:
+    """No more notices are queued for this source; pending ones become `failed`
+    ("callback removed"). Past deliveries stay listed."""
+    reject_unknown_parameters(request.query_params, ())
+    async with request.app.state.session_factory.begin() as session:
+        removed = await service.remove_callback(session, caller.name)
+    if not removed:
+        raise NotFound(NO_CALLBACK)
+    return Response(status_code=204)
+
+
+LIST_PARAMETERS = frozenset({"status", "kind", "limit", "cursor"})
+
+
+@router.get(
+    "/deliveries",
+    response_model=DeliveryPage,
+    responses=ERRORS,
+    summary="Notices to this API key's source, newest first, with every attempt",
+)
+async def list_deliveries(
+    request: Request,
+    caller: EventsReader,
+    session: SessionDep,
+    status: DeliveryStatus | None = None,
+    kind: NoticeKind | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,200}$")] = None,
+) -> DeliveryPage:
+    """Filter by `status` and `kind`; pass `next_cursor` back as `cursor` for the next page."""
+    reject_unknown_parameters(request.query_params, LIST_PARAMETERS)
+    filters = service.DeliveryFilter(
+        source=caller.name,
+        status=status.value if status else None,
+        kind=kind.value if kind else None,
+    )
+    try:
+        rows, next_cursor = await service.list_deliveries(session, filters, limit, cursor)
+    except ValueError:
+        raise InvalidInput(
+            [{"pointer": "", "parameter": "cursor", "detail": "not a cursor this API issued"}]
+        ) from None
+    items = [
+        DeliveryOut(
+            id=d.id,
+            kind=d.kind,
+            status=d.status,
+            attempts=d.attempts,
+            created_at=d.created_at,
+            next_attempt_at=(
+                d.next_attempt_at if d.status == DeliveryStatus.PENDING.value else None
+            ),
+            delivered_at=d.delivered_at,
+            last_status_code=d.last_status_code,
+            last_error=d.last_error,
+            data=d.payload,
+            attempt_log=[AttemptOut.model_validate(a, from_attributes=True) for a in attempts],
+        )
+        for d, attempts in rows
+    ]
+    return DeliveryPage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,1 @@
+"""Changes made inside QuickBooks to the records this service owns: found, classified, acted on."""

@@ -1,0 +1,313 @@
+"""The work behind drift detection: classify a realm's stored sightings, and ask CDC for
+what webhooks may have missed. Both read QBO through the realm's shared budget."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.callbacks.service import hint_deliveries
+from app.connections.models import Connection
+from app.connections.refresh import ConnectionUnavailable, RefreshFailed
+from app.db import utcnow
+from app.drift.models import CdcCheckpoint, FoundBy
+from app.drift.owned import ENTITY_TYPES
+from app.drift.service import (
+    Sight,
+    active_connection,
+    claim_changes,
+    classify_sight,
+    count_unmapped,
+    find_mapping,
+    finish,
+    is_not_found,
+    later,
+    record_verdict,
+    restore_key,
+    store_sightings,
+)
+from app.events.service import EntityKey
+from app.metrics.store import DRIFT_FOUND
+from app.qbo.errors import QboError
+from app.qbo.limiter import BudgetWait
+from app.sync.engine import SyncDeps, claim, release
+from app.sync.realm import RealmApi
+from app.webhooks.intuit import Sighting, parse_time
+from app.worker.enqueue import enqueue_sync
+
+logger = logging.getLogger(__name__)
+
+CDC_ENTITIES = ["Customer", "Item", "Invoice", "Payment"]
+CDC_CAP = 1000  # objects per CDC answer (Intuit)
+CDC_LOOKBACK = timedelta(days=30)
+# Never ask CDC for more than 30 days: keep a margin for clocks.
+CDC_MARGIN = timedelta(hours=1)
+# The next run starts this long before the previous answer's time: a change stamped just
+# before that moment but committed after it is not missed (duplicates are dropped).
+CDC_OVERLAP = timedelta(minutes=2)
+
+
+def _api(deps: SyncDeps, realm_id: str) -> RealmApi:
+    return RealmApi(
+        deps.settings,
+        deps.keeper,
+        realm_id,
+        deps.transport,
+        deps.budget,
+        deps.http,
+        deps.metrics,
+    )
+
+
+def _session(deps: SyncDeps) -> AsyncSession:
+    return AsyncSession(deps.engine, expire_on_commit=False)
+
+
+async def process_realm_changes(deps: SyncDeps, realm_id: str) -> int:
+    """Classify every due sighting of a realm; returns how many were looked at."""
+    handled = 0
+    while True:
+        async with _session(deps) as session, session.begin():
+            sights = await claim_changes(session, realm_id)
+        if not sights:
+            return handled
+        for sight in sights:
+            try:
+                await handle_sight(deps, sight)
+            except BudgetWait as wait:
+                async with _session(deps) as session, session.begin():
+                    await later(session, sight, timedelta(seconds=wait.seconds), "QBO budget")
+            handled += 1
+
+
+async def handle_sight(deps: SyncDeps, sight: Sight) -> None:
+    """Classify one sighting and act on it; it ends `done` or is looked at again later."""
+    if sight.entity not in ENTITY_TYPES:
+        async with _session(deps) as session, session.begin():
+            await finish(session, sight.id, f"{sight.entity} is not an entity this service syncs")
+        return
+    async with _session(deps) as session, session.begin():
+        if await active_connection(session, sight.realm_id) is None:
+            known = await session.scalar(
+                select(Connection.id).where(Connection.realm_id == sight.realm_id)
+            )
+            if known is None:
+                await finish(session, sight.id, "no connection for this company")
+            else:
+                await later(session, sight, timedelta(minutes=5), "the company is not connected")
+            return
+        mapping = await find_mapping(session, sight)
+        if mapping is None:
+            await _unmapped(deps, session, sight)
+            return
+        key = EntityKey(sight.realm_id, mapping.entity_type, mapping.external_id)
+    async with deps.engine.connect() as lock:
+        if not await claim(lock, [key]):
+            async with _session(deps) as session, session.begin():
+                await later(session, sight, timedelta(seconds=2), "the record is being synced")
+            return
+        try:
+            await _classify_locked(deps, sight)
+        finally:
+            await release(lock, [key])
+
+
+async def _unmapped(deps: SyncDeps, session: AsyncSession, sight: Sight) -> None:
+    if sight.operation in ("Delete", "Merge"):
+        await finish(session, sight.id, "not a record of ours")
+        return
+    grace = deps.settings.drift_unmapped_recheck_seconds
+    if sight.attempts <= 1 and grace > 0:
+        # Our own create is announced before its mapping is stored: look once more.
+        await later(session, sight, timedelta(seconds=grace), "not mapped yet; looking again")
+        return
+    await count_unmapped(session, sight)
+    await finish(session, sight.id, "created in QBO, not by a caller: counted, not imported")
+
+
+async def _classify_locked(deps: SyncDeps, sight: Sight) -> None:
+    record: dict[str, Any] | None
+    if sight.found_by == FoundBy.CDC.value:
+        record = None if (sight.record or {}).get("status") == "Deleted" else sight.record
+    else:
+        try:
+            record = await _api(deps, sight.realm_id).read(sight.entity, sight.qbo_id)
+        except QboError as err:
+            if not is_not_found(err):
+                async with _session(deps) as session, session.begin():
+                    delay = timedelta(seconds=min(5 * 2 ** min(sight.attempts, 10), 3600))
+                    await later(session, sight, delay, f"reading it from QBO failed: {err}")
+                return
+            record = None
+        except (ConnectionUnavailable, RefreshFailed) as err:
+            async with _session(deps) as session, session.begin():
+                await later(session, sight, timedelta(minutes=5), f"no access to QBO: {err}")
+            return
+    async with _session(deps) as session, session.begin():
+        mapping = await find_mapping(session, sight)
+        if mapping is None:
+            await finish(session, sight.id, "the mapping is gone")
+            return
+        verdict = classify_sight(sight, mapping, record)
+        policy = deps.settings.drift_policy(mapping.entity_type)
+        outcome = await record_verdict(session, sight, mapping, verdict, record, policy)
+        await finish(session, sight.id, outcome.result)
+    if deps.metrics is not None and outcome.drift is not None:
+        labels = {"kind": outcome.drift.kind, "found_by": outcome.drift.found_by}
+        await deps.metrics.incr(DRIFT_FOUND, labels)
+    if deps.redis is not None and outcome.drift is not None:
+        key = restore_key(outcome.drift)
+        if key is not None:
+            await enqueue_sync(deps.redis, [key])
+        await hint_deliveries(deps.redis)
+
+
+# -- CDC ------------------------------------------------------------------------------
+
+
+def _objects(answer: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """CDC's objects per entity name."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for block in answer.get("CDCResponse") or []:
+        for response in (block or {}).get("QueryResponse") or []:
+            for name, rows in (response or {}).items():
+                if isinstance(rows, list):
+                    found.setdefault(name, []).extend(r for r in rows if isinstance(r, dict))
+    return found
+
+
+def _sighting(realm_id: str, entity: str, row: dict[str, Any]) -> Sighting:
+    stamp = str((row.get("MetaData") or {}).get("LastUpdatedTime") or "")
+    changed_at = parse_time(stamp)
+    deleted = row.get("status") == "Deleted"
+    operation = "Delete" if deleted else "Update"
+    when = changed_at.isoformat() if changed_at else stamp
+    return Sighting(
+        f"cdc:{realm_id}:{entity}:{row.get('Id')}:{operation}:{when}",
+        realm_id,
+        entity,
+        str(row.get("Id")),
+        operation,
+        changed_at,
+    )
+
+
+async def _store(
+    deps: SyncDeps, realm_id: str, entity: str, rows: list[dict[str, Any]]
+) -> list[str]:
+    kept = [r for r in rows if r.get("Id") is not None]
+    sightings = [_sighting(realm_id, entity, r) for r in kept]
+    records = {s.dedupe_key: row for s, row in zip(sightings, kept, strict=True)}
+    async with _session(deps) as session, session.begin():
+        return await store_sightings(session, sightings, FoundBy.CDC.value, records)
+
+
+async def _entity_since(
+    deps: SyncDeps, api: RealmApi, realm_id: str, entity: str, since: datetime
+) -> int:
+    """Read one entity's changes since `since`, moving the start past each full answer
+    (objects come oldest first), until an answer is not full. Returns objects seen."""
+    seen = 0
+    while True:
+        rows = _objects(await api.cdc([entity], since)).get(entity, [])
+        await _store(deps, realm_id, entity, rows)
+        seen += len(rows)
+        if len(rows) < CDC_CAP:
+            return seen
+        stamps = [
+            t
+            for r in rows
+            if r.get("status") != "Deleted"
+            and (t := parse_time((r.get("MetaData") or {}).get("LastUpdatedTime")))
+        ]
+        newest = max(stamps, default=since)
+        if newest <= since:
+            # 1000 changes in one instant: nothing later can be asked for separately.
+            logger.warning(
+                "CDC: %d %s objects share one timestamp; moving on",
+                len(rows),
+                entity,
+                extra={"realm_id": realm_id},
+            )
+            return seen
+        since = newest
+
+
+async def cdc_realm(deps: SyncDeps, realm_id: str) -> int:
+    """One CDC pass for a realm from its checkpoint; returns the objects seen. The
+    checkpoint moves only after every object is stored as a sighting."""
+    now = utcnow()
+    async with _session(deps) as session, session.begin():
+        connection = await active_connection(session, realm_id)
+        if connection is None:
+            return 0
+        checkpoint = await session.get(CdcCheckpoint, realm_id)
+        start = checkpoint.changed_since if checkpoint else (connection.connected_at or now)
+    floor = now - CDC_LOOKBACK + CDC_MARGIN
+    gap = None
+    if start < floor:
+        gap = f"changes between {start.isoformat()} and {floor.isoformat()} are beyond CDC"
+        logger.warning("CDC: %s", gap, extra={"realm_id": realm_id})
+        start = floor
+    api = _api(deps, realm_id)
+    try:
+        answer = await api.cdc(CDC_ENTITIES, start)
+        objects = _objects(answer)
+        asked_at = parse_time(answer.get("time")) or now
+        seen = 0
+        if sum(len(rows) for rows in objects.values()) >= CDC_CAP:
+            # Full: ask entity by entity, each moving its own start forward.
+            for entity in CDC_ENTITIES:
+                seen += await _entity_since(deps, api, realm_id, entity, start)
+        else:
+            for entity, rows in objects.items():
+                await _store(deps, realm_id, entity, rows)
+                seen += len(rows)
+    except (QboError, ConnectionUnavailable, RefreshFailed) as err:
+        await _checkpoint(deps, realm_id, start, now, error=str(err), seen=0)
+        raise
+    await _checkpoint(deps, realm_id, asked_at - CDC_OVERLAP, now, error=gap, seen=seen)
+    if seen and deps.redis is not None:
+        from app.worker.enqueue import enqueue_changes
+
+        await enqueue_changes(deps.redis, [realm_id])
+    return seen
+
+
+async def _checkpoint(
+    deps: SyncDeps, realm_id: str, since: datetime, now: datetime, *, error: str | None, seen: int
+) -> None:
+    statement = pg_insert(CdcCheckpoint).values(
+        realm_id=realm_id, changed_since=since, last_run_at=now, last_error=error, objects_seen=seen
+    )
+    async with _session(deps) as session, session.begin():
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["realm_id"],
+                set_={
+                    "changed_since": statement.excluded.changed_since,
+                    "last_run_at": now,
+                    "last_error": error,
+                    "objects_seen": CdcCheckpoint.objects_seen + seen,
+                },
+            )
+        )
+
+
+async def cdc_due_realms(session: AsyncSession, interval: timedelta) -> list[str]:
+    """Active realms whose last CDC pass is older than `interval` (or never ran)."""
+    cutoff = utcnow() - interval
+    rows = await session.execute(
+        select(Connection.realm_id)
+        .outerjoin(CdcCheckpoint, CdcCheckpoint.realm_id == Connection.realm_id)
+        .where(
+            Connection.status == "active",
+            (CdcCheckpoint.last_run_at.is_(None)) | (CdcCheckpoint.last_run_at <= cutoff),
+        )
+    )
+    return [r[0] for r in rows]

@@ -1,0 +1,124 @@
+"""`GET /drift`: changes made in QBO to records we own, newest first."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import select, tuple_
+
+from app.deps import SessionDep, StatusReader
+from app.drift.models import Drift
+from app.errors import PROBLEM_JSON, InvalidInput, reject_unknown_parameters
+from app.pagination import decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/drift", tags=["drift"])
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
+PARAMETERS = frozenset(
+    {"realm_id", "entity_type", "external_id", "kind", "found_by", "since", "limit", "cursor"}
+)
+
+
+class DriftOut(BaseModel):
+    id: uuid.UUID
+    realm_id: str
+    entity_type: str
+    external_id: str
+    qbo_id: str
+    kind: str
+    changes: dict[str, Any]
+    qbo_sync_token: str | None
+    changed_at: datetime | None
+    detected_at: datetime
+    found_by: str
+    policy: str
+    action: str
+    restore_event_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, drift: Drift) -> DriftOut:
+        return cls(
+            id=drift.id,
+            realm_id=drift.realm_id,
+            entity_type=drift.entity_type,
+            external_id=drift.external_id,
+            qbo_id=drift.qbo_id,
+            kind=drift.kind,
+            changes=drift.changes,
+            qbo_sync_token=drift.qbo_sync_token or None,
+            changed_at=drift.changed_at,
+            detected_at=drift.detected_at,
+            found_by=drift.found_by,
+            policy=drift.policy,
+            action=drift.action,
+            restore_event_id=drift.restore_event_id,
+        )
+
+
+class DriftPage(BaseModel):
+    items: list[DriftOut]
+    next_cursor: str | None
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidInput(
+            [{"pointer": "", "parameter": "since", "detail": "an ISO 8601 time with a zone"}]
+        )
+    return moment
+
+
+@router.get("", response_model=DriftPage, responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
+async def list_drift(
+    request: Request,
+    caller: StatusReader,
+    session: SessionDep,
+    realm_id: Annotated[str | None, Query(pattern=r"^[0-9]{1,32}$")] = None,
+    entity_type: Annotated[str | None, Query(pattern="^(customer|item|invoice|payment)$")] = None,
+    external_id: Annotated[str | None, Query(pattern=r"^[\x21-\x7e]{1,100}$")] = None,
+    kind: Literal["edited", "voided", "deleted", "merged", "inactive"] | None = None,
+    found_by: Literal["webhook", "cdc"] | None = None,
+    since: Annotated[
+        str | None, Query(max_length=40, description="ISO 8601 time with a zone")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,200}$")] = None,
+) -> DriftPage:
+    """Drift newest first (by when it was found), filtered; `since` is a detection time
+    with a zone; pass `next_cursor` back as `cursor`."""
+    reject_unknown_parameters(request.query_params, PARAMETERS)
+    after = _since(since)
+    query = select(Drift)
+    for column, value in (
+        (Drift.realm_id, realm_id),
+        (Drift.entity_type, entity_type),
+        (Drift.external_id, external_id),
+        (Drift.kind, kind),
+        (Drift.found_by, found_by),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if after is not None:
+        query = query.where(Drift.detected_at >= after)
+    if cursor:
+        try:
+            when, ident = decode_cursor(cursor)
+        except ValueError:
+            raise InvalidInput(
+                [{"pointer": "", "parameter": "cursor", "detail": "not a cursor this API issued"}]
+            ) from None
+        query = query.where(tuple_(Drift.detected_at, Drift.id) < tuple_(when, ident))
+    query = query.order_by(Drift.detected_at.desc(), Drift.id.desc()).limit(limit + 1)
+    rows = list((await session.scalars(query)).all())
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = encode_cursor(last.detected_at, last.id) if last else None
+    return DriftPage(items=[DriftOut.of(d) for d in rows[:limit]], next_cursor=next_cursor)

@@ -1,0 +1,1 @@
+"""Intuit's webhooks: verified, stored, and handed to the drift jobs."""

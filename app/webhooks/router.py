@@ -1,0 +1,64 @@
+"""`POST /webhooks/intuit`: verify, store, answer. The work happens in a job, never here,
+so Intuit gets its 200 well within 3 seconds."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from pydantic import BaseModel
+
+from app.deps import ConnectionDep, RedisDep, SettingsDep
+from app.drift.models import FoundBy
+from app.drift.service import store_sightings
+from app.errors import PROBLEM_JSON, AppError, NotAuthenticated
+from app.webhooks.intuit import SIGNATURE_HEADER, MalformedNotification, parse, verify
+from app.worker.enqueue import enqueue_changes
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
+
+
+class MalformedBody(AppError):
+    status, type_, title = 400, "malformed-notification", "Not a webhook delivery"
+
+
+class WebhookAccepted(BaseModel):
+    received: int  # changes in the delivery
+    new: int  # not seen before (the rest were duplicates)
+
+
+@router.post(
+    "/intuit",
+    response_model=WebhookAccepted,
+    responses={400: PROBLEM, 401: PROBLEM, 413: PROBLEM},
+    summary="Intuit's change notifications (legacy or CloudEvents)",
+)
+async def intuit_webhook(
+    request: Request,
+    settings: SettingsDep,
+    connection: ConnectionDep,
+    redis: RedisDep,
+    background: BackgroundTasks,
+) -> WebhookAccepted:
+    """No API key: the `intuit-signature` header (Base64 HMAC-SHA256 of the raw body with
+    QBO_WEBHOOK_VERIFIER_TOKEN) is the proof, checked before the body is parsed. Duplicate
+    deliveries are acknowledged and dropped."""
+    token = settings.qbo_webhook_verifier_token
+    if token is None:
+        logger.warning("webhook refused: QBO_WEBHOOK_VERIFIER_TOKEN is not set")
+        raise NotAuthenticated("no verifier token is configured, so no delivery can be verified")
+    body = await request.body()
+    if not verify(body, request.headers.get(SIGNATURE_HEADER), token.get_secret_value()):
+        logger.warning("webhook refused: missing or bad %s", SIGNATURE_HEADER)
+        raise NotAuthenticated("missing or invalid intuit-signature")
+    try:
+        sightings = parse(body)
+    except MalformedNotification as err:
+        raise MalformedBody(str(err)) from None
+    realms = await store_sightings(connection, sightings, FoundBy.WEBHOOK.value)
+    if realms:
+        background.add_task(enqueue_changes, redis, realms)
+    return WebhookAccepted(received=len(sightings), new=len(realms))
