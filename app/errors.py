@@ -66,6 +66,12 @@ class InvalidInput(AppError):
         super().__init__(detail or f"{len(errors)} invalid field(s)", errors=errors)
 
 
+def bad_cursor() -> InvalidInput:
+    return InvalidInput(
+        [{"pointer": "", "parameter": "cursor", "detail": "not a cursor this API issued"}]
+    )
+
+
 class ServiceUnavailable(AppError):
     status, type_, title = 503, "unavailable", "A dependency is unavailable"
 

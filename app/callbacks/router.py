@@ -10,7 +10,7 @@ from app.callbacks import service
 from app.callbacks.models import DeliveryStatus, NoticeKind
 from app.callbacks.schemas import AttemptOut, CallbackIn, CallbackOut, DeliveryOut, DeliveryPage
 from app.deps import EventsReader, EventsWriter, SessionDep
-from app.errors import PROBLEM_JSON, InvalidInput, NotFound, reject_unknown_parameters
+from app.errors import PROBLEM_JSON, NotFound, bad_cursor, reject_unknown_parameters
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 
@@ -101,9 +101,7 @@ async def list_deliveries(
     try:
         rows, next_cursor = await service.list_deliveries(session, filters, limit, cursor)
     except ValueError:
-        raise InvalidInput(
-            [{"pointer": "", "parameter": "cursor", "detail": "not a cursor this API issued"}]
-        ) from None
+        raise bad_cursor() from None
     items = [
         DeliveryOut(
             id=d.id,

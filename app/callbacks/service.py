@@ -15,7 +15,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 from pydantic import SecretStr
-from sqlalchemy import Table, func, insert, literal, select, tuple_, update
+from sqlalchemy import Table, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +31,7 @@ from app.callbacks.models import (
 from app.connections.crypto import TokenCipher
 from app.db import utcnow
 from app.events.models import Event, EventStatus
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import newest_first
 
 logger = logging.getLogger(__name__)
 
@@ -233,15 +233,9 @@ async def list_deliveries(
         query = query.where(CallbackDelivery.status == filters.status)
     if filters.kind is not None:
         query = query.where(CallbackDelivery.kind == filters.kind)
-    if cursor:
-        when, ident = decode_cursor(cursor)
-        query = query.where(
-            tuple_(CallbackDelivery.created_at, CallbackDelivery.id) < tuple_(when, ident)
-        )
-    query = query.order_by(CallbackDelivery.created_at.desc(), CallbackDelivery.id.desc())
-    rows = list((await session.scalars(query.limit(limit + 1))).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
+    rows, next_cursor = await newest_first(
+        session, query, CallbackDelivery.created_at, CallbackDelivery.id, limit, cursor
+    )
     attempts: dict[uuid.UUID, list[CallbackAttempt]] = {r.id: [] for r in rows}
     if rows:
         found = await session.scalars(
@@ -251,5 +245,4 @@ async def list_deliveries(
         )
         for attempt in found:
             attempts[attempt.delivery_id].append(attempt)
-    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more else None
     return [(r, attempts[r.id]) for r in rows], next_cursor

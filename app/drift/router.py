@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from app.deps import SessionDep, StatusReader
 from app.drift.models import Drift
-from app.errors import PROBLEM_JSON, InvalidInput, reject_unknown_parameters
-from app.pagination import decode_cursor, encode_cursor
+from app.errors import PROBLEM_JSON, InvalidInput, bad_cursor, reject_unknown_parameters
+from app.pagination import newest_first
 
 router = APIRouter(prefix="/drift", tags=["drift"])
 PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
@@ -109,16 +109,10 @@ async def list_drift(
             query = query.where(column == value)
     if after is not None:
         query = query.where(Drift.detected_at >= after)
-    if cursor:
-        try:
-            when, ident = decode_cursor(cursor)
-        except ValueError:
-            raise InvalidInput(
-                [{"pointer": "", "parameter": "cursor", "detail": "not a cursor this API issued"}]
-            ) from None
-        query = query.where(tuple_(Drift.detected_at, Drift.id) < tuple_(when, ident))
-    query = query.order_by(Drift.detected_at.desc(), Drift.id.desc()).limit(limit + 1)
-    rows = list((await session.scalars(query)).all())
-    last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = encode_cursor(last.detected_at, last.id) if last else None
-    return DriftPage(items=[DriftOut.of(d) for d in rows[:limit]], next_cursor=next_cursor)
+    try:
+        rows, next_cursor = await newest_first(
+            session, query, Drift.detected_at, Drift.id, limit, cursor
+        )
+    except ValueError:
+        raise bad_cursor() from None
+    return DriftPage(items=[DriftOut.of(d) for d in rows], next_cursor=next_cursor)

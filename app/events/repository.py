@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import Event
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import newest_first
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +40,4 @@ async def list_events(
         query = query.where(Event.external_id == filters.external_id)
     if filters.source:
         query = query.where(Event.source == filters.source)
-    if cursor:
-        when, ident = decode_cursor(cursor)
-        query = query.where(tuple_(Event.received_at, Event.id) < tuple_(when, ident))
-    query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit + 1)
-    rows = list((await session.scalars(query)).all())
-    next_cursor = (
-        encode_cursor(rows[limit - 1].received_at, rows[limit - 1].id)
-        if len(rows) > limit
-        else None
-    )
-    return rows[:limit], next_cursor
+    return await newest_first(session, query, Event.received_at, Event.id, limit, cursor)

@@ -9,7 +9,14 @@ from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.deps import ConnectionDep, EventsReader, EventsWriter, RedisDep, SessionDep, SettingsDep
-from app.errors import PROBLEM_JSON, Conflict, InvalidInput, NotFound, reject_unknown_parameters
+from app.errors import (
+    PROBLEM_JSON,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    bad_cursor,
+    reject_unknown_parameters,
+)
 from app.events import repository, service
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.events.schemas import (
@@ -221,7 +228,5 @@ async def list_events(
     try:
         rows, next_cursor = await repository.list_events(session, filters, limit, cursor)
     except ValueError:
-        raise InvalidInput(
-            [{"pointer": "", "parameter": "cursor", "detail": "not a cursor this API issued"}]
-        ) from None
+        raise bad_cursor() from None
     return EventPage(items=[to_out(request, e) for e in rows], next_cursor=next_cursor)

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from app.deps import EventsReader, SessionDep
-from app.errors import PROBLEM_JSON, InvalidInput
+from app.errors import PROBLEM_JSON, bad_cursor
 from app.mappings.models import EntityMapping
-from app.pagination import decode_cursor, encode_cursor
+from app.pagination import newest_first
 
 router = APIRouter(prefix="/mappings", tags=["mappings"])
 PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
@@ -56,23 +56,13 @@ async def list_mappings(
     ):
         if value is not None:
             query = query.where(column == value)
-    if cursor:
-        try:
-            when, ident = decode_cursor(cursor)
-        except ValueError:
-            raise InvalidInput(
-                [{"pointer": "", "parameter": "cursor", "detail": "not a cursor this API issued"}]
-            ) from None
-        query = query.where(
-            tuple_(EntityMapping.created_at, EntityMapping.id) < tuple_(when, ident)
+    try:
+        rows, next_cursor = await newest_first(
+            session, query, EntityMapping.created_at, EntityMapping.id, limit, cursor
         )
-    query = query.order_by(EntityMapping.created_at.desc(), EntityMapping.id.desc()).limit(
-        limit + 1
-    )
-    rows = list((await session.scalars(query)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
+    except ValueError:
+        raise bad_cursor() from None
     return MappingPage(
         items=[MappingOut.model_validate(r, from_attributes=True) for r in rows],
-        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if more else None,
+        next_cursor=next_cursor,
     )
