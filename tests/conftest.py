@@ -36,7 +36,7 @@ from app.main import create_app
 from app.models import load_all_models
 from app.security import Scope, create_api_key
 
-pytest_plugins = ["tests.e2e_support"]
+pytest_plugins = ["tests.e2e_support", "tests.security.logscan"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / ".data" / "test"
@@ -48,7 +48,13 @@ KeyFactory = Callable[..., Awaitable[str]]
 SECRETS_FILE = os.environ.get("QBO_SYNC_SECRETS_FILE")
 
 
-def remember_secret(*values: str | None) -> None:
+def remember_secret(*values: str | None, kind: str = "secret") -> None:
+    """Every run searches its own logs and output for these at the end (tests/security/
+    logscan.py); `kind` ("API key", ...) is what a failure names instead of the value."""
+    # Imported here: as a plugin listed above, it must not be imported before pytest loads it.
+    from tests.security import logscan
+
+    logscan.remember(kind, *values)
     if SECRETS_FILE:
         with open(SECRETS_FILE, "a", encoding="utf-8") as out:
             out.writelines(f"{v}\n" for v in values if v)
@@ -96,8 +102,11 @@ def settings(database_url: str, redis_url: str) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    remember_secret(*(k.get_secret_value() for k in settings.token_encryption_keys))
-    remember_secret(settings.oauth_client[1].get_secret_value())
+    remember_secret(
+        *(k.get_secret_value() for k in settings.token_encryption_keys),
+        kind="token encryption key",
+    )
+    remember_secret(settings.oauth_client[1].get_secret_value(), kind="OAuth client secret")
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         yield application
@@ -129,16 +138,15 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "app" not in request.fixturenames:
         return
     application: FastAPI = request.getfixturevalue("app")
-    if SECRETS_FILE:
-        async with application.state.session_factory() as session:
-            for connection in await session.scalars(select(Connection)):
-                # Tests of key rotation store tokens under keys of their own, and a
-                # disconnected company has none: skip those.
-                with contextlib.suppress(
-                    MissingTokensError, TokenDecryptError, TypeError, ValueError
-                ):
-                    access, refresh = read_tokens(connection, application.state.cipher)
-                    remember_secret(access.get_secret_value(), refresh.get_secret_value())
+    # Every run searches its output for the tokens it used (tests/security/logscan.py).
+    async with application.state.session_factory() as session:
+        for connection in await session.scalars(select(Connection)):
+            # Tests of key rotation store tokens under keys of their own, and a
+            # disconnected company has none: skip those.
+            with contextlib.suppress(MissingTokensError, TokenDecryptError, TypeError, ValueError):
+                access, refresh = read_tokens(connection, application.state.cipher)
+                remember_secret(access.get_secret_value(), kind="QBO access token")
+                remember_secret(refresh.get_secret_value(), kind="QBO refresh token")
     load_all_models()
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with application.state.engine.begin() as conn:
@@ -158,7 +166,7 @@ def make_key(session_factory: async_sessionmaker[AsyncSession]) -> KeyFactory:
                 [Scope(s) for s in (scopes if scopes is not None else ALL_SCOPES)],
             )
             await session.commit()
-        remember_secret(key)
+        remember_secret(key, kind="API key")
         return key
 
     return factory

@@ -149,7 +149,8 @@ def parse(body: bytes) -> list[Sighting]:
     """The changes a delivery reports, in either format. Raises MalformedNotification."""
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        # RecursionError: nesting deeper than the parser goes (a 400, not a 500).
         raise MalformedNotification("the body is not JSON") from err
     if isinstance(document, list):
         return _cloudevents(document)

@@ -1,0 +1,185 @@
+"""OAuth state and redirects. tests/connections/test_flow.py already shows a forged, a reused
+and an expired state refused; here: a state from another start (or another installation),
+the stored hash used as a state, a replayed callback (same code and state) and a code replayed
+under another start's state, all changing nothing; and no redirect goes anywhere but the
+configured places (the authorization URL's redirect_uri, the callback, the console's `back`)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.connections.models import Connection, OAuthState
+from app.connections.service import hash_state
+from app.emulator.app import create_app as create_emulator
+from app.emulator.config import EmulatorConfig
+from app.main import create_app
+from tests.conftest import KeyFactory
+from tests.connections.test_flow import EMULATOR, consent
+from tests.ops.conftest import csrf_of, log_in
+
+Factory = async_sessionmaker[AsyncSession]
+REDIRECT_URI = "https://sync.example.com/connections/callback"
+
+
+@pytest.fixture
+def emulator() -> FastAPI:
+    return create_emulator(EmulatorConfig(frozen_clock=True))
+
+
+@pytest.fixture
+async def api(settings: Settings, emulator: FastAPI) -> AsyncIterator[FastAPI]:
+    configured = settings.model_copy(
+        update={"emulator_url": EMULATOR, "qbo_redirect_uri": REDIRECT_URI}
+    )
+    app = create_app(configured, qbo_transport=httpx.ASGITransport(app=emulator))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def service(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def browser(emulator: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=emulator)
+    async with httpx.AsyncClient(transport=transport, base_url=EMULATOR) as c:
+        yield c
+
+
+@pytest.fixture
+async def admin(make_key: KeyFactory) -> dict[str, str]:
+    return {"Authorization": f"Bearer {await make_key('ops', ['connections:admin'])}"}
+
+
+async def connections(factory: Factory) -> list[tuple[str, bytes | None]]:
+    async with factory() as session:
+        rows = (await session.scalars(select(Connection))).all()
+    return [(r.realm_id, r.access_token_enc) for r in rows]
+
+
+def with_state(callback: str, state: str) -> str:
+    parts = urlsplit(callback)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    return httpx.URL(parts.path, params={**query, "state": state}).raw_path.decode()
+
+
+async def test_states_of_other_starts_and_replayed_callbacks_change_nothing(
+    service: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    admin: dict[str, str],
+    session_factory: Factory,
+) -> None:
+    first = (await service.post("/connections", headers=admin)).json()
+    second = (await service.post("/connections", headers=admin)).json()
+    callback = await consent(browser, first["authorization_url"])
+
+    # A well-formed state this installation never issued, and the stored hash of a real one
+    # (what a reader of the database would have): neither is a state.
+    async with session_factory() as session:
+        hashes = set((await session.scalars(select(OAuthState.state_hash))).all())
+    assert hash_state(first["state"]) in hashes
+    for state in (secrets.token_urlsafe(32), hash_state(first["state"]), "", first["state"][:-1]):
+        refused = await service.get(with_state(callback, state))
+        assert refused.status_code == 400, state
+        assert await connections(session_factory) == []
+
+    assert (await service.get(callback)).status_code == 200
+    connected = await connections(session_factory)
+    assert len(connected) == 1
+
+    # The same code and state again: refused before Intuit is asked; the tokens stay.
+    replay = await service.get(callback)
+    assert replay.status_code == 400
+    assert "already used" in replay.text
+    # The used code under the other start's (still valid) state: Intuit refuses the code.
+    swapped = await service.get(with_state(callback, second["state"]))
+    assert swapped.status_code == 502
+    assert await connections(session_factory) == connected
+    # That state was spent by the attempt: it cannot be tried again with another code.
+    assert (await service.get(with_state(callback, second["state"]))).status_code == 400
+
+
+async def test_the_authorization_url_redirects_only_to_the_configured_uri(
+    service: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    for query in ("", "?redirect_uri=https://evil.example/cb", "?next=https://evil.example"):
+        started = await service.post(f"/connections{query}", headers=admin)
+        if started.status_code == 422:  # unknown parameters refused outright: also fine
+            continue
+        assert started.status_code == 201, started.text
+        url = urlsplit(started.json()["authorization_url"])
+        assert f"{url.scheme}://{url.netloc}" == EMULATOR
+        assert parse_qs(url.query)["redirect_uri"] == [REDIRECT_URI]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "next=https://evil.example",
+        "redirect_uri=https://evil.example",
+        "return_to=//evil.example",
+        "error=<script>alert(1)</script>",
+        "code=x&realmId=1&url=https://evil.example",
+    ],
+)
+async def test_the_callback_never_redirects_nor_reflects_markup(
+    service: httpx.AsyncClient, admin: dict[str, str], query: str
+) -> None:
+    state = (await service.post("/connections", headers=admin)).json()["state"]
+    for with_valid_state in (False, True):
+        full = f"/connections/callback?{query}" + (f"&state={state}" if with_valid_state else "")
+        answer = await service.get(full)
+        assert not 300 <= answer.status_code < 400
+        assert "location" not in answer.headers
+        assert "<script>" not in answer.text
+        assert "evil.example" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "https://evil.example/ops",
+        "//evil.example/ops",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/ops//evil.example",
+        "/ops/..//evil.example",
+        "javascript:alert(1)//ops",
+        "http:/ops",
+        " //evil.example",
+        "/ops\r\nLocation: https://evil.example",
+        "/ops?x=https://evil.example",
+        "/ops#@evil.example",
+    ],
+)
+async def test_the_consoles_back_field_never_leaves_the_console(
+    client: httpx.AsyncClient, make_key: KeyFactory, back: str
+) -> None:
+    """`back` comes from a form; a retry answers with a redirect to it, only within /ops."""
+    assert (await log_in(client, await make_key("ops", ["connections:admin"]))).status_code == 303
+    page = await client.get("/ops")
+    answer = await client.post(
+        f"/ops/events/{uuid.uuid4()}/retry", data={"csrf": csrf_of(page), "back": back}
+    )
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    target = urlsplit(location)
+    assert (target.scheme, target.netloc) == ("", "")
+    assert target.path.startswith("/ops")
+    assert "//" not in target.path
+    assert "\\" not in location
+    assert "evil" not in location
