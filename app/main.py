@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
-from arq.connections import ArqRedis
 from fastapi import FastAPI
 
 from app.bodylimit import BodySizeLimit
@@ -31,6 +30,7 @@ from app.ops.router import install_ops_console
 from app.ops.sessions import OpsSessions, signing_key
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
+from app.redis_client import redis_client
 from app.status.router import router as status_router
 from app.webhooks.router import router as webhooks_router
 
@@ -55,7 +55,7 @@ def create_app(
             max_overflow=resolved.db_max_overflow,
         )
         # No ping here: the API starts without Redis and /health/ready says so.
-        redis = ArqRedis.from_url(redis_url)
+        redis = redis_client(redis_url)
         app.state.settings = resolved
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)

@@ -267,9 +267,20 @@ async def _needs_reauth(session: AsyncSession, connection: Connection, reason: s
     """Stop using the connection, park its due events until it is reconnected, and queue a
     `connection.needs_reauth` notice to every callback (same transaction)."""
     connection.status = ConnectionStatus.NEEDS_REAUTH.value
+    # Not `syncing` ones, and none a sync holds: their worker parks them itself when it
+    # finds the connection gone, knowing whether its write may have reached QBO. Skipping
+    # locked rows also keeps this from deadlocking with the sync engine's transactions.
+    parkable = (
+        select(Event.id)
+        .where(
+            Event.realm_id == connection.realm_id,
+            Event.status.in_([s for s in DUE_STATUSES if s != EventStatus.SYNCING]),
+        )
+        .with_for_update(skip_locked=True)
+    )
     await session.execute(
         update(Event)
-        .where(Event.realm_id == connection.realm_id, Event.status.in_(DUE_STATUSES))
+        .where(Event.id.in_(parkable.scalar_subquery()))
         .values(status=EventStatus.WAITING_CONNECTION.value, updated_at=utcnow())
     )
     await enqueue_notice_to_all(

@@ -338,6 +338,18 @@ async def advance_clock(body: ClockAdvance, store: StoreDep) -> dict[str, Any]:
     return {"now": store.now().isoformat(), "elapsed_seconds": store.clock.elapsed()}
 
 
+class LoseReplies(BaseModel):
+    count: int = Field(default=1, ge=0, le=1000)
+
+
+@router.post("/oauth/lose-refresh-replies")
+async def lose_refresh_replies(body: LoseReplies, store: StoreDep) -> dict[str, Any]:
+    """The next `count` refreshes are applied (tokens rotate as usual) but answered 504, as
+    if the answer were lost on the way: the client never learns the new refresh token."""
+    store.tokens.lose_refresh_replies = body.count
+    return {"lose_refresh_replies": body.count}
+
+
 @router.post("/reset")
 async def reset(store: StoreDep) -> dict[str, Any]:
     """Forget every company, grant and token."""

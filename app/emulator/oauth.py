@@ -156,6 +156,10 @@ async def token(request: Request, store: StoreDep) -> JSONResponse:
             )
         elif grant_type == "refresh_token":
             issued = store.tokens.refresh(client_id, secret, form.get("refresh_token", ""))
+            if store.tokens.lose_refresh_replies > 0:
+                # Applied (the refresh token may have rotated), but the answer never arrives.
+                store.tokens.lose_refresh_replies -= 1
+                return JSONResponse({"error": "gateway_timeout"}, status_code=504)
         elif not grant_type:
             raise TokenError("invalid_request", "grant_type is required")
         else:

@@ -109,6 +109,8 @@ class TokenStore:
         self.access: dict[str, AccessToken] = {}
         self.refresh_index: dict[str, str] = {}
         self.superseded: dict[str, str] = {}
+        # Refreshes whose answer is lost after the grant rotated (a chaos knob).
+        self.lose_refresh_replies = 0
 
     def reset(self) -> None:
         """Forget grants, codes and tokens; registered clients stay."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -123,7 +123,18 @@ Quantity = Annotated[
     ),
 ]
 Day = Annotated[date, BeforeValidator(_iso_text)]
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    """A time must exist in UTC too: 0001-01-01T00:00+03:01 would be in year 0."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be a time between years 1 and 9999 in UTC") from None
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_in_utc_range)]
 
 
 class Strict(BaseModel):

@@ -191,7 +191,11 @@ async def hint_notices(deps: SyncDeps, session: AsyncSession) -> None:
 
 
 async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step:
-    connection = await session.scalar(select(Connection).where(Connection.realm_id == key.realm_id))
+    # FOR SHARE: a reconnect (which resumes parked events) waits for this transaction, and
+    # this one for it, so an event is never parked after the resume that should wake it.
+    connection = await session.scalar(
+        select(Connection).where(Connection.realm_id == key.realm_id).with_for_update(read=True)
+    )
     events = list(
         (
             await session.scalars(
@@ -210,6 +214,13 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
         return Step(done=JobResult("idle"))
     now = utcnow()
     if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
+        for stopped in (e for e in events if e.status == EventStatus.SYNCING.value):
+            # Its worker stopped while sending it: QBO may hold it, so look before re-creating.
+            stopped.last_error = {
+                **_reason("connection", "its worker stopped while sending it"),
+                "ambiguous": True,
+                "at": now.isoformat(),
+            }
         await _set(session, [e.id for e in events], status=EventStatus.WAITING_CONNECTION)
         return Step(done=JobResult("waiting_connection"))
     mapping = await _mapping(session, key.realm_id, key.entity_type, key.external_id)
@@ -529,6 +540,22 @@ async def record(
         current.next_attempt_at = now + timedelta(seconds=outcome.delay)
         return [], outcome.delay
     if isinstance(outcome, NoConnection):
+        connection = await session.scalar(
+            select(Connection.status)
+            .where(Connection.realm_id == event.realm_id)
+            .with_for_update(read=True)
+        )
+        if connection == ConnectionStatus.ACTIVE.value:
+            # Reconnected since the call failed: try again rather than wait for a resume
+            # that has already happened.
+            _set_fields(
+                current,
+                status=EventStatus.RETRYING,
+                last_error={**outcome.reason, "at": now.isoformat()},
+                now=now,
+            )
+            current.next_attempt_at = now
+            return [], 0.0
         _set_fields(
             current,
             status=EventStatus.WAITING_CONNECTION,

@@ -19,6 +19,7 @@ from app.metrics.store import Metrics
 from app.qbo.client import http_client
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
+from app.redis_client import redis_client
 from app.sync.engine import SyncDeps
 from app.worker.heartbeat import forget, worker_id
 from app.worker.tasks import (
@@ -116,6 +117,7 @@ def worker_settings(
                 cron(sweep_changes, second=set(range(2, 60, 5)), run_at_startup=True),
             ],
             "redis_settings": RedisSettings.from_dsn(redis_url),
+            "redis_pool": redis_client(redis_url),
             "on_startup": on_startup,
             "on_shutdown": on_shutdown,
             "max_jobs": settings.worker_max_jobs,

@@ -15,7 +15,7 @@ from app.db import session_scope
 from app.drift import jobs as drift_jobs
 from app.drift.service import due_change_realms
 from app.status.service import compact_event_counts
-from app.sync.dispatch import due_realms
+from app.sync.dispatch import due_realms, reclaim_orphans
 from app.sync.pump import pump_realm
 from app.worker.enqueue import enqueue_cdc, enqueue_changes, enqueue_realms
 from app.worker.heartbeat import beat
@@ -41,6 +41,10 @@ async def sync_realm(ctx: dict[str, Any], realm_id: str) -> str:
 async def sweep_due_events(ctx: dict[str, Any]) -> int:
     """Re-send a hint for every realm with due events; arq drops hints already queued."""
     settings = ctx["settings"]
+    async with ctx["session_factory"]() as session:
+        orphans = await reclaim_orphans(session)
+    if orphans:
+        logger.warning("%d records left syncing by a dead worker are due again", len(orphans))
     async with session_scope(ctx["session_factory"]) as session:
         realms = await due_realms(session, settings.sweep_batch_size)
     sent = await enqueue_realms(ctx["redis"], realms)

@@ -246,3 +246,25 @@ async def test_userinfo_and_wrong_realm(web: tuple[httpx.AsyncClient, Store]) ->
     foreign = await client.get(f"/v3/company/{second}/item/1", headers=headers)
     assert foreign.status_code == 403
     assert foreign.json()["Fault"]["Error"][0]["code"] == "3100"
+
+
+async def test_a_lost_refresh_answer_still_rotates(web: tuple[httpx.AsyncClient, Store]) -> None:
+    client, store = web
+    redirect = await consent(client)
+    tokens = (
+        await token_call(
+            client, grant_type="authorization_code", code=redirect["code"], redirect_uri=REDIRECT
+        )
+    ).json()
+    armed = await client.post("/admin/oauth/lose-refresh-replies", json={"count": 1})
+    assert armed.json() == {"lose_refresh_replies": 1}
+    store.clock.advance(3600)
+    lost = await token_call(
+        client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
+    assert lost.status_code == 504
+    # The grant rotated behind the lost answer: the old refresh token is dead now.
+    stale = await token_call(
+        client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
+    )
+    assert (stale.status_code, stale.json()["error"]) == (400, "invalid_grant")
