@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest openapi bench-ingest bench-sync bench-status dockerlint clean
+.PHONY: run test lint typecheck pytest openapi bench-ingest bench-sync bench-status soak chaos audit dockerlint clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -41,6 +41,10 @@ pytest: $(VENV)/.installed-dev
 openapi: $(VENV)/.installed
 	$(PY) -m app openapi
 
+## Known vulnerabilities in the locked dependencies (requirements.lock); needs the network.
+audit: $(VENV)/.installed-dev
+	$(BIN)/pip-audit -r requirements.lock --no-deps
+
 ## Intake throughput against a real uvicorn process, with the bare-asyncpg ceiling of this machine.
 bench-ingest: $(VENV)/.installed-dev
 	$(PY) -m bench.ingest
@@ -52,6 +56,14 @@ bench-sync: $(VENV)/.installed-dev
 ## GET /sync-status latency with 1,000,000 events in the table.
 bench-status: $(VENV)/.installed-dev
 	$(PY) -m bench.status
+
+## Faults on a schedule against the whole system as processes; then the books are checked.
+chaos: $(VENV)/.installed-dev
+	$(PY) -m bench.chaos
+
+## 10 minutes of intake and sync near the realms' budgets: errors, p99 per minute, RSS growth.
+soak: $(VENV)/.installed-dev
+	$(PY) -m bench.soak
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

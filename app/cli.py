@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,12 +64,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from arq.worker import run_worker
+    """Run a worker until a signal stops it. Losing Redis (a restart, a failover) ends
+    arq's loop with an error: the worker starts again after a pause instead of exiting.
+    A worker whose loop stalls exits (`app.worker.watchdog`) for its supervisor to restart."""
+    import time
 
+    from arq.worker import run_worker
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from app.worker import watchdog
     from app.worker.settings import worker_settings
 
-    run_worker(worker_settings(_settings_with_servers()))
-    return 0
+    settings = _settings_with_servers()
+    watchdog.start()
+    while True:
+        try:
+            run_worker(worker_settings(settings))
+            return 0
+        except (RedisConnectionError, RedisTimeoutError, OSError) as err:
+            logging.getLogger(__name__).error("worker lost Redis (%s); starting again in 2 s", err)
+            watchdog.progress()
+            time.sleep(2)
 
 
 async def _with_session(settings: Settings, action: str, args: argparse.Namespace) -> int:

@@ -239,20 +239,43 @@ def process_cpu_seconds(pid: int, *, with_children: bool = True) -> float | None
         return None
     total = int(fields[11]) + int(fields[12])
     if with_children:
-        parents: dict[int, int] = {}
-        cpu: dict[int, int] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and (other := _stat_fields(entry.name)) is not None:
-                parents[int(entry.name)] = int(other[1])
-                cpu[int(entry.name)] = int(other[11]) + int(other[12])
-        family = {pid}
-        changed = True
-        while changed:
-            found = {p for p, parent in parents.items() if parent in family} - family
-            family |= found
-            changed = bool(found)
-        total += sum(cpu[p] for p in family - {pid})
+        total += sum(int(f[11]) + int(f[12]) for p, f in _family(pid).items() if p != pid)
     return total / _CLOCK_TICKS
+
+
+def _family(pid: int) -> dict[int, list[str]]:
+    """The /proc/<p>/stat fields of `pid` and of its live descendants, by process id."""
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(entry.name)) is not None:
+            stats[int(entry.name)] = fields
+    family = {pid}
+    changed = True
+    while changed:
+        found = {p for p, f in stats.items() if int(f[1]) in family} - family
+        family |= found
+        changed = bool(found)
+    return {p: stats[p] for p in family if p in stats}
+
+
+def process_rss_mb(pid: int, *, with_children: bool = True) -> float | None:
+    """Resident memory (VmRSS, MB) of process `pid` and, by default, of its live descendants;
+    Linux only, None elsewhere or when `pid` is gone."""
+    family = _family(pid)
+    if pid not in family:
+        return None
+    pids = sorted(family) if with_children else [pid]
+    total_kb = 0
+    for p in pids:
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+                break
+    return total_kb / 1024
 
 
 def host_cpu_ticks() -> tuple[int, int] | None:

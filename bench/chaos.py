@@ -421,6 +421,23 @@ async def inject(
     await asyncio.gather(killer(), schedule())
 
 
+async def supervise(cluster: Cluster, faults: list[Fault], began: float) -> None:
+    """What a process supervisor (systemd, Kubernetes) does: start again whatever exited."""
+    while True:
+        await asyncio.sleep(1)
+        for index, worker in enumerate(cluster.workers):
+            code = worker.poll()
+            if code is not None and code != -signal.SIGKILL:
+                cluster.workers[index] = cluster.start_worker(index + 1)
+                faults.append(
+                    Fault(
+                        round(time.monotonic() - began, 1),
+                        "supervisor",
+                        f"worker-{index + 1} exited with code {code}; started again",
+                    )
+                )
+
+
 # -- the books -----------------------------------------------------------------------------
 
 
@@ -618,6 +635,7 @@ async def scenario_run(
     scenarios = [build(realm, args.invoices, args.seed) for realm in realms]
     intake, faults = Intake(), list[Fault]()
     began = time.monotonic()
+    supervisor = asyncio.create_task(supervise(cluster, faults, began))
     await asyncio.gather(
         stream(cluster.api_url, writer, scenarios, args.seconds, intake),
         inject(cluster, admin, realms, args.seconds, faults),
@@ -642,6 +660,7 @@ async def scenario_run(
     finally:
         watcher.cancel()
     faults.append(Fault(round(time.monotonic() - began, 1), "drained", f"{left} events still open"))
+    supervisor.cancel()
     if left:
         faults.append(
             Fault(round(time.monotonic() - began, 1), "still open", await diagnose(cluster))
@@ -667,17 +686,32 @@ async def diagnose(cluster: Cluster) -> str:
         )
     finally:
         await conn.close()
+    spy = os.environ.get("CHAOS_PY_SPY")
+    if spy:
+        for worker in cluster.workers:
+            dump = subprocess.run(
+                [spy, "dump", "--pid", str(worker.pid)], capture_output=True, text=True, check=False
+            )
+            (cluster.log_dir / f"stack-{worker.pid}.txt").write_text(dump.stdout + dump.stderr)
     held = [dict(b) for b in backends if b["advisory"]]
     alive = [w.poll() is None for w in cluster.workers]
     redis = Redis(port=cluster.redis_port)
     try:
         queued = await redis.zcard("arq:queue")
         jobs = sorted(k.decode() for k in await redis.keys("arq:in-progress:*"))[:10]
+        seconds, micros = await redis.time()
+        now_ms = seconds * 1000 + micros // 1000
+        flights = {}
+        for key in await redis.keys("*flight*"):
+            leases = await redis.zrange(key, 0, -1, withscores=True)
+            flights[key.decode()] = [round((score - now_ms) / 1000) for _, score in leases]
+        paused = {k.decode(): await redis.pttl(k) for k in await redis.keys("*pause*")}
     finally:
         await redis.aclose()
     return (
         f"open {[dict(r) for r in open_rows]}; backends holding record locks {held};"
-        f" workers alive {alive}; arq queue {queued}, in progress {jobs}"
+        f" workers alive {alive}; arq queue {queued}, in progress {jobs};"
+        f" in-flight leases (s left) {flights}; paused (ms) {paused}"
     )
 
 
@@ -691,7 +725,8 @@ def report(verdict: Verdict, faults: list[Fault], intake: Intake) -> str:
     )
     lines += [f"  refused: {r}" for r in intake.refused[:10]]
     lines += [f"  {p}" for p in verdict.problems[:20]]
-    injected = sum(1 for f in faults if f.name not in ("faults stop", "drained", "QBO burst ends"))
+    outcomes = ("faults stop", "drained", "QBO burst ends", "supervisor", "still open")
+    injected = sum(1 for f in faults if f.name not in outcomes)
     lines.append(
         f"chaos: events={verdict.events} synced={verdict.synced} explained={verdict.explained}"
         f" lost={verdict.lost} duplicates={verdict.duplicates} mismatched={verdict.mismatched}"

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import token_set
 from bench._procs import (
     REPO_ROOT,
+    ApiProcess,
+    Servers,
     api_process,
     create_api_key,
     free_port,
@@ -227,7 +230,7 @@ async def counters(emulator: str, realm: str) -> dict[str, Any]:
         return answer
 
 
-def _served(counts: dict[str, Any]) -> int:
+def admitted_requests(counts: dict[str, Any]) -> int:
     """Requests QBO admitted (429s are refusals, not uses of the budget)."""
     return sum(int(n) for status, n in counts["by_status"].items() if status != "429")
 
@@ -253,7 +256,7 @@ async def scenario(
     samples: list[tuple[float, int, int]] = []
     deadline = started + args.timeout
     while time.monotonic() < deadline:
-        served = _served(await counters(emulator, realm_a))
+        served = admitted_requests(await counters(emulator, realm_a))
         left = await open_events(settings, realm_a)
         samples.append((time.monotonic() - started, served, left))
         if left == 0:
@@ -301,7 +304,7 @@ def _pct(values: Sequence[float], pct: float) -> float:
 
 def report(result: dict[str, Any]) -> str:
     minutes = result["a_done_s"] / 60
-    served_a = _served(result["count_a"])
+    served_a = admitted_requests(result["count_a"])
     per_min_a = served_a / minutes
     samples: list[tuple[float, int, int]] = result["samples"]
     # The busiest 60 s between two samples.
@@ -331,7 +334,7 @@ def report(result: dict[str, Any]) -> str:
     count_a, count_b = result["count_a"], result["count_b"]
     throttled = int(count_a["throttled_429"]) + int(count_b["throttled_429"])
     minutes_b = max(result["a_done_s"] / 60, 1e-9)
-    served_b = _served(count_b) / minutes_b
+    served_b = admitted_requests(count_b) / minutes_b
     synced_b = len([r for r in result["rows_b"] if r.status == "synced"]) / minutes_b
     batches_a = count_a["by_endpoint"].get("POST batch", 0)
     p50 = statistics.median(b_lat) if b_lat else float("nan")
@@ -362,10 +365,26 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> str:
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """The service running as processes: servers, emulator, API, two workers, an API key."""
+
+    servers: Servers
+    settings: Settings
+    emulator: str
+    emulator_pid: int
+    api: ApiProcess
+    worker_pids: tuple[int, int]
+    key: str
+
+
+@contextlib.contextmanager
+def service_stack(prefix: str) -> Iterator[Stack]:
+    """Throw-away servers (migrated), the emulator (Intuit's limits on), the API and two
+    workers as real processes, and an API key; everything is stopped and removed at exit."""
     from app.cli import migrate_to_head
 
-    with throwaway_servers("bench_sync") as servers:
+    with throwaway_servers(prefix) as servers:
         print(f"servers ready (data dir {servers.data_dir}); migrating ...", flush=True)
         migrate_to_head(servers.settings())
         key: str = asyncio.run(
@@ -388,17 +407,29 @@ def run(args: argparse.Namespace) -> str:
         ]
         worker_args = [sys.executable, "-m", "app", "worker"]
         with (
-            process(emu_args, env, log / "emulator.log"),
+            process(emu_args, env, log / "emulator.log") as emu,
             api_process(env, log) as api,
             process(worker_args, env, log / "worker-1.log") as w1,
             process(worker_args, env, log / "worker-2.log") as w2,
         ):
             _wait_http(f"{emulator}/admin/companies")
             print(f"API {api.base_url}, emulator {emulator}, workers {w1.pid} {w2.pid}", flush=True)
-            result = asyncio.run(
-                scenario(args, settings, emulator, api.base_url, key, [w1.pid, w2.pid])
+            yield Stack(servers, settings, emulator, emu.pid, api, (w1.pid, w2.pid), key)
+
+
+def run(args: argparse.Namespace) -> str:
+    with service_stack("bench_sync") as stack:
+        result = asyncio.run(
+            scenario(
+                args,
+                stack.settings,
+                stack.emulator,
+                stack.api.base_url,
+                stack.key,
+                list(stack.worker_pids),
             )
-        return report(result)
+        )
+    return report(result)
 
 
 def _wait_http(url: str, timeout: float = 60) -> None:

@@ -21,6 +21,7 @@ from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.redis_client import redis_client
 from app.sync.engine import SyncDeps
+from app.worker import watchdog
 from app.worker.heartbeat import forget, worker_id
 from app.worker.tasks import (
     cdc_realm,
@@ -34,6 +35,10 @@ from app.worker.tasks import (
     sync_realm,
     worker_heartbeat,
 )
+
+
+async def _progress(ctx: dict[str, Any]) -> None:
+    watchdog.progress()
 
 
 def worker_settings(
@@ -119,6 +124,9 @@ def worker_settings(
             "redis_settings": RedisSettings.from_dsn(redis_url),
             "redis_pool": redis_client(redis_url),
             "on_startup": on_startup,
+            # Any job starting or ending is progress (see app.worker.watchdog).
+            "on_job_start": _progress,
+            "after_job_end": _progress,
             "on_shutdown": on_shutdown,
             "max_jobs": settings.worker_max_jobs,
             # No kept results: a finished job's id must be free for the next hint at once.

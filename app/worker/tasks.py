@@ -17,7 +17,14 @@ from app.drift.service import due_change_realms
 from app.status.service import compact_event_counts
 from app.sync.dispatch import due_realms, reclaim_orphans
 from app.sync.pump import pump_realm
-from app.worker.enqueue import enqueue_cdc, enqueue_changes, enqueue_realms
+from app.worker import watchdog
+from app.worker.enqueue import (
+    clear_stale_pump,
+    enqueue_cdc,
+    enqueue_changes,
+    enqueue_realms,
+    holding_pump,
+)
 from app.worker.heartbeat import beat
 
 logger = logging.getLogger(__name__)
@@ -31,7 +38,8 @@ async def sync_realm(ctx: dict[str, Any], realm_id: str) -> str:
     itself to that time; Postgres keeps the schedule in case this hint is lost, and the
     sweeper re-sends it.
     """
-    outcome = await pump_realm(ctx["sync"], realm_id)
+    async with holding_pump(ctx["redis"], realm_id):
+        outcome = await pump_realm(ctx["sync"], realm_id)
     logger.debug("realm pump handled %d events", outcome.handled, extra={"realm_id": realm_id})
     if outcome.retry_in is not None:
         raise Retry(defer=max(outcome.retry_in, 0.0))
@@ -47,6 +55,8 @@ async def sweep_due_events(ctx: dict[str, Any]) -> int:
         logger.warning("%d records left syncing by a dead worker are due again", len(orphans))
     async with session_scope(ctx["session_factory"]) as session:
         realms = await due_realms(session, settings.sweep_batch_size)
+    for realm_id in realms:
+        await clear_stale_pump(ctx["redis"], realm_id)
     sent = await enqueue_realms(ctx["redis"], realms)
     if sent:
         logger.info("sweeper re-enqueued %d realms", sent)
@@ -62,6 +72,7 @@ async def compact_counts(ctx: dict[str, Any]) -> int:
 async def worker_heartbeat(ctx: dict[str, Any]) -> None:
     """Every 10 s: tell readiness checks that this worker is alive."""
     await beat(ctx["redis"], ctx["worker_id"])
+    watchdog.progress()
 
 
 async def refresh_connection_tokens(ctx: dict[str, Any]) -> dict[str, str]:
