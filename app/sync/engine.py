@@ -267,6 +267,14 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
         replays=event.replays,
         attempt=event.attempts + 1,
     )
+    if work.maybe_applied and target is None and not (event.last_error or {}).get("ambiguous"):
+        # Left `syncing` by a worker that stopped: from now on only the ambiguous mark
+        # says that QBO may hold the record, whatever happens to this try.
+        event.last_error = {
+            **_reason("transient", "its worker stopped while sending it"),
+            "ambiguous": True,
+            "at": now.isoformat(),
+        }
     event.status = EventStatus.SYNCING.value
     event.next_attempt_at = now + LEASE
     event.updated_at = now
@@ -556,12 +564,10 @@ async def record(
             )
             current.next_attempt_at = now
             return [], 0.0
-        _set_fields(
-            current,
-            status=EventStatus.WAITING_CONNECTION,
-            last_error={**outcome.reason, "at": now.isoformat()},
-            now=now,
-        )
+        parked = {**outcome.reason, "at": now.isoformat()}
+        if _still_ambiguous(current, work):
+            parked["ambiguous"] = True
+        _set_fields(current, status=EventStatus.WAITING_CONNECTION, last_error=parked, now=now)
         return [], None
     if isinstance(outcome, Dead):
         await _lock_as_parent(session, event)
@@ -569,7 +575,7 @@ async def record(
         return await _release(session, event), None
     reason = {**outcome.reason, "at": now.isoformat()}
     # An ambiguous create stays ambiguous until it is resolved, whatever the next failure.
-    if (current.last_error or {}).get("ambiguous") and work.target is None:
+    if _still_ambiguous(current, work):
         reason["ambiguous"] = True
     if not outcome.throttled:
         current.attempts += 1
@@ -660,6 +666,13 @@ async def _release(session: AsyncSession, parent: Event) -> list[EntityKey]:
 
 
 # -- small helpers -----------------------------------------------------------------------
+
+
+def _still_ambiguous(current: Event, work: Work) -> bool:
+    """A create QBO may have applied stays marked so until a try settles it."""
+    return work.target is None and (
+        work.maybe_applied or bool((current.last_error or {}).get("ambiguous"))
+    )
 
 
 def _reason(category: str, message: str) -> dict[str, Any]:
