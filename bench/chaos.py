@@ -686,13 +686,6 @@ async def diagnose(cluster: Cluster) -> str:
         )
     finally:
         await conn.close()
-    spy = os.environ.get("CHAOS_PY_SPY")
-    if spy:
-        for worker in cluster.workers:
-            dump = subprocess.run(
-                [spy, "dump", "--pid", str(worker.pid)], capture_output=True, text=True, check=False
-            )
-            (cluster.log_dir / f"stack-{worker.pid}.txt").write_text(dump.stdout + dump.stderr)
     held = [dict(b) for b in backends if b["advisory"]]
     alive = [w.poll() is None for w in cluster.workers]
     redis = Redis(port=cluster.redis_port)

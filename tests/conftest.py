@@ -35,6 +35,7 @@ from app.devservers import (
 from app.main import create_app
 from app.models import load_all_models
 from app.security import Scope, create_api_key
+from tests.helpers import asgi_client
 
 pytest_plugins = ["tests.e2e_support", "tests.security.logscan"]
 
@@ -114,8 +115,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with asgi_client(app) as c:
         yield c
 
 

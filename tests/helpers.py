@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +62,12 @@ def wait_ready(
             pass
         time.sleep(0.1)
     raise AssertionError(f"{url} not ready in {timeout}s:\n{tail()}")
+
+
+@asynccontextmanager
+async def asgi_client(
+    app: Any, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that calls an ASGI app in process, as a browser or service would over HTTP."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as c:
+        yield c

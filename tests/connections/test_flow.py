@@ -29,6 +29,7 @@ from app.qbo.oauth import OAuthFailure
 from app.sync.engine import SyncDeps, sync_entity
 from tests.conftest import KeyFactory
 from tests.factories import customer_event
+from tests.helpers import asgi_client
 
 EMULATOR = "http://emulator.test"
 Factory = async_sessionmaker[AsyncSession]
@@ -54,15 +55,13 @@ async def api(settings: Settings, emulator: FastAPI) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with asgi_client(api) as c:
         yield c
 
 
 @pytest.fixture
 async def browser(emulator: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=emulator)
-    async with httpx.AsyncClient(transport=transport, base_url=EMULATOR) as c:
+    async with asgi_client(emulator, EMULATOR) as c:
         yield c
 
 

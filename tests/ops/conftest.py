@@ -14,6 +14,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.conftest import KeyFactory
 from tests.e2e_support import Books
+from tests.helpers import asgi_client
 
 EMULATOR = "http://qbo.test"
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -49,8 +50,7 @@ async def admin_key(make_key: KeyFactory) -> str:
 @pytest.fixture
 async def visitor(ops_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A browser-like client of the console, not logged in."""
-    transport = httpx.ASGITransport(app=ops_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with asgi_client(ops_app) as c:
         yield c
 
 

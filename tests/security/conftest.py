@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import remember_secret
+from tests.helpers import asgi_client
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +39,5 @@ async def signed_app(
 
 @pytest.fixture
 async def signed_client(signed_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=signed_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with asgi_client(signed_app) as c:
         yield c

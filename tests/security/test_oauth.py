@@ -25,6 +25,7 @@ from app.emulator.config import EmulatorConfig
 from app.main import create_app
 from tests.conftest import KeyFactory
 from tests.connections.test_flow import EMULATOR, consent
+from tests.helpers import asgi_client
 from tests.ops.conftest import csrf_of, log_in
 
 Factory = async_sessionmaker[AsyncSession]
@@ -48,15 +49,13 @@ async def api(settings: Settings, emulator: FastAPI) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def service(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=api)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with asgi_client(api) as c:
         yield c
 
 
 @pytest.fixture
 async def browser(emulator: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=emulator)
-    async with httpx.AsyncClient(transport=transport, base_url=EMULATOR) as c:
+    async with asgi_client(emulator, EMULATOR) as c:
         yield c
 
 
