@@ -2,7 +2,8 @@
 
 Attaches to (or starts) the embedded servers when no URLs are set, applies migrations, then
 runs the API, one worker and, when no Intuit client id is configured, the QBO emulator, as
-child processes. SIGINT or SIGTERM stops the children, then the embedded servers.
+child processes; the emulator keeps its state under DATA_DIR too. SIGINT or SIGTERM stops
+the children, then the embedded servers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from app.config import Settings
@@ -36,6 +38,29 @@ def _stop(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
             print(f"{name} did not stop in {STOP_TIMEOUT_S}s; killing it", file=sys.stderr)
             proc.kill()
             proc.wait()
+
+
+def emulator_state_file(settings: Settings) -> Path:
+    """Where `run` keeps the emulator's companies, records and tokens: under DATA_DIR, like
+    the embedded servers' data, so that connections survive a restart."""
+    return Path(settings.data_dir) / "emulator" / "state.json"
+
+
+def emulator_args(settings: Settings, verifier: str) -> list[str]:
+    """The `python -m app` arguments of the emulator `run` starts: its port, its state file,
+    and its webhooks sent to this API, signed with `verifier`."""
+    webhook_url = f"http://{settings.host}:{settings.port}/webhooks/intuit"
+    return [
+        "emulator",
+        "--port",
+        str(settings.emulator_port),
+        "--state-file",
+        str(emulator_state_file(settings)),
+        "--webhook-url",
+        webhook_url,
+        "--webhook-verifier-token",
+        verifier,
+    ]
 
 
 def run_all(settings: Settings, *, with_emulator: bool) -> int:
@@ -75,10 +100,7 @@ def run_all(settings: Settings, *, with_emulator: bool) -> int:
         token = settings.qbo_webhook_verifier_token
         verifier = token.get_secret_value() if token else secrets.token_urlsafe(24)
         env["QBO_WEBHOOK_VERIFIER_TOKEN"] = verifier
-        webhook_url = f"http://{settings.host}:{settings.port}/webhooks/intuit"
-        emulator_args = ["emulator", "--port", str(settings.emulator_port)]
-        emulator_args += ["--webhook-url", webhook_url, "--webhook-verifier-token", verifier]
-        children.append(_spawn("emulator", emulator_args, env))
+        children.append(_spawn("emulator", emulator_args(settings, verifier), env))
     children.append(_spawn("api", ["serve"], env))
     children.append(_spawn("worker", ["worker"], env))
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.config import Settings
+from app.runner import emulator_args
 from tests.factories import customer_event
 from tests.helpers import free_port, wait_ready
 
@@ -115,3 +117,12 @@ def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path:
         ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
     )
     assert leftovers.stdout.strip() == "", "a server outlived the runner"
+
+
+def test_run_keeps_the_emulators_state_under_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", port=8123, emulator_port=8124)
+    args = emulator_args(settings, "verifier")
+    state_file = tmp_path / "data" / "emulator" / "state.json"
+    assert args[args.index("--state-file") + 1] == str(state_file)
+    assert args[args.index("--port") + 1] == "8124"
+    assert args[args.index("--webhook-url") + 1] == "http://127.0.0.1:8123/webhooks/intuit"

@@ -6,6 +6,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.emulator import admin, api, oauth, pages
 from app.emulator.config import EmulatorConfig
+from app.emulator.persist import StateFile
 from app.emulator.store import Store
 
 
@@ -42,12 +44,34 @@ class IntuitTidMiddleware:
         await self.app(scope, receive, send_with_tid)
 
 
+class SaveAfterChanges:
+    """Tells the state file of every request that may have changed something (any method
+    but GET, HEAD and OPTIONS), once its answer has been sent."""
+
+    def __init__(self, app: ASGIApp, state_file: StateFile) -> None:
+        self.app = app
+        self.state_file = state_file
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in {"GET", "HEAD", "OPTIONS"}:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.state_file.changed()
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Nothing to start (webhook delivery starts on the first change); on shutdown,
-    cancel pending webhook timers and retries and close their HTTP client."""
+    cancel pending webhook timers and retries, close their HTTP client and write the
+    state file, if any."""
     yield
     await store_of(app).webhooks.aclose()
+    state_file: StateFile | None = app.state.state_file
+    if state_file is not None:
+        state_file.save()
 
 
 def create_app(
@@ -61,21 +85,30 @@ def create_app(
     API under `/v3/company/{realmId}`, and the admin API under `/admin`.
     `webhook_transport` carries webhook POSTs instead of the network (tests pass an
     `httpx.ASGITransport`). Used in-process without its lifespan, call
-    `await store_of(app).webhooks.aclose()` when done.
+    `await store_of(app).webhooks.aclose()` when done. With `config.state_file` the
+    companies, records and tokens are read from that file and written back after every
+    change (`app.emulator.persist`); raises StateFileError if it cannot be read.
     """
     config = config or EmulatorConfig()
     app = FastAPI(
         title="QuickBooks Online emulator",
-        description="Intuit's OAuth and Accounting API, with their rules, in memory.",
+        description="Intuit's OAuth and Accounting API, with their rules.",
         version="1",
         lifespan=lifespan,
     )
-    app.state.store = Store(config, webhook_transport=webhook_transport)
+    store = Store(config, webhook_transport=webhook_transport)
+    app.state.store = store
+    app.state.state_file = None
+    if config.state_file is not None:
+        app.state.state_file = StateFile(Path(config.state_file), store)
+        app.state.state_file.load()
     app.include_router(pages.router, include_in_schema=False)
     app.include_router(oauth.router, tags=["oauth"])
     app.include_router(admin.router)
     app.include_router(api.router, tags=["accounting"])
     app.add_middleware(IntuitTidMiddleware)
+    if app.state.state_file is not None:
+        app.add_middleware(SaveAfterChanges, state_file=app.state.state_file)
     return app
 
 

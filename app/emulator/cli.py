@@ -60,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ID:SECRET",
         help="accept only these clients (repeatable; default: accept any pair)",
     )
+    parser.add_argument(
+        "--state-file",
+        metavar="PATH",
+        help="keep companies, records and tokens in this file across restarts "
+        "(default: in memory only)",
+    )
     webhooks = parser.add_argument_group("webhooks (change notifications, off without a url)")
     webhooks.add_argument("--webhook-url", metavar="URL", help="POST notifications here")
     webhooks.add_argument(
@@ -114,6 +120,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         base_url=args.base_url,
         clients=dict(args.client),
         seed=args.seed,
+        state_file=args.state_file,
         webhooks=WebhookConfig(
             url=args.webhook_url,
             verifier_token=args.webhook_verifier_token,

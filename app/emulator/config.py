@@ -96,3 +96,5 @@ class EmulatorConfig(BaseModel):
     # How long a simulated "timeout" holds the connection before answering 504.
     timeout_hold_seconds: float = Field(default=130.0, ge=0)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
+    # Where companies, records and tokens are kept across restarts (None: in memory only).
+    state_file: str | None = None

@@ -110,9 +110,15 @@ def company_section(company: Company) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, store: StoreDep) -> HTMLResponse:
+    kept = store.config.state_file
+    where = (
+        f"Companies, records and tokens are kept in <code>{escape(kept)}</code>. "
+        if kept
+        else "Everything lives in memory and is gone on restart. "
+    )
     intro = (
         "<h1>QuickBooks Online emulator</h1>"
-        "<p class='muted'>Everything lives in memory and is gone on restart. "
+        f"<p class='muted'>{where}"
         "Admin API under <code>/admin</code>; discovery at "
         "<code>/.well-known/openid_sandbox_configuration</code>.</p>"
     )
