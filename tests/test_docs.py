@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
+from app.webhooks.router import WebhookNotConfigured
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIABLES = sorted(name.upper() for name in Settings.model_fields)
@@ -26,3 +27,13 @@ def test_env_example_names_only_real_settings() -> None:
         if line and not line.startswith("#")
     }
     assert names == set(VARIABLES)
+
+
+def test_the_docs_say_what_the_webhook_answers_without_a_verifier_token() -> None:
+    status = WebhookNotConfigured.status
+    env = (ROOT / ".env.example").read_text()
+    comment = env.split("\nQBO_WEBHOOK_VERIFIER_TOKEN=")[0].rsplit("\n\n", 1)[-1]
+    assert f"/webhooks/intuit answers {status}" in " ".join(comment.replace("#", " ").split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"Without the token every delivery is refused with {status}" in readme
+    assert f"unset: `/webhooks/intuit` refuses every delivery with {status}" in readme

@@ -25,6 +25,15 @@ class MalformedBody(AppError):
     status, type_, title = 400, "malformed-notification", "Not a webhook delivery"
 
 
+class WebhookNotConfigured(AppError):
+    """No QBO_WEBHOOK_VERIFIER_TOKEN: no delivery can be verified. The sender is not at
+    fault, the server's configuration is, so 503 rather than 401; Intuit retries a non-2xx
+    answer on its schedule, so deliveries sent meanwhile arrive once the token is set
+    (https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks/best-practices)."""
+
+    status, type_, title = 503, "webhook-not-configured", "Webhooks are not configured"
+
+
 class WebhookAccepted(BaseModel):
     received: int  # changes in the delivery
     new: int  # not seen before (the rest were duplicates)
@@ -33,7 +42,7 @@ class WebhookAccepted(BaseModel):
 @router.post(
     "/intuit",
     response_model=WebhookAccepted,
-    responses={400: PROBLEM, 401: PROBLEM, 413: PROBLEM},
+    responses={400: PROBLEM, 401: PROBLEM, 413: PROBLEM, 503: PROBLEM},
     summary="Intuit's change notifications (legacy or CloudEvents)",
 )
 async def intuit_webhook(
@@ -44,12 +53,15 @@ async def intuit_webhook(
     background: BackgroundTasks,
 ) -> WebhookAccepted:
     """No API key: the `intuit-signature` header (Base64 HMAC-SHA256 of the raw body with
-    QBO_WEBHOOK_VERIFIER_TOKEN) is the proof, checked before the body is parsed. Duplicate
+    QBO_WEBHOOK_VERIFIER_TOKEN) is the proof, checked before the body is parsed: 401 when
+    it is missing or wrong, 503 while no verifier token is configured. Duplicate
     deliveries are acknowledged and dropped."""
     token = settings.qbo_webhook_verifier_token
     if token is None:
         logger.warning("webhook refused: QBO_WEBHOOK_VERIFIER_TOKEN is not set")
-        raise NotAuthenticated("no verifier token is configured, so no delivery can be verified")
+        raise WebhookNotConfigured(
+            "QBO_WEBHOOK_VERIFIER_TOKEN is not set, so no delivery can be verified"
+        )
     body = await request.body()
     if not verify(body, request.headers.get(SIGNATURE_HEADER), token.get_secret_value()):
         logger.warning("webhook refused: missing or bad %s", SIGNATURE_HEADER)

@@ -135,6 +135,25 @@ async def test_a_replayed_webhook_delivery_stores_nothing_new(
     assert await changes(session_factory) == 2
 
 
+async def test_without_a_verifier_token_every_delivery_is_refused_as_unconfigured(
+    client: httpx.AsyncClient, session_factory: Factory
+) -> None:
+    """The delivery may be genuine: the missing piece is the server's own configuration, so
+    the answer is 503 (Intuit retries it later), not a 401 that would blame the sender."""
+    body = legacy()
+    before = await changes(session_factory)
+    for signature in (intuit.sign(body, "the-apps-real-token"), None):
+        headers = {"intuit-signature": signature} if signature is not None else {}
+        refused = await client.post("/webhooks/intuit", content=body, headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        problem = refused.json()
+        assert problem["type"].endswith("/webhook-not-configured")
+        assert "QBO_WEBHOOK_VERIFIER_TOKEN" in problem["detail"]
+        assert "www-authenticate" not in refused.headers
+    assert await changes(session_factory) == before
+
+
 def test_an_old_or_re_timestamped_callback_notice_fails_verification() -> None:
     secret, body = secrets.token_urlsafe(24), b'{"id": "d1", "kind": "event.synced"}'
     now = 1_800_000_000
