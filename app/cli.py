@@ -151,6 +151,42 @@ async def _rotate_encryption(settings: Settings) -> int:
     return 0
 
 
+async def _discard_events(settings: Settings, realm_id: str) -> int:
+    """Delete the events of a company that was never connected (a wrong realm id, a test):
+    they could never reach QBO and would keep it `failing` in /sync-status for ever. A
+    company that has been connected keeps its events, which wait for a reconnect."""
+    from app.connections.service import get_connection
+    from app.db import create_engine, create_session_factory, session_scope
+    from app.events.repository import delete_events_of_realm
+
+    if not realm_id.isdigit():
+        print(f"error: bad realm id {realm_id!r}: QBO company ids are digits", file=sys.stderr)
+        return 2
+    engine = create_engine(settings.server_urls()[0], pool_size=1)
+    try:
+        async with session_scope(create_session_factory(engine)) as session:
+            connection = await get_connection(session, realm_id)
+            if connection is not None:
+                print(
+                    f"error: company {realm_id} has been connected (now {connection.status}); "
+                    "its events wait for it to be reconnected, nothing discarded",
+                    file=sys.stderr,
+                )
+                return 1
+            count = await delete_events_of_realm(session, realm_id)
+    finally:
+        await engine.dispose()
+    if count:
+        print(f"discarded {count} events of company {realm_id}, which was never connected")
+    else:
+        print(f"no events of company {realm_id}")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    return asyncio.run(_discard_events(_settings_with_servers(), args.realm_id))
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     if args.keys_command == "rotate-encryption":
         return asyncio.run(_rotate_encryption(_settings_with_servers()))
@@ -215,6 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-encrypt stored QBO tokens with the newest TOKEN_ENCRYPTION_KEYS key",
     )
     keys.set_defaults(func=cmd_keys)
+
+    events = sub.add_parser("events", help="manage stored events")
+    events_sub = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    discard = events_sub.add_parser(
+        "discard", help="delete the events of a company that was never connected"
+    )
+    discard.add_argument("--realm-id", required=True, help="the company's id (digits)")
+    events.set_defaults(func=cmd_events)
 
     openapi = sub.add_parser("openapi", help="write openapi.yaml from the app")
     openapi.add_argument("--output", default="openapi.yaml")

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
+import subprocess
 
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.connections.models import Connection
+from app.events.models import Event
 from tests.factories import customer_event
 from tests.helpers import run_app
 
@@ -69,3 +75,39 @@ async def test_keys_create_list_revoke(
     assert (await client.post("/events", json=customer_event(), headers=headers)).status_code == 401
     missing = run_app("keys", "revoke", "billing", database_url=database_url, redis_url=redis_url)
     assert missing.returncode == 1
+
+
+async def test_events_discard_removes_the_events_of_a_company_never_connected(
+    database_url: str,
+    redis_url: str,
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    wrong, connected = "9130000000000001", "9130000000000002"
+    for realm in (wrong, wrong, connected):
+        posted = await client.post("/events", json=customer_event(realm_id=realm), headers=auth)
+        assert posted.status_code == 202
+    async with session_factory.begin() as session:
+        session.add(Connection(realm_id=connected, environment="emulator", status="disconnected"))
+
+    def discard(realm: str) -> subprocess.CompletedProcess[str]:
+        args = ("events", "discard", "--realm-id", realm)
+        return run_app(*args, database_url=database_url, redis_url=redis_url)
+
+    # A company that was connected keeps its events: they wait for a reconnect.
+    refused = discard(connected)
+    assert refused.returncode == 1
+    assert "has been connected" in refused.stderr
+    assert "bad" in discard("not-digits").stderr
+    done = discard(wrong)
+    assert done.returncode == 0, done.stderr
+    assert "discarded 2 events" in done.stdout
+    realms = {
+        r["realm_id"] for r in (await client.get("/sync-status", headers=auth)).json()["realms"]
+    }
+    assert realms == {connected}
+    async with session_factory() as session:
+        left = await session.scalars(select(Event.realm_id))
+        assert sorted(left) == [connected]
+    assert "no events" in discard(wrong).stdout

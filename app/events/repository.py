@@ -1,11 +1,12 @@
-"""Queries over stored events: one by id, and filtered listings with keyset pagination."""
+"""Queries over stored events: one by id, filtered listings with keyset pagination, and the
+deletion of one company's events."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events.models import Event
@@ -41,3 +42,10 @@ async def list_events(
     if filters.source:
         query = query.where(Event.source == filters.source)
     return await newest_first(session, query, Event.received_at, Event.id, limit, cursor)
+
+
+async def delete_events_of_realm(session: AsyncSession, realm_id: str) -> int:
+    """Delete every event of one company; returns how many (the caller decides when that is
+    right: `python -m app events discard`, for a company that was never connected)."""
+    result = await session.execute(delete(Event).where(Event.realm_id == realm_id))
+    return int(getattr(result, "rowcount", 0) or 0)
