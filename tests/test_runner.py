@@ -87,6 +87,9 @@ def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path:
         headers = {"Authorization": f"Bearer {key}"}
         posted = httpx.post(f"{api}/events", json=customer_event(), headers=headers, timeout=10)
         assert posted.status_code == 202
+        emulator = f"http://127.0.0.1:{emulator_port}"
+        company = httpx.post(f"{emulator}/admin/companies", json={"name": "Kept"}, timeout=10)
+        realm = company.json()["realm_id"]
     finally:
         output = _stop(first)
     assert f"API            {api}" in output
@@ -98,6 +101,11 @@ def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path:
         wait_ready(f"{api}/health/ready", second)
         event = httpx.get(f"{api}{posted.json()['links']['self']}", headers=headers, timeout=10)
         assert event.status_code == 200
+        # The emulator's companies are kept under DATA_DIR too.
+        wait_ready(f"{emulator}/", second)
+        kept = httpx.get(f"{emulator}/admin/companies/{realm}", timeout=10)
+        assert kept.status_code == 200
+        assert kept.json()["name"] == "Kept"
         # The worker ran: with no connection for the realm, the event waits for one.
         deadline = time.monotonic() + 30
         while event.json()["status"] != "waiting_connection" and time.monotonic() < deadline:
