@@ -105,6 +105,11 @@ def run_all(settings: Settings, *, with_emulator: bool) -> int:
     children.append(_spawn("worker", ["worker"], env))
 
     api = f"http://{settings.host}:{settings.port}"
+    # Commands in another terminal find the embedded servers through DATA_DIR.
+    default_dir = Settings.model_fields["data_dir"].default
+    same_data_dir = (
+        f"DATA_DIR={settings.data_dir} " if embedded and settings.data_dir != default_dir else ""
+    )
     lines = [
         "",
         "qbo-sync is running",
@@ -117,7 +122,8 @@ def run_all(settings: Settings, *, with_emulator: bool) -> int:
         "  worker         1 arq worker (sync, webhooks and CDC, callbacks, sweepers)",
         "",
         "Create an API key in another terminal:",
-        "  .venv/bin/python -m app keys create --name billing --scopes events:write,events:read",
+        f"  {same_data_dir}.venv/bin/python -m app keys create --name billing"
+        " --scopes events:write,events:read",
         "Stop with Ctrl-C.",
         "",
     ]

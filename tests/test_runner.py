@@ -94,6 +94,7 @@ def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path:
         output = _stop(first)
     assert f"API            {api}" in output
     assert "keys create" in output
+    assert f"DATA_DIR={tmp_path / 'data'} .venv/bin/python -m app keys create" in output
     assert "stopped" in output
 
     second = start()
