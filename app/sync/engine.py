@@ -199,8 +199,9 @@ async def hint_notices(deps: SyncDeps, session: AsyncSession) -> None:
 
 async def after_prepare(deps: SyncDeps, conn: AsyncConnection, key: EntityKey, step: Step) -> None:
     """After the first transaction committed: release what waited for the events it
-    superseded (in a transaction of its own, so that the record's dependency lock is never
-    taken after those of its parents), and hint every released record."""
+    superseded, and hint every released record. The release has a transaction of its own:
+    it holds no other record's dependency lock meanwhile, so two jobs never take the same
+    two locks in opposite orders."""
     released = list(step.released)
     if step.superseded:
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
@@ -248,12 +249,12 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
     chosen = plan(events, last_applied)
     for event_id, why in chosen.superseded:
         await _set(session, [event_id], status=EventStatus.SUPERSEDED, note=why)
-    step = await _choose(deps, session, connection, events, chosen.next, target_of(mapping), now)
+    step = await _choose(deps, session, connection, events, chosen.next, _target(mapping), now)
     step.superseded = bool(chosen.superseded)
     return step
 
 
-def target_of(mapping: EntityMapping | None) -> Target | None:
+def _target(mapping: EntityMapping | None) -> Target | None:
     return Target(mapping.qbo_id, mapping.sync_token) if mapping else None
 
 

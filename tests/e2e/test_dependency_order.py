@@ -336,3 +336,33 @@ def _deps(w: World) -> SyncDeps:
         keeper=keeper,
         transport=w.books.transport,
     )
+
+
+async def test_a_superseded_earlier_event_releases_the_deactivation(world: World) -> None:
+    w = await world.connect()
+    await w.send(customer_event("c1", occurred_at=at(0)), item_event("item-1", occurred_at=at(0)))
+    deactivate = ref_event("customer.deactivated", "c1", occurred_at=at(2))
+    for body in (_invoice(1), deactivate):
+        body["realm_id"] = w.realm
+        assert (await w.client.post("/events", json=body, headers=w.auth)).status_code == 202
+    customer = EntityKey(w.realm, "customer", "c1")
+    assert (await sync_entity(_deps(w), customer)).result == "waiting_dependency"
+
+    # A newer state of the invoice, after the deactivation, makes the earlier one moot; it
+    # waits for an item that has not arrived and so does not hold the deactivation back.
+    newer = invoice_event(
+        "inv-1",
+        customer="c1",
+        occurred_at=at(3),
+        realm_id=w.realm,
+        data={"lines": [{**ONE_LINE[0], "item_external_id": "item-9"}]},
+    )
+    assert (await w.client.post("/events", json=newer, headers=w.auth)).status_code == 202
+    result = await sync_entity(_deps(w), EntityKey(w.realm, "invoice", "inv-1"))
+
+    assert result.result == "waiting_dependency"
+    assert (await _status(w, deactivate)).status == "pending"
+    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    assert counts == {"synced": 3, "superseded": 1, "waiting_dependency": 1}
+    (row,) = _ours(await w.records("customers"), "customer", "c1")
+    assert row["Active"] is False
