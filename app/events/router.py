@@ -175,14 +175,15 @@ async def retry_event(
     redis: RedisDep,
     background: BackgroundTasks,
 ) -> EventOut:
-    """Replay a dead event (after fixing its cause); 409 when it is not dead."""
-    key = await service.retry_dead_event(connection, event_id)
+    """Replay a dead event (after fixing its cause), and with it the events that died
+    because of its record (category `dependency`); 409 when it is not dead."""
+    keys = await service.retry_dead_event(connection, event_id)
     event = await repository.get_event(session, event_id)
     if event is None:
         raise NotFound(f"no event {event_id}")
-    if key is None:
+    if not keys:
         raise Conflict(f"only dead events can be retried; this one is {event.status}")
-    background.add_task(enqueue_sync, redis, [key])
+    background.add_task(enqueue_sync, redis, keys)
     return to_out(request, event)
 
 

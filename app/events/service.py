@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -188,27 +188,60 @@ async def ingest_batch(
     return results
 
 
-async def retry_dead_event(connection: AsyncConnection, event_id: uuid.UUID) -> EntityKey | None:
-    """Send a dead event back to `pending` (attempts restart; its last error stays for context).
-
-    One conditional UPDATE, so two concurrent retries cannot both succeed. Returns the entity
-    to hint, or None when the event does not exist or is not dead.
+# The retried event back to pending, and with it every event that died because of its
+# record (category `dependency`, `parent` naming the record), and theirs, transitively:
+# one statement, so that they go back together or not at all.
+RETRY_WITH_DEPENDENTS = text(
     """
-    now = utcnow()
-    row = (
+WITH RECURSIVE retried AS (
+    UPDATE events SET status = 'pending', attempts = 0, replays = replays + 1,
+        failing_since = NULL, waiting_for = NULL, next_attempt_at = :now, updated_at = :now
+    WHERE id = :id AND status = 'dead'
+    RETURNING realm_id, entity_type, external_id
+), dependents(id, realm_id, record) AS (
+    SELECT e.id, e.realm_id, e.entity_type || ':' || e.external_id
+    FROM events e JOIN retried r ON e.realm_id = r.realm_id
+        AND e.last_error ->> 'parent' = r.entity_type || ':' || r.external_id
+    WHERE e.status = 'dead' AND e.id <> :id AND e.last_error ->> 'category' = 'dependency'
+    UNION
+    SELECT e.id, e.realm_id, e.entity_type || ':' || e.external_id
+    FROM events e JOIN dependents d ON e.realm_id = d.realm_id
+        AND e.last_error ->> 'parent' = d.record
+    WHERE e.status = 'dead' AND e.id <> :id AND e.last_error ->> 'category' = 'dependency'
+), revived AS (
+    UPDATE events SET status = 'pending', attempts = 0, replays = replays + 1,
+        failing_since = NULL, waiting_for = NULL, next_attempt_at = :now, updated_at = :now,
+        note = CAST(:note AS text)
+    WHERE id IN (SELECT id FROM dependents)
+    RETURNING realm_id, entity_type, external_id
+)
+SELECT realm_id, entity_type, external_id, true AS retried FROM retried
+UNION ALL
+SELECT realm_id, entity_type, external_id, false AS retried FROM revived
+"""
+)
+
+
+async def retry_dead_event(connection: AsyncConnection, event_id: uuid.UUID) -> list[EntityKey]:
+    """Send a dead event back to `pending` (attempts restart; its last error stays for context),
+    and with it the events that died because of its record (category `dependency`, naming
+    that record as their parent), and theirs: they wait for it again and follow it.
+
+    One statement, so two concurrent retries cannot both succeed. Returns the records to
+    hint, the retried event's first; empty when the event does not exist or is not dead.
+    """
+    result = (
         await connection.execute(
-            update(_events)
-            .where(_events.c.id == event_id, _events.c.status == EventStatus.DEAD.value)
-            .values(
-                status=EventStatus.PENDING.value,
-                attempts=0,
-                replays=_events.c.replays + 1,
-                failing_since=None,
-                waiting_for=None,
-                next_attempt_at=now,
-                updated_at=now,
-            )
-            .returning(_events.c.realm_id, _events.c.entity_type, _events.c.external_id)
+            RETRY_WITH_DEPENDENTS,
+            {
+                "id": event_id,
+                "now": utcnow(),
+                "note": f"sent back to pending with the retry of event {event_id}",
+            },
         )
-    ).first()
-    return EntityKey(row.realm_id, row.entity_type, row.external_id) if row else None
+    ).all()
+    rows = sorted(result, key=lambda r: not r.retried)
+    if not rows or not rows[0].retried:
+        return []
+    keys = [EntityKey(r.realm_id, r.entity_type, r.external_id) for r in rows]
+    return list(dict.fromkeys(keys))

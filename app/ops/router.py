@@ -320,13 +320,13 @@ async def retry(
     back: Annotated[str, Form(max_length=300)] = "/ops",
 ) -> Response:
     check_form(request, user, csrf)
-    key = await events.retry_dead_event(connection, event_id)
-    if key is None:
+    keys = await events.retry_dead_event(connection, event_id)
+    if not keys:
         return redirect(_back(back), "not-dead")
     logger.info("ops console: %s retried event %s", user.key_name, event_id)
     response = redirect(_back(back), "retried")
     response.background = background
-    background.add_task(enqueue_sync, redis, [key])
+    background.add_task(enqueue_sync, redis, keys)
     return response
 
 

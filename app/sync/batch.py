@@ -33,6 +33,7 @@ from app.sync.engine import (
     Done,
     Outcome,
     SyncDeps,
+    after_prepare,
     applier_for,
     call_qbo,
     claim,
@@ -98,6 +99,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
             step = await prepare(deps, session, key)
         noticed = noticed or notices_queued(session)
+        await after_prepare(deps, conn, key, step)
         if step.work is None or step.event is None:
             continue
         work = step.work

@@ -41,7 +41,7 @@ from app.connections.refresh import (
 )
 from app.db import utcnow
 from app.drift.owned import owned_fields
-from app.events.models import DUE_STATUSES, Event, EventStatus
+from app.events.models import DUE_STATUSES, FINAL_STATUSES, Event, EventStatus
 from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
 from app.metrics.store import SYNC_OUTCOMES, Metrics
@@ -49,8 +49,9 @@ from app.qbo.errors import Category, QboError
 from app.qbo.limiter import BudgetWait, RealmBudget
 from app.sync.apply import Applied, Applier, Target, Work
 from app.sync.backoff import gives_up, retry_delay, throttle_delay
+from app.sync.blockers import earlier_references
 from app.sync.company import CompanyLookups, company_context
-from app.sync.ordering import maybe_applied, plan
+from app.sync.ordering import OpenEvent, maybe_applied, plan
 from app.sync.payloads import PayloadError
 from app.sync.realm import RealmApi
 from app.worker.enqueue import enqueue_sync
@@ -61,6 +62,7 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=6)
 # Events one job run handles before it yields the worker slot (the sweeper brings it back).
 MAX_STEPS = 200
+FINAL = frozenset(s.value for s in FINAL_STATUSES)
 # Second key space of pg_advisory_xact_lock(int, int): "someone may be releasing waiters".
 DEPENDENCY_LOCK_CLASS = 0x5153  # "QS"
 
@@ -149,6 +151,10 @@ class Step:
     work: Work | None = None
     event: Event | None = None
     continue_now: bool = False
+    # Records whose events waited for one that this transaction made final (dead).
+    released: list[EntityKey] = field(default_factory=list)
+    # Events of the record were superseded: what waited for them is released after commit.
+    superseded: bool = False
 
 
 async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResult:
@@ -157,6 +163,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
         async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
             step = await prepare(deps, session, key)
         await hint_notices(deps, session)
+        await after_prepare(deps, conn, key, step)
         if step.done is not None:
             return JobResult(step.done.result, handled, step.done.retry_in)
         if step.continue_now:
@@ -188,6 +195,20 @@ async def hint_notices(deps: SyncDeps, session: AsyncSession) -> None:
 
 
 # -- step 1: choose ----------------------------------------------------------------------
+
+
+async def after_prepare(deps: SyncDeps, conn: AsyncConnection, key: EntityKey, step: Step) -> None:
+    """After the first transaction committed: release what waited for the events it
+    superseded, and hint every released record. The release has a transaction of its own:
+    it holds no other record's dependency lock meanwhile, so two jobs never take the same
+    two locks in opposite orders."""
+    released = list(step.released)
+    if step.superseded:
+        async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
+            await _lock_as_parent_of(session, key)
+            released += await _release_key(session, key)
+    if released and deps.redis is not None:
+        await enqueue_sync(deps.redis, released)
 
 
 async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step:
@@ -228,7 +249,26 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
     chosen = plan(events, last_applied)
     for event_id, why in chosen.superseded:
         await _set(session, [event_id], status=EventStatus.SUPERSEDED, note=why)
-    event = chosen.next
+    step = await _choose(deps, session, connection, events, chosen.next, _target(mapping), now)
+    step.superseded = bool(chosen.superseded)
+    return step
+
+
+def _target(mapping: EntityMapping | None) -> Target | None:
+    return Target(mapping.qbo_id, mapping.sync_token) if mapping else None
+
+
+async def _choose(
+    deps: SyncDeps,
+    session: AsyncSession,
+    connection: Connection,
+    events: list[Event],
+    event: OpenEvent | None,
+    target: Target | None,
+    now: datetime,
+) -> Step:
+    """Check the next event's parents and the earlier events it must follow, and mark it
+    `syncing`, or say why it waits or died."""
     if event is None:
         return Step(done=JobResult("idle"))
     assert isinstance(event, Event)
@@ -244,12 +284,14 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
         event.last_error = reason
         return Step(done=JobResult("waiting_connection"))
 
-    target = Target(mapping.qbo_id, mapping.sync_token) if mapping else None
     parents = _parents(event)
     if target is None and event.operation != "upserted":
         # A void, delete or deactivation of a record not created yet: wait for the create.
         parents = [(event.entity_type, event.external_id)]
     refs, blocked = await _resolve(session, event, parents, now, deps.settings)
+    if blocked is not None:
+        return blocked
+    blocked = await _after_earlier(session, event, now, deps.settings)
     if blocked is not None:
         return blocked
     if event.status == EventStatus.WAITING_DEPENDENCY.value:
@@ -330,53 +372,133 @@ async def _wait_or_die(
     now: datetime,
     settings: Settings,
 ) -> Step:
+    """The event waits for `parent` to be created, or dies at once when the parent's
+    latest event is dead (or after DEPENDENCY_TIMEOUT_MINUTES when it never arrived); a
+    death releases, in the same transaction, the events that waited for this one's record,
+    so that a whole chain of children dies at once, each naming its parent."""
     kind, ext = parent
     own = parent == (event.entity_type, event.external_id)
     name = f"{kind} {ext!r}"
+    query = select(Event.id, Event.status, Event.last_error).where(
+        Event.realm_id == event.realm_id,
+        Event.entity_type == kind,
+        Event.external_id == ext,
+        Event.id != event.id,
+    )
+    if own:
+        # Its create: an upsert of the record before it (a later one cannot be).
+        query = query.where(Event.operation == "upserted", Event.occurred_at <= event.occurred_at)
     latest = (
         await session.execute(
-            select(Event.status, Event.last_error)
-            .where(
-                Event.realm_id == event.realm_id,
-                Event.entity_type == kind,
-                Event.external_id == ext,
-                Event.id != event.id,
-            )
-            .order_by(Event.occurred_at.desc(), Event.received_at.desc())
-            .limit(1)
+            query.order_by(Event.occurred_at.desc(), Event.received_at.desc()).limit(1)
         )
     ).first()
-    open_parent = latest is not None and latest.status not in (
-        EventStatus.DEAD.value,
-        EventStatus.SUPERSEDED.value,
-        EventStatus.SYNCED.value,
-    )
-    if latest is not None and latest.status == EventStatus.DEAD.value and not own:
+    open_parent = latest is not None and latest.status not in FINAL
+    what = f"its create ({name})" if own else name
+    if latest is not None and latest.status == EventStatus.DEAD.value:
         message = (latest.last_error or {}).get("message") or "no reason recorded"
-        await _dead(
-            session,
-            event,
-            _reason("dependency", f"{name} failed and was not synced: {message}"),
-        )
-        return Step(continue_now=True)
+        reason = _dependency(f"{what} failed and was not synced: {message}", parent, latest.id)
+        return await _die_with_children(session, event, reason)
     deadline = event.received_at + timedelta(minutes=settings.dependency_timeout_minutes)
     if not open_parent and deadline <= now:
-        what = "its create" if own else name
-        await _dead(
-            session,
-            event,
-            _reason(
-                "dependency",
-                f"{what} did not arrive within {settings.dependency_timeout_minutes:g} minutes",
-            ),
+        reason = _dependency(
+            f"{what} did not arrive within {settings.dependency_timeout_minutes:g} minutes",
+            parent,
+            None,
         )
-        return Step(continue_now=True)
+        return await _die_with_children(session, event, reason)
+    # An open parent releases the event when it ends (synced or dead); the deadline is for
+    # a parent that never arrives, and a late look is only a safety net.
+    later = (
+        deadline if deadline > now else now + timedelta(minutes=settings.dependency_timeout_minutes)
+    )
+    note = f"waiting for {'its create' if own else name}"
+    return await _wait(session, event, parent, later, note, now)
+
+
+async def _after_earlier(
+    session: AsyncSession, event: Event, now: datetime, settings: Settings
+) -> Step | None:
+    """The step that makes a deactivation, void or delete wait while an earlier event that
+    references its record is still open, or None when none is.
+
+    Intuit refuses the other order: a transaction that references an inactive customer or
+    item gets 610 ("Object Not Found", https://developer.intuit.com/app/developer/qbo/docs/
+    develop/troubleshooting/handling-common-errors), and an invoice that payments are linked
+    to cannot be deleted ("linked transactions must be unlinked first", Invoice reference,
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice)
+    nor voided (6000).
+    """
+    blockers = await earlier_references(session, event)
+    for kind, ext in dict.fromkeys((b.entity_type, b.external_id) for b in blockers):
+        # As in _resolve: with the blocker's lock held, either its last event is seen
+        # ended now, or its job sees this one waiting and releases it.
+        await _lock_as_parent_of(session, EntityKey(event.realm_id, kind, ext))
+        still = await earlier_references(session, event, (kind, ext))
+        if still:
+            first = still[0]
+            note = (
+                f"waiting for event {first.id} ({first.entity_type}.{first.operation} of "
+                f"{kind} {ext!r}), which comes first and is not final yet"
+            )
+            later = now + timedelta(minutes=settings.dependency_timeout_minutes)
+            return await _wait(session, event, (kind, ext), later, note, now)
+    return None
+
+
+async def _wait(
+    session: AsyncSession,
+    event: Event,
+    parent: tuple[str, str],
+    later: datetime,
+    note: str,
+    now: datetime,
+) -> Step:
+    """Park the event (and the record's events behind it) until `parent` is released."""
+    waiting_for = waiting_key(*parent)
     event.status = EventStatus.WAITING_DEPENDENCY.value
-    event.waiting_for = waiting_key(kind, ext)
-    event.next_attempt_at = max(deadline, now + timedelta(seconds=1))
-    event.note = f"waiting for {'its create' if own else name}"
+    event.waiting_for = waiting_for
+    event.next_attempt_at = later
+    event.note = note
     event.updated_at = now
+    # The record's later events wait with it: they go only after it, and are released
+    # with it rather than looked at again and again.
+    await session.execute(
+        update(Event)
+        .where(
+            Event.realm_id == event.realm_id,
+            Event.entity_type == event.entity_type,
+            Event.external_id == event.external_id,
+            Event.id != event.id,
+            Event.status.in_((EventStatus.PENDING.value, EventStatus.RETRYING.value)),
+        )
+        .values(
+            status=EventStatus.WAITING_DEPENDENCY.value,
+            waiting_for=waiting_for,
+            next_attempt_at=later,
+            note=f"waiting behind event {event.id}",
+            updated_at=now,
+        )
+    )
     return Step(done=JobResult("waiting_dependency"))
+
+
+async def _die_with_children(session: AsyncSession, event: Event, reason: dict[str, Any]) -> Step:
+    await _lock_as_parent(session, event)
+    await _dead(session, event, reason)
+    return Step(continue_now=True, released=await _release(session, event))
+
+
+def _dependency(
+    message: str, parent: tuple[str, str], parent_event: uuid.UUID | None
+) -> dict[str, Any]:
+    """A `dependency` reason naming the parent record (`parent`, as `waiting_for` names
+    it) and its dead event: a retry of that record's event sends this one back too."""
+    reason = _reason("dependency", message)
+    reason["parent"] = waiting_key(*parent)
+    if parent_event is not None:
+        reason["parent_event_id"] = str(parent_event)
+    return reason
 
 
 # -- step 2: call QBO ----------------------------------------------------------------------
@@ -599,13 +721,14 @@ async def record(
 
 
 async def _lock_as_parent(session: AsyncSession, event: Event) -> None:
+    await _lock_as_parent_of(
+        session, EntityKey(event.realm_id, event.entity_type, event.external_id)
+    )
+
+
+async def _lock_as_parent_of(session: AsyncSession, key: EntityKey) -> None:
     await session.execute(
-        select(
-            func.pg_advisory_xact_lock(
-                DEPENDENCY_LOCK_CLASS,
-                _parent_lock(EntityKey(event.realm_id, event.entity_type, event.external_id)),
-            )
-        )
+        select(func.pg_advisory_xact_lock(DEPENDENCY_LOCK_CLASS, _parent_lock(key)))
     )
 
 
@@ -647,6 +770,12 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
 
 async def _release(session: AsyncSession, parent: Event) -> list[EntityKey]:
     """Send the events waiting for `parent`'s record back to pending; they re-check."""
+    return await _release_key(
+        session, EntityKey(parent.realm_id, parent.entity_type, parent.external_id)
+    )
+
+
+async def _release_key(session: AsyncSession, parent: EntityKey) -> list[EntityKey]:
     now = utcnow()
     rows = await session.execute(
         update(Event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -310,6 +311,43 @@ async def test_linked_invoice_cannot_be_deleted(qbo: Qbo) -> None:
         "invoice", {"Id": invoice["Id"], "SyncToken": "1"}, operation="delete"
     )
     assert fault_code(response) == "6000"
+
+
+async def test_a_paid_invoice_is_voided_only_once_its_payment_is_gone(qbo: Qbo) -> None:
+    """Invoice reference: linked transactions must be unlinked before a delete; a void of
+    a paid invoice is refused too (6000), and both go through once the payment is deleted
+    or voided (its lines then apply nothing)."""
+    customer = await qbo.customer("Paid")
+    invoice = await qbo.invoice(customer["Id"], "10")
+
+    def paying(invoice_id: str) -> dict[str, Any]:
+        link = [{"TxnId": invoice_id, "TxnType": "Invoice"}]
+        return {
+            "CustomerRef": {"value": customer["Id"]},
+            "TotalAmt": 10,
+            "Line": [{"Amount": 10, "LinkedTxn": link}],
+        }
+
+    payment = await qbo.ok("payment", paying(invoice["Id"]))
+    refused = await qbo.post("invoice", {"Id": invoice["Id"], "SyncToken": "1"}, operation="void")
+    assert (refused.status_code, fault_code(refused)) == (400, "6000")
+    assert "linked to payments" in refused.json()["Fault"]["Error"][0]["Detail"]
+
+    await qbo.ok("payment", {"Id": payment["Id"], "SyncToken": "0"}, operation="delete")
+    voided = await qbo.ok("invoice", {"Id": invoice["Id"], "SyncToken": "2"}, operation="void")
+    assert voided["TotalAmt"] == 0
+    assert voided["PrivateNote"].startswith("Voided")
+
+    other = await qbo.invoice(customer["Id"], "10")
+    again = await qbo.ok("payment", paying(other["Id"]))
+    await qbo.ok(
+        "payment",
+        {"Id": again["Id"], "SyncToken": "0", "sparse": True},
+        operation="update",
+        include="void",
+    )
+    deleted = await qbo.ok("invoice", {"Id": other["Id"], "SyncToken": "2"}, operation="delete")
+    assert deleted["status"] == "Deleted"
 
 
 async def test_full_update_clears_omitted_fields_sparse_keeps_them(qbo: Qbo) -> None:

@@ -1,0 +1,117 @@
+"""The earlier events a deactivation, void or delete must let go first.
+
+Events of one record apply in order; these are the rules across records. Intuit refuses
+the other order: a transaction referring to an inactive customer or item gets 610
+(https://developer.intuit.com/app/developer/qbo/docs/develop/troubleshooting/handling-common-errors),
+and an invoice that payments are linked to is neither deleted ("unlink any linked
+transactions first", https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice)
+nor voided (6000). So:
+
+- `customer.deactivated` follows every open invoice and payment event of that customer;
+- `item.deactivated` follows every open event of an invoice with a line of that item;
+- `invoice.voided` / `invoice.deleted` follow every open event of a payment applied to it
+
+when that event occurred no later than the deactivation, void or delete (`occurred_at`; a
+tie counts as earlier, since only that order can succeed). An event of a void or delete
+carries only an external id: which customer, item or invoice it concerns is read from the
+upserts of its record. Waits only ever go from customers and items to invoices to payments,
+so they cannot form a cycle.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from app.events.models import Event, EventStatus
+
+OPEN = (
+    EventStatus.PENDING.value,
+    EventStatus.SYNCING.value,
+    EventStatus.RETRYING.value,
+    EventStatus.WAITING_DEPENDENCY.value,
+    EventStatus.WAITING_CONNECTION.value,
+)
+
+
+Match = Callable[[Any], ColumnElement[bool]]
+
+
+def _customer_is(external_id: str) -> Match:
+    return lambda e: e.payload["data"]["customer_external_id"].astext == external_id
+
+
+def _has_item(external_id: str) -> Match:
+    return lambda e: e.payload["data"]["lines"].contains([{"item_external_id": external_id}])
+
+
+def _applied_to(external_id: str) -> Match:
+    return lambda e: e.payload["data"]["applied_to"].contains(
+        [{"invoice_external_id": external_id}]
+    )
+
+
+def _rule(event: Event) -> tuple[tuple[str, ...], Match] | None:
+    """Which records' events come first, and how they refer to the event's record."""
+    if event.entity_type == "customer" and event.operation == "deactivated":
+        return ("invoice", "payment"), _customer_is(event.external_id)
+    if event.entity_type == "item" and event.operation == "deactivated":
+        return ("invoice",), _has_item(event.external_id)
+    if event.entity_type == "invoice" and event.operation in ("voided", "deleted"):
+        return ("payment",), _applied_to(event.external_id)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    id: uuid.UUID
+    entity_type: str
+    external_id: str
+    operation: str
+    occurred_at: datetime
+
+
+async def earlier_references(
+    session: AsyncSession, event: Event, only: tuple[str, str] | None = None
+) -> list[Blocker]:
+    """The open events that must be final before `event` is applied (of the record `only`,
+    when given), invoices before payments, oldest first. Empty for other kinds of event."""
+    rule = _rule(event)
+    if rule is None:
+        return []
+    kinds, refers = rule
+    upsert = aliased(Event)
+    # A void or delete names only its record: what it concerns is in the record's upserts.
+    through_upserts = exists().where(
+        upsert.realm_id == Event.realm_id,
+        upsert.entity_type == Event.entity_type,
+        upsert.external_id == Event.external_id,
+        upsert.operation == "upserted",
+        refers(upsert),
+    )
+    query = select(
+        Event.id, Event.entity_type, Event.external_id, Event.operation, Event.occurred_at
+    ).where(
+        Event.realm_id == event.realm_id,
+        Event.status.in_(OPEN),
+        Event.entity_type.in_(kinds),
+        Event.occurred_at <= event.occurred_at,
+        or_(
+            and_(Event.operation == "upserted", refers(Event)),
+            and_(Event.operation != "upserted", through_upserts),
+        ),
+    )
+    if only is not None:
+        query = query.where(Event.entity_type == only[0], Event.external_id == only[1])
+    tier = case((Event.entity_type == "invoice", 0), else_=1)
+    rows = await session.execute(
+        query.order_by(tier, Event.occurred_at, Event.received_at, Event.id)
+    )
+    return [Blocker(r.id, r.entity_type, r.external_id, r.operation, r.occurred_at) for r in rows]
