@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -132,10 +133,12 @@ async def test_two_customers_of_one_name_and_email_in_one_batch_get_two_records(
         assert f"qbo-sync:customer:{ext}" in row["Notes"].split()
 
 
+@pytest.mark.parametrize("adopt_by_name", [False, True], ids=["default", "adopt-by-name"])
 async def test_items_whose_names_differ_by_case_in_one_batch_get_two_records(
-    world: World,
+    world: World, adopt_by_name: bool
 ) -> None:
     w = await world.connect()
+    w.settings = w.settings.model_copy(update={"item_adopt_existing_by_name": adopt_by_name})
     await _post(w, _bolt("item-a", "bolt"), _bolt("item-b", "BOLT"))
 
     await sync_batch(_deps(w), _keys(w, "item", "item-a", "item-b"))
