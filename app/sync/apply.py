@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,6 +27,7 @@ from app.sync.company import CompanyLookups
 from app.sync.payloads import (
     CompanyContext,
     PayloadError,
+    clean_name,
     customer_body,
     deactivate_body,
     delete_body,
@@ -99,6 +101,8 @@ class Work:
     context: CompanyContext
     replays: int = 0
     attempt: int = 1  # for logs: 1 + the failed attempts so far
+    # When the event arrived: no create of it can have reached QBO before.
+    received_at: datetime | None = None
 
     @property
     def entity(self) -> str:
@@ -270,17 +274,13 @@ class Applier:
     async def _find_created(self, work: Work, body: Json) -> Json | None:
         """The record an earlier create of this entity made, if QBO holds it: found by
         name (customers, items) or by customer and date (invoices, payments, or DocNumber),
-        and recognised by our marker where the entity carries one. Items carry none (no
-        free-text field of Item stays off sales forms), so an item is recognised only
-        under one of its disambiguated names, which hold its external id; one a sibling
-        holds or is creating is never taken. A lost create under the plain name is
-        answered by QBO from its requestid, or ends in `_name_taken`."""
+        and recognised by our marker where the entity carries one. Items carry none (see
+        `_own_record`); one another record holds or is creating is never taken."""
         kind, ext = work.entity_type, work.external_id
         if kind in NAME_FIELDS:
             field = NAME_FIELDS[kind][0]
             alternatives = [self._alternative(work, n) for n in range(1, NAME_TRIES + 1)]
-            names = [body[field], *alternatives] if kind == "customer" else alternatives
-            for row in await self._by_names(work.entity, field, names):
+            for row in await self._by_names(work.entity, field, [body[field], *alternatives]):
                 if await self._own_record(work, row):
                     return row
             return None
@@ -297,19 +297,28 @@ class Applier:
         return next((r for r in rows if has_marker(r.get("PrivateNote"), kind, ext)), None)
 
     async def _own_record(self, work: Work, row: Json) -> bool:
-        """Whether a customer or item QBO holds is this record's own earlier create: a
-        customer by our marker, an item by one of its disambiguated names (compared as
-        QBO compares names, without case); never one linked to or being created by
-        another record of the company."""
+        """Whether a customer or item QBO holds is this record's own earlier create, never
+        one linked to, or being created by, another record of the company.
+
+        A customer is recognised by our marker in `Notes`. Item has no free-text field to
+        carry one that stays off the company's sales forms (Intuit's Item XSD: Description
+        is the sales description; PurchaseDesc needs an ExpenseAccountRef, making the item
+        a purchased one; Sku shows on invoices), so an item is recognised by our records
+        instead: under one of its disambiguated names (they hold its external id), or under
+        its plain name when QBO created it no earlier than this event arrived (an item the
+        company had before cannot be the answer of one of its creates). QBO's CreateTime
+        has whole seconds only; the comparison allows for that."""
         kind, ext = work.entity_type, work.external_id
         if kind == "customer":
             if not has_marker(row.get("Notes"), kind, ext):
                 return False
             return not await self.mapped_elsewhere(kind, str(row["Id"]), ext)
-        name = str(row.get("Name") or "")
+        name = str(row.get("Name") or "").strip().casefold()
         alternatives = {self._alternative(work, n).casefold() for n in range(1, NAME_TRIES + 1)}
-        if name.strip().casefold() not in alternatives:
-            return False
+        if name not in alternatives:
+            plain = clean_name(str(work.payload["data"]["name"]), NAME_MAX).casefold()
+            if name != plain or not _created_since(row, work.received_at):
+                return False
         return not await self._held_elsewhere(work, row)
 
     async def _by_name(self, entity: str, field: str, name: str) -> list[Json]:
@@ -429,6 +438,18 @@ class Applier:
 
 def _renamed_note(name: str) -> str:
     return f"name already used in QBO; sent as {name!r}"
+
+
+def _created_since(row: Json, since: datetime | None) -> bool:
+    """Whether QBO's MetaData.CreateTime of `row` is not before `since` (to the second)."""
+    stamp = (row.get("MetaData") or {}).get("CreateTime")
+    if since is None or not stamp:
+        return False
+    try:
+        created = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return False
+    return created.tzinfo is not None and created >= since.replace(microsecond=0)
 
 
 def _sparse(body: Json) -> Callable[[str, str], Json]:

@@ -267,6 +267,7 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
         context=context,
         replays=event.replays,
         attempt=event.attempts + 1,
+        received_at=event.received_at,
     )
     if work.maybe_applied and target is None and not (event.last_error or {}).get("ambiguous"):
         # Left `syncing` by a worker that stopped: from now on only the ambiguous mark

@@ -277,6 +277,11 @@ async def test_the_companys_own_item_is_not_taken_over_by_a_namesake(world: Worl
 async def test_a_lost_item_create_does_not_adopt_the_companys_own_item(world: World) -> None:
     w = await world.connect()
     (seeded,) = await w.records("items")
+    # The company has had its item for a week (a test company is seconds old).
+    company = w.books.store.company(w.realm)
+    assert company is not None
+    seeded["MetaData"]["CreateTime"] = "2026-11-24T09:00:00-08:00"
+    company.table("Item")[seeded["Id"]]["MetaData"]["CreateTime"] = "2026-11-24T09:00:00-08:00"
     body = item_event("item-1", data={"name": "Services"})
     await _post(w, body)
     async with w.factory() as session:  # as if an earlier create got no answer
@@ -297,6 +302,39 @@ async def test_a_lost_item_create_does_not_adopt_the_companys_own_item(world: Wo
     assert event.status == "synced"
     assert event.qbo_id != seeded["Id"]
     assert await w.books.record(w.realm, "items", seeded["Id"]) == seeded
+
+
+async def test_a_lost_item_create_is_found_by_its_name_when_qbo_made_it_after_the_event(
+    world: World,
+) -> None:
+    """The answer of a batch create is lost with the batch (its retry goes alone, under
+    another requestid): the item QBO made of it is ours, not a namesake to avoid."""
+    w = await world.connect()
+    body = item_event("item-1", data={"name": "Widget"})
+    await _post(w, body)
+    stored = await event_of(w.factory, str(body["event_id"]))
+    async with w.factory() as session:
+        await session.execute(
+            update(Event)
+            .where(Event.id == stored.id)
+            .values(
+                status="retrying",
+                attempts=1,
+                last_error={"category": "transient", "message": "lost", "ambiguous": True},
+            )
+        )
+        await session.commit()
+    made = await w.books.create(  # what the lost create made
+        w.realm,
+        "Item",
+        {"Name": "Widget", "Type": "Service", "IncomeAccountRef": {"value": "1"}},
+    )
+
+    await sync_entity(_deps(w), EntityKey(w.realm, "item", "item-1"))
+
+    event = await event_of(w.factory, str(body["event_id"]))
+    assert (event.status, event.qbo_id) == ("synced", made["Id"])
+    assert len(await w.records("items")) == 2  # the seeded one and ours, nothing renamed
 
 
 async def test_the_companys_own_item_is_adopted_when_the_settings_allow_it(
