@@ -54,6 +54,8 @@ ENTITY_NAMES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "p
 STALE_TRIES = 3
 # Names tried after a 6240 before the event dies: "Acme (c1)", "Acme (c1) 2", ...
 NAME_TRIES = 10
+# Characters of quoted names one lookup query carries at most (it goes in the URL).
+QUERY_NAMES_CHARS = 2000
 # Entity type -> (QBO name field, event data field, QBO's maximum length). Intuit: Customer
 # DisplayName <= 500, Item Name <= 100, both unique in the company (Customer, Item API
 # reference pages; see qbo-facts.md section 4).
@@ -325,13 +327,20 @@ class Applier:
         return await self._by_names(entity, field, [name])
 
     async def _by_names(self, entity: str, field: str, names: list[str]) -> list[Json]:
-        # Inactive records hold their names too. Names are quoted by query_literal.
-        if len(names) == 1:
-            where = f"{field} = {query_literal(names[0])}"
-        else:
-            where = f"{field} IN ({', '.join(query_literal(n) for n in names)})"
-        statement = f"SELECT * FROM {entity} WHERE {where}"  # noqa: S608
-        return await self.api.query(statement + " AND Active IN (true, false)")
+        # Inactive records hold their names too. Names are quoted by query_literal; a long
+        # list goes in several queries, so that no query URL grows past a few KB.
+        rows: list[Json] = []
+        literals = [query_literal(n) for n in dict.fromkeys(names)]
+        while literals:
+            chunk = [literals.pop(0)]
+            while literals and sum(map(len, chunk)) + len(literals[0]) <= QUERY_NAMES_CHARS:
+                chunk.append(literals.pop(0))
+            where = (
+                f"{field} = {chunk[0]}" if len(chunk) == 1 else f"{field} IN ({', '.join(chunk)})"
+            )
+            statement = f"SELECT * FROM {entity} WHERE {where}"  # noqa: S608
+            rows += await self.api.query(statement + " AND Active IN (true, false)")
+        return rows
 
     # -- 6240 ---------------------------------------------------------------------------
 

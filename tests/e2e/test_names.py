@@ -368,3 +368,37 @@ async def test_a_rename_onto_taken_names_gets_a_counter(world: World) -> None:
     event = await w.event(renamed)
     record = await w.books.record(w.realm, "customers", event["qbo_id"])
     assert record["DisplayName"] == "Beta (cust-7) 2"
+
+
+async def test_a_lost_create_of_a_long_name_is_found_among_its_names(world: World) -> None:
+    """Eleven names of up to 500 characters are looked up in several queries."""
+    w = await world.connect()
+    long_name = "Long " + "n" * 480
+    body = customer_event("cust-9", data={"display_name": long_name})
+    await _post(w, body)
+    async with w.factory() as session:  # as if an earlier create got no answer
+        await session.execute(
+            update(Event)
+            .where(Event.event_id == body["event_id"])
+            .values(
+                status="retrying",
+                attempts=1,
+                last_error={"category": "transient", "message": "lost", "ambiguous": True},
+            )
+        )
+        await session.commit()
+    renamed = f"{long_name[: 500 - len(' (cust-9) 3')]} (cust-9) 3"
+    made = await w.books.create(  # what the lost create made, a third try of the name
+        w.realm, "Customer", {"DisplayName": renamed, "Notes": "qbo-sync:customer:cust-9"}
+    )
+    before = (await w.books.counters(w.realm))["by_endpoint"]
+
+    await sync_entity(_deps(w), EntityKey(w.realm, "customer", "cust-9"))
+
+    event = await event_of(w.factory, str(body["event_id"]))
+    assert (event.status, event.qbo_id) == ("synced", made["Id"])
+    after = (await w.books.counters(w.realm))["by_endpoint"]
+    queries = sum(n for k, n in after.items() if "query" in k) - sum(
+        n for k, n in before.items() if "query" in k
+    )
+    assert 2 <= queries <= 4
