@@ -437,7 +437,8 @@ def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
 
     async def creating_elsewhere(entity_type: str, name: str, external_id: str) -> bool:
         # A create is in flight while its event is `syncing` (committed before the call,
-        # until its mapping is), or may have landed while it is marked ambiguous. Names are
+        # until its mapping is), or may have landed while it is marked ambiguous; a record
+        # already mapped is creating nothing (`mapped_elsewhere` covers it). Names are
         # compared as QBO compares them: without case, and as sent (`clean_name`).
         field = "display_name" if entity_type == "customer" else "name"
         limit = 500 if entity_type == "customer" else 100
@@ -458,6 +459,13 @@ def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
                     ),
                     _name_key(Event.payload["data"][field].astext, limit)
                     == _name_key(literal(name), limit),
+                    ~select(EntityMapping.id)
+                    .where(
+                        EntityMapping.realm_id == realm_id,
+                        EntityMapping.entity_type == entity_type,
+                        EntityMapping.external_id == Event.external_id,
+                    )
+                    .exists(),
                 )
                 .limit(1)
             )
