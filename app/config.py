@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     retry_give_up_hours: float = Field(24.0, gt=0, le=720)
     dependency_timeout_minutes: float = Field(1440.0, gt=0, le=43_200)
     display_name_template: str = Field(DEFAULT_DISPLAY_NAME_TEMPLATE, min_length=1, max_length=200)
+    # An item whose name the company's QBO already uses is created under the disambiguated
+    # name, unless this allows taking over the existing item (one not linked to another).
+    item_adopt_existing_by_name: bool = False
     item_income_account_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
     item_income_account_name: str = Field("Services", min_length=1, max_length=100)
     tax_code_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")

@@ -12,13 +12,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, utcnow
 
+# One caller record per QBO record (DESIGN invariant 9): two workers can never both link
+# one QBO record; the engine reads a violation as "taken".
+QBO_ID_INDEX = "uq_entity_mappings_qbo"
+
 
 class EntityMapping(Base):
     __tablename__ = "entity_mappings"
     __table_args__ = (
         UniqueConstraint("realm_id", "entity_type", "external_id"),
         # Webhooks and CDC arrive with QBO ids.
-        Index("ix_entity_mappings_qbo", "realm_id", "entity_type", "qbo_id"),
+        Index(QBO_ID_INDEX, "realm_id", "entity_type", "qbo_id", unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

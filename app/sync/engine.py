@@ -26,8 +26,9 @@ from typing import Any
 
 import httpx
 from arq.connections import ArqRedis
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import and_, func, literal, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.callbacks.service import hint_deliveries, notices_queued, notify_event
@@ -43,7 +44,7 @@ from app.db import utcnow
 from app.drift.owned import owned_fields
 from app.events.models import DUE_STATUSES, FINAL_STATUSES, Event, EventStatus
 from app.events.service import EntityKey
-from app.mappings.models import EntityMapping
+from app.mappings.models import QBO_ID_INDEX, EntityMapping
 from app.metrics.store import SYNC_OUTCOMES, Metrics
 from app.qbo.errors import Category, QboError
 from app.qbo.limiter import BudgetWait, RealmBudget
@@ -308,6 +309,7 @@ async def _choose(
         context=context,
         replays=event.replays,
         attempt=event.attempts + 1,
+        received_at=event.received_at,
     )
     if work.maybe_applied and target is None and not (event.last_error or {}).get("ambiguous"):
         # Left `syncing` by a worker that stopped: from now on only the ambiguous mark
@@ -555,7 +557,55 @@ def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
             )
         return other is not None
 
-    return Applier(deps.settings, deps.lookups, realm_api(deps, realm_id), mapped_elsewhere)
+    async def creating_elsewhere(entity_type: str, name: str, external_id: str) -> bool:
+        # A create is in flight while its event is `syncing` (committed before the call,
+        # until its mapping is), or may have landed while it is marked ambiguous; a record
+        # already mapped is creating nothing (`mapped_elsewhere` covers it). Names are
+        # compared as QBO compares them: without case, and as sent (`clean_name`).
+        field = "display_name" if entity_type == "customer" else "name"
+        limit = 500 if entity_type == "customer" else 100
+        async with AsyncSession(deps.engine) as session:
+            other = await session.scalar(
+                select(Event.id)
+                .where(
+                    Event.realm_id == realm_id,
+                    Event.entity_type == entity_type,
+                    Event.external_id != external_id,
+                    Event.operation == "upserted",
+                    or_(
+                        Event.status == EventStatus.SYNCING.value,
+                        and_(
+                            Event.status.in_((*DUE_STATUSES, EventStatus.WAITING_CONNECTION)),
+                            Event.last_error["ambiguous"].as_boolean().is_(True),
+                        ),
+                    ),
+                    _name_key(Event.payload["data"][field].astext, limit)
+                    == _name_key(literal(name), limit),
+                    ~select(EntityMapping.id)
+                    .where(
+                        EntityMapping.realm_id == realm_id,
+                        EntityMapping.entity_type == entity_type,
+                        EntityMapping.external_id == Event.external_id,
+                    )
+                    .exists(),
+                )
+                .limit(1)
+            )
+        return other is not None
+
+    return Applier(
+        deps.settings,
+        deps.lookups,
+        realm_api(deps, realm_id),
+        mapped_elsewhere,
+        creating_elsewhere,
+    )
+
+
+def _name_key(value: Any, limit: int) -> Any:
+    """A name as QBO would hold it, for comparison: forbidden characters replaced (as
+    `clean_name` does), trimmed, cut to the field's length, lower case."""
+    return func.lower(func.left(func.btrim(func.translate(value, ":\t\r\n", "-   ")), limit))
 
 
 def log_extra(work: Work, realm_id: str) -> dict[str, Any]:
@@ -649,7 +699,20 @@ async def record(
     now = utcnow()
     if isinstance(outcome, Done):
         await _lock_as_parent(session, event)
-        await _save_mapping(session, event, outcome.applied)
+        holder = await _save_mapping(session, event, outcome.applied)
+        if holder is not None:
+            # Another record of the company committed this QBO record first (its create
+            # or adoption raced ours): never two caller records on one QBO record. The
+            # next try finds the record taken and creates ours under its own name.
+            outcome = RetryLater(
+                _reason(
+                    "transient",
+                    f"QBO {event.entity_type} {outcome.applied.qbo_id} is already linked to "
+                    f"{holder!r}; trying again for a record of its own",
+                ),
+                throttled=False,
+            )
+            return await record(deps, session, event, work, outcome)
         _set_fields(
             current,
             status=EventStatus.SYNCED,
@@ -732,7 +795,9 @@ async def _lock_as_parent_of(session: AsyncSession, key: EntityKey) -> None:
     )
 
 
-async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -> None:
+async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -> str | None:
+    """Store the event's mapping. Returns None, or, storing nothing, the external id that
+    already holds that QBO record (the unique index on realm, entity type and QBO id)."""
     now = utcnow()
     # What changes made in QBO are later compared with (app.drift.owned).
     owned = (
@@ -753,19 +818,33 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
         created_at=now,
         updated_at=now,
     )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["realm_id", "entity_type", "external_id"],
-            set_={
-                "qbo_id": statement.excluded.qbo_id,
-                "sync_token": statement.excluded.sync_token,
-                "last_payload_hash": statement.excluded.last_payload_hash,
-                "last_event_id": statement.excluded.last_event_id,
-                "qbo_owned": statement.excluded.qbo_owned,
-                "updated_at": now,
-            },
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["realm_id", "entity_type", "external_id"],
+                    set_={
+                        "qbo_id": statement.excluded.qbo_id,
+                        "sync_token": statement.excluded.sync_token,
+                        "last_payload_hash": statement.excluded.last_payload_hash,
+                        "last_event_id": statement.excluded.last_event_id,
+                        "qbo_owned": statement.excluded.qbo_owned,
+                        "updated_at": now,
+                    },
+                )
+            )
+    except IntegrityError as err:
+        if QBO_ID_INDEX not in str(err.orig):
+            raise
+        holder = await session.scalar(
+            select(EntityMapping.external_id).where(
+                EntityMapping.realm_id == event.realm_id,
+                EntityMapping.entity_type == event.entity_type,
+                EntityMapping.qbo_id == applied.qbo_id,
+            )
         )
-    )
+        return holder or "another record"
+    return None
 
 
 async def _release(session: AsyncSession, parent: Event) -> list[EntityKey]:

@@ -70,6 +70,8 @@ async def test_item_name_rules(qbo: Qbo) -> None:
     item = {"Name": "Hours", "Type": "Service", "IncomeAccountRef": {"value": "1"}}
     assert (await qbo.post("item", item)).status_code == 200
     assert fault_code(await qbo.post("item", item)) == "6240"
+    # Names are compared without case, as for customers.
+    assert fault_code(await qbo.post("item", {**item, "Name": " HOURS "})) == "6240"
     assert fault_code(await qbo.post("item", {**item, "Name": "a:b"})) == "2040"
     assert fault_code(await qbo.post("item", {**item, "Name": "n" * 101})) == "2050"
     assert fault_code(await qbo.post("item", {**item, "Name": "X", "Type": "Gizmo"})) == "2170"

@@ -201,6 +201,8 @@ def hostile_records(i: int, text: str, ids: str) -> list[dict[str, Any]]:
 
 async def test_hostile_text_reaches_qbo_exactly(world: World) -> None:
     w = await world.connect()
+    # The items below are the company's own: adopted only where the settings allow it.
+    w.settings = w.settings.model_copy(update={"item_adopt_existing_by_name": True})
     events: list[dict[str, Any]] = []
     adopted: dict[str, str] = {}
     for i, text in enumerate(HOSTILE):

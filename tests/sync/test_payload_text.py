@@ -12,6 +12,7 @@ from app.sync.payloads import (
     clean_name,
     disambiguated_name,
     has_marker,
+    marked_ids,
     marker,
     query_escape,
     query_literal,
@@ -141,3 +142,27 @@ def test_requestid_stays_short_for_long_operations() -> None:
 def test_requestid_needs_an_operation() -> None:
     with pytest.raises(ValueError, match="operation"):
         requestid(EVENT, "")
+
+
+def test_disambiguated_name_counts_further_tries() -> None:
+    names = [disambiguated_name("Acme Ltd", "cust-42", attempt=n) for n in (1, 2, 3)]
+    assert names == ["Acme Ltd (cust-42)", "Acme Ltd (cust-42) 2", "Acme Ltd (cust-42) 3"]
+    long = disambiguated_name("a" * 500, "ext-1", attempt=12)
+    assert len(long) == 500
+    assert long.endswith("a (ext-1) 12")
+    with pytest.raises(ValueError, match="attempt"):
+        disambiguated_name("Acme", "1", attempt=0)
+
+
+def test_disambiguated_name_fits_an_item_name() -> None:
+    name = disambiguated_name("n" * 100, "item-1", limit=100)
+    assert name == "n" * (100 - len(" (item-1)")) + " (item-1)"
+    long_id = "i" * 100  # the id alone is too long: cut, the counter kept
+    assert disambiguated_name("Bolt", long_id, limit=100, attempt=2) == "(" + "i" * 97 + " 2"
+
+
+def test_marked_ids_names_whose_record_it_is() -> None:
+    assert marked_ids("Voided qbo-sync:customer:c1", "customer") == {"c1"}
+    assert marked_ids("qbo-sync:customer:c1 qbo-sync:item:i1", "item") == {"i1"}
+    assert marked_ids("qbo-sync:customer: notes", "customer") == set()
+    assert marked_ids(None, "customer") == set()

@@ -42,26 +42,38 @@ def fit(value: str, limit: int) -> str:
 
 
 def disambiguated_name(
-    display_name: str, external_id: str, template: str = DEFAULT_DISAMBIGUATION
+    display_name: str,
+    external_id: str,
+    template: str = DEFAULT_DISAMBIGUATION,
+    *,
+    attempt: int = 1,
+    limit: int = DISPLAY_NAME_MAX,
 ) -> str:
-    """The DisplayName to use after a 6240 collision the policy does not resolve by adoption.
+    """The name to use after a 6240 collision the policy does not resolve by adoption.
 
     `{display_name}` and `{external_id}` in `template` are replaced literally (no other
-    format syntax). The display-name part is shortened so the cleaned result fits in 500
-    characters; the external id is never cut. Raises ValueError when the template lacks
-    `{external_id}` (the result would collide again), PayloadError when it comes out empty.
+    format syntax). From the second `attempt` on (that name was taken too), " <attempt>" is
+    appended: "Acme (cust-42)", "Acme (cust-42) 2", "Acme (cust-42) 3"... The display-name
+    part is shortened so the cleaned result fits in `limit` characters (500 for a customer's
+    DisplayName, 100 for an item's Name); the external id and counter are only cut when
+    they alone exceed it. Raises ValueError when the template lacks `{external_id}` (the
+    result would collide again) or `attempt` < 1, PayloadError when it comes out empty.
     """
     if "{external_id}" not in template:
         raise ValueError("the disambiguation template must contain {external_id}")
+    if attempt < 1:
+        raise ValueError("attempt counts from 1")
+    counter = f" {attempt}" if attempt > 1 else ""
 
     def render(name: str) -> str:
         return template.replace("{display_name}", name).replace("{external_id}", external_id)
 
-    name = clean_name(display_name)
-    room = DISPLAY_NAME_MAX - len(_replace_forbidden(render("")))
+    name = clean_name(display_name, limit)
+    room = limit - len(counter) - len(_replace_forbidden(render("")))
     if "{display_name}" in template and room < len(name):
         name = name[: max(room, 0)].rstrip()
-    return clean_name(render(name))
+    # The counter is what makes this try differ from the one before: it is never cut.
+    return clean_name(render(name), limit - len(counter)) + counter
 
 
 def query_escape(value: str) -> str:
@@ -97,6 +109,14 @@ def marker(entity_type: str, external_id: str) -> str:
 def has_marker(text: str | None, entity_type: str, external_id: str) -> bool:
     """Whether a PrivateNote/Notes text carries exactly our marker for that record."""
     return bool(text) and marker(entity_type, external_id) in str(text).split()
+
+
+def marked_ids(text: str | None, entity_type: str) -> set[str]:
+    """The external ids whose `entity_type` marker a PrivateNote/Notes text carries: who,
+    among the company's records, a QBO record belongs to (normally one id or none)."""
+    prefix = f"{MARKER_PREFIX}:{entity_type}:"
+    tokens = str(text or "").split()
+    return {t[len(prefix) :] for t in tokens if t.startswith(prefix) and len(t) > len(prefix)}
 
 
 def requestid(event_id: uuid.UUID, operation: str) -> str:
