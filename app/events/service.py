@@ -188,17 +188,23 @@ async def ingest_batch(
     return results
 
 
-async def retry_dead_event(connection: AsyncConnection, event_id: uuid.UUID) -> EntityKey | None:
+async def retry_dead_event(
+    connection: AsyncConnection, event_id: uuid.UUID, source: str | None = None
+) -> EntityKey | None:
     """Send a dead event back to `pending` (attempts restart; its last error stays for context).
 
     One conditional UPDATE, so two concurrent retries cannot both succeed. Returns the entity
-    to hint, or None when the event does not exist or is not dead.
+    to hint, or None when the event does not exist, is not dead, or (with `source`) is
+    another source's.
     """
     now = utcnow()
+    where = [_events.c.id == event_id, _events.c.status == EventStatus.DEAD.value]
+    if source is not None:
+        where.append(_events.c.source == source)
     row = (
         await connection.execute(
             update(_events)
-            .where(_events.c.id == event_id, _events.c.status == EventStatus.DEAD.value)
+            .where(*where)
             .values(
                 status=EventStatus.PENDING.value,
                 attempts=0,
