@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import typing
 from collections.abc import Awaitable, Callable, Iterable
@@ -42,6 +43,9 @@ LOCAL_NAMES = frozenset(
     {"localhost", "localhost.localdomain", "metadata.google.internal", "metadata.goog"}
 )
 LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".home.arpa")
+# Letters, digits, '-' and '_' in non-empty dot-separated labels (RFC 1123, plus '_' that
+# resolvers accept), at most 253 characters.
+HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 # NAT64 (RFC 6052) carries an IPv4 address in its last 32 bits.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
@@ -230,7 +234,7 @@ def check_url(url: str, policy: TargetPolicy) -> httpx.URL:
     refused IP literal (in any form the resolver reads) nor a local name. Returns the parsed
     URL; raises TargetRefused saying why."""
     parsed = parse_callback_url(url)
-    host = parsed.host
+    host = parsed.raw_host.decode("ascii")  # IDNA-encoded, as it is resolved
     if policy.allows_host(host, target_port(parsed)):
         return parsed
     address = parse_ip(host)
@@ -238,6 +242,8 @@ def check_url(url: str, policy: TargetPolicy) -> httpx.URL:
         _refuse_address(host, address, policy)
         return parsed
     name = canonical_host(host)
+    if not HOST_NAME.fullmatch(name) or any(len(label) > 63 for label in name.split(".")):
+        raise TargetRefused("the URL's host is not a valid host name")
     if name in LOCAL_NAMES or name.endswith(LOCAL_SUFFIXES):
         raise TargetRefused(f"address not allowed: {name} is a local name")
     if "." not in name:
@@ -251,8 +257,14 @@ def check_url(url: str, policy: TargetPolicy) -> httpx.URL:
 async def system_resolve(host: str, port: int) -> list[str]:
     """Every address `host` resolves to (getaddrinfo), in the resolver's order."""
     loop = asyncio.get_running_loop()
+    try:
+        # Bytes: the host is IDNA-encoded already, and Python's own codec (IDNA 2003) must
+        # not encode it a second, different way.
+        raw = host.encode("ascii")
+    except UnicodeEncodeError:
+        raise OSError(f"{host!r} is not an encoded host name") from None
     infos = await asyncio.wait_for(
-        loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT
+        loop.getaddrinfo(raw, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT
     )
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
@@ -281,10 +293,11 @@ async def check_registration(
     that does not resolve yet is accepted; each delivery checks again at connect time."""
     parsed = check_url(url, policy)
     port = target_port(parsed)
-    if parse_ip(parsed.host) is not None or policy.allows_host(parsed.host, port):
+    host = parsed.raw_host.decode("ascii")
+    if parse_ip(host) is not None or policy.allows_host(host, port):
         return
     try:
-        await check_resolved(parsed.host, port, policy, resolve)
+        await check_resolved(host, port, policy, resolve)
     except (OSError, TimeoutError):
         return
 

@@ -80,6 +80,10 @@ REFUSED_URLS = [
     "http://240.0.0.1/hooks",
     "http://255.255.255.255/hooks",
     "http://evil.example\\@127.0.0.1/hooks",
+    # Not host names at all (the resolver would fail on them, or read them its own way).
+    "http://" + "a" * 64 + ".example/hooks",
+    "http://a..b.example/hooks",
+    "http://%31%32%37.0.0.1/hooks",
 ]
 
 
