@@ -48,6 +48,7 @@ LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".home.ar
 HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 # NAT64 (RFC 6052) carries an IPv4 address in its last 32 bits.
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")  # RFC 4193; AWS metadata: fd00:ec2::254
 
 
 class TargetRefused(ValueError):
@@ -155,7 +156,8 @@ def parse_ip(host: str) -> IPAddress | None:
 def blocked_reason(address: IPAddress) -> str | None:
     """Why a worker may not connect to `address` (None: a public address)."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or (address.sixtofour if address.sixtofour else None)
+        # An IPv4 address inside an IPv6 one reaches that IPv4 address.
+        embedded = address.ipv4_mapped or address.sixtofour
         if embedded is None and address in NAT64:
             embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         if embedded is None and address.teredo is not None:
@@ -172,7 +174,7 @@ def blocked_reason(address: IPAddress) -> str | None:
             isinstance(address, ipaddress.IPv6Address) and address.is_site_local,
             "site-local",
         ),
-        (address in ipaddress.ip_network("fc00::/7"), "unique-local"),
+        (address in UNIQUE_LOCAL, "unique-local"),
         (address.is_private, "private"),
         (address.is_reserved, "reserved"),
         (not address.is_global, "not globally routable"),
