@@ -48,8 +48,8 @@ async def test_a_key_reads_only_its_own_sources_events(
 ) -> None:
     billing = _bearer(await make_key("billing", READER))
     shop = _bearer(await make_key("shop", READER))
-    billing_event = await _post(client, billing, "c1")
-    shop_event = await _post(client, shop, "s1")
+    billing_event = await _post(client, billing, "bill-x1")
+    shop_event = await _post(client, shop, "shop-x1")
 
     theirs = await client.get(f"/events/{billing_event}", headers=shop)
     unknown = uuid.uuid4()
@@ -58,13 +58,13 @@ async def test_a_key_reads_only_its_own_sources_events(
     assert theirs.headers["content-type"] == "application/problem+json"
     # The same answer as for an id that does not exist: nothing tells them apart.
     assert theirs.json()["detail"] == missing.json()["detail"].replace(str(unknown), billing_event)
-    assert "c1" not in theirs.text
+    assert "bill-x1" not in theirs.text
     assert (await client.get(f"/events/{shop_event}", headers=shop)).status_code == 200
 
-    assert await _listed(client, shop) == ["s1"]
-    assert await _listed(client, shop, realm_id=REALM, external_id="c1") == []
-    assert await _listed(client, shop, source="shop") == ["s1"]
-    assert await _listed(client, billing) == ["c1"]
+    assert await _listed(client, shop) == ["shop-x1"]
+    assert await _listed(client, shop, realm_id=REALM, external_id="bill-x1") == []
+    assert await _listed(client, shop, source="shop") == ["shop-x1"]
+    assert await _listed(client, billing) == ["bill-x1"]
 
     other = await client.get("/events", params={"source": "billing"}, headers=shop)
     assert other.status_code == 403
@@ -79,13 +79,13 @@ async def test_events_read_all_reads_every_source(
 ) -> None:
     billing = _bearer(await make_key("billing", READER))
     shop = _bearer(await make_key("shop", READER))
-    await _post(client, billing, "c1")
-    shop_event = await _post(client, shop, "s1")
+    await _post(client, billing, "bill-x1")
+    shop_event = await _post(client, shop, "shop-x1")
     # On its own: events:read_all includes events:read.
     auditor = _bearer(await make_key("auditor", ["events:read_all"]))
 
-    assert await _listed(client, auditor) == ["c1", "s1"]
-    assert await _listed(client, auditor, source="shop") == ["s1"]
+    assert await _listed(client, auditor) == ["bill-x1", "shop-x1"]
+    assert await _listed(client, auditor, source="shop") == ["shop-x1"]
     one = await client.get(f"/events/{shop_event}", headers=auditor)
     assert one.status_code == 200
     assert one.json()["source"] == "shop"
@@ -93,7 +93,7 @@ async def test_events_read_all_reads_every_source(
     deliveries = await client.get("/callbacks/deliveries", headers=auditor)
     assert deliveries.status_code == 200
     # Reading is not writing.
-    refused = await client.post("/events", json=customer_event("a1"), headers=auditor)
+    refused = await client.post("/events", json=customer_event("audit-x1"), headers=auditor)
     assert refused.status_code == 403
 
 
@@ -102,15 +102,15 @@ async def test_another_sources_event_cannot_be_retried_nor_seen_through_retry(
 ) -> None:
     billing = _bearer(await make_key("billing", READER))
     shop = _bearer(await make_key("shop", ["events:write", "events:read_all"]))
-    dead = await _post(client, billing, "c1")
-    pending = await _post(client, billing, "c2")
+    dead = await _post(client, billing, "bill-x1")
+    pending = await _post(client, billing, "bill-x2")
     async with session_factory.begin() as session:
         await session.execute(update(Event).where(Event.id == dead).values(status="dead"))
 
     for ident in (dead, pending):
         answer = await client.post(f"/events/{ident}/retry", headers=shop)
         assert answer.status_code == 404, answer.text
-        assert "c1" not in answer.text
+        assert "bill-x1" not in answer.text
         assert "pending" not in answer.text
     async with session_factory() as session:
         stored = await session.get(Event, uuid.UUID(dead))
@@ -129,13 +129,13 @@ async def test_mappings_show_the_records_of_the_keys_own_events(
     billing = _bearer(await make_key("billing", READER))
     shop = _bearer(await make_key("shop", READER))
     auditor = _bearer(await make_key("auditor", ["events:read_all"]))
-    await _post(client, billing, "c1")
-    await _post(client, shop, "s1")
+    await _post(client, billing, "bill-x1")
+    await _post(client, shop, "shop-x1")
     # One record both send: a mapping is per company, so it is both sources'.
-    await _post(client, billing, "both")
-    await _post(client, shop, "both")
+    await _post(client, billing, "both-x")
+    await _post(client, shop, "both-x")
     async with session_factory.begin() as session:
-        for n, external_id in enumerate(("c1", "s1", "both", "nobodys")):
+        for n, external_id in enumerate(("bill-x1", "shop-x1", "both-x", "nobodys")):
             session.add(
                 EntityMapping(
                     realm_id=REALM,
@@ -148,12 +148,16 @@ async def test_mappings_show_the_records_of_the_keys_own_events(
         # The same external id in another company is another record, which shop never sent.
         session.add(
             EntityMapping(
-                realm_id="42", entity_type="customer", external_id="s1", qbo_id="7", sync_token="0"
+                realm_id="42",
+                entity_type="customer",
+                external_id="shop-x1",
+                qbo_id="7",
+                sync_token="0",
             )
         )
 
-    assert await _listed(client, billing, "/mappings") == ["both", "c1"]
-    assert await _listed(client, shop, "/mappings") == ["both", "s1"]
+    assert await _listed(client, billing, "/mappings") == ["bill-x1", "both-x"]
+    assert await _listed(client, shop, "/mappings") == ["both-x", "shop-x1"]
     assert await _listed(client, shop, "/mappings", qbo_id="100") == []
     everything = await _listed(client, auditor, "/mappings")
-    assert everything == ["both", "c1", "nobodys", "s1", "s1"]
+    assert everything == ["bill-x1", "both-x", "nobodys", "shop-x1", "shop-x1"]
