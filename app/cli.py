@@ -241,7 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--scopes",
         required=True,
-        help="comma-separated: events:write, events:read, connections:admin, status:read",
+        help=(
+            "comma-separated: events:write, events:read (its own events), events:read_all "
+            "(every source's), connections:admin, status:read"
+        ),
     )
     keys_sub.add_parser("list", help="list keys (never the keys themselves)")
     revoke = keys_sub.add_parser("revoke", help="revoke a key by name")

@@ -12,6 +12,8 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.callbacks.targets import TargetPolicy
+
 # A valid Fernet key that everyone can read in this file: fine on a laptop, refused elsewhere.
 DEV_ENCRYPTION_KEY = "cWJvLXN5bmMgZGV2ZWxvcG1lbnQga2V5LCBwdWJsaWM="
 # The emulator accepts any client pair; this one names the service in its records.
@@ -114,6 +116,9 @@ class Settings(BaseSettings):
     callback_retry_base_seconds: float = Field(10.0, gt=0, le=3600)
     callback_retry_cap_seconds: float = Field(3600.0, gt=0, le=86_400)
     callback_max_attempts: int = Field(12, ge=1, le=100)
+    # Callback targets that may be private (comma-separated host, host:port or CIDR): every
+    # other loopback, private, link-local or metadata address is refused (app/callbacks/targets).
+    callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     emulator_url: str = "http://127.0.0.1:8765"
     emulator_port: int = Field(8765, ge=1, le=65535)
 
@@ -124,6 +129,9 @@ class Settings(BaseSettings):
             raw = data.get("token_encryption_keys")
             if isinstance(raw, str):
                 data = {**data, "token_encryption_keys": [k for k in raw.split(",") if k.strip()]}
+            hosts = data.get("callback_allowed_hosts")
+            if isinstance(hosts, str):
+                data = {**data, "callback_allowed_hosts": [h.strip() for h in hosts.split(",")]}
         return data
 
     @model_validator(mode="after")
@@ -143,6 +151,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 "OPS_WEBHOOK_SECRET is required with OPS_WEBHOOK_URL (it signs notices)"
             )
+        try:
+            TargetPolicy.parse(self.callback_allowed_hosts)
+        except ValueError as err:
+            raise ValueError(f"CALLBACK_ALLOWED_HOSTS: {err}") from None
         if "{external_id}" not in self.display_name_template:
             raise ValueError("DISPLAY_NAME_TEMPLATE must contain {external_id}")
         if not self.token_encryption_keys:
@@ -167,6 +179,11 @@ class Settings(BaseSettings):
         of this type does (DRIFT_POLICY_<TYPE>)."""
         policy: str = getattr(self, f"drift_policy_{entity_type}")
         return policy
+
+    @property
+    def callback_targets(self) -> TargetPolicy:
+        """The exceptions CALLBACK_ALLOWED_HOSTS makes to the callback address rules."""
+        return TargetPolicy.parse(self.callback_allowed_hosts)
 
     @property
     def uses_emulator(self) -> bool:

@@ -78,7 +78,7 @@ class ScopeRequired:
         key = await find_active_key(connection, presented)
         if key is None:
             raise NotAuthenticated("the API key is unknown or revoked")
-        if self.scope.value not in key.scopes:
+        if not key.holds(self.scope):
             raise Forbidden(f"this API key lacks the scope {self.scope.value!r}")
         return key
 

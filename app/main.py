@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from app.bodylimit import BodySizeLimit
 from app.callbacks.router import router as callbacks_router
+from app.callbacks.targets import system_resolve
 from app.config import Settings, get_settings
 from app.connections.crypto import TokenCipher
 from app.connections.router import router as connections_router
@@ -84,6 +85,8 @@ def create_app(
     app.state.qbo_transport = qbo_transport
     app.state.cipher = TokenCipher.from_settings(settings)
     app.state.oauth = LazyOAuth(settings, qbo_transport)
+    # How PUT /callbacks resolves a URL's host (tests put a fixed table here).
+    app.state.callback_resolver = system_resolve
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app, EVENT_TYPES)
     app.include_router(health_router)

@@ -24,9 +24,26 @@ KEY_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 class Scope(StrEnum):
     EVENTS_WRITE = "events:write"
+    # The events of the key's own source (its name), and the mappings of their records.
     EVENTS_READ = "events:read"
+    # Every source's events and every mapping; includes events:read.
+    EVENTS_READ_ALL = "events:read_all"
     CONNECTIONS_ADMIN = "connections:admin"
     STATUS_READ = "status:read"
+
+
+# A scope also grants the scopes listed here.
+INCLUDES: dict[Scope, frozenset[Scope]] = {Scope.EVENTS_READ_ALL: frozenset({Scope.EVENTS_READ})}
+
+
+def grants(held: str, needed: Scope) -> bool:
+    """Whether holding scope `held` admits a route that needs `needed`."""
+    if held == needed.value:
+        return True
+    try:
+        return needed in INCLUDES.get(Scope(held), frozenset())
+    except ValueError:  # a scope this version does not know grants nothing
+        return False
 
 
 class ApiKey(Base):
@@ -97,6 +114,14 @@ class ActiveKey:
 
     name: str
     scopes: frozenset[str]
+
+    def holds(self, scope: Scope) -> bool:
+        """Whether the key holds `scope`, itself or through a scope that includes it."""
+        return any(grants(held, scope) for held in self.scopes)
+
+    @property
+    def reads_all_sources(self) -> bool:
+        return Scope.EVENTS_READ_ALL.value in self.scopes
 
 
 _keys = ApiKey.__table__.c

@@ -57,6 +57,24 @@ async def test_keys_create_list_revoke(
     assert again.returncode == 2
     assert "already exists" in again.stderr
 
+    auditor = run_app(
+        "keys",
+        "create",
+        "--name",
+        "auditor",
+        "--scopes",
+        "events:read_all",
+        database_url=database_url,
+        redis_url=redis_url,
+    )
+    assert auditor.returncode == 0, auditor.stderr
+    wide = {"Authorization": f"Bearer {auditor.stdout.strip().splitlines()[-1]}"}
+    assert (await client.get(accepted.json()["links"]["self"], headers=wide)).status_code == 200
+    assert (
+        "events:read_all"
+        in run_app("keys", "list", database_url=database_url, redis_url=redis_url).stdout
+    )
+
     bad_scope = run_app(
         "keys",
         "create",

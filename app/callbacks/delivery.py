@@ -28,6 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.callbacks.models import Callback, CallbackAttempt, CallbackDelivery, DeliveryStatus
 from app.callbacks.service import DIRTY_KEY, REMOVED
 from app.callbacks.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_notice
+from app.callbacks.targets import (
+    PinnedTransport,
+    Resolver,
+    TargetPolicy,
+    TargetRefused,
+    check_url,
+    refused_by_guard,
+    system_resolve,
+)
 from app.config import Settings
 from app.connections.crypto import TokenCipher, TokenDecryptError
 from app.db import utcnow
@@ -46,14 +55,24 @@ _deliveries: Table = CallbackDelivery.__table__  # type: ignore[assignment]
 _callbacks: Table = Callback.__table__  # type: ignore[assignment]
 
 
-def callback_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """The HTTP client of deliveries: no redirects followed, bounded connections."""
+def callback_client(
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    policy: TargetPolicy | None = None,
+    resolve: Resolver = system_resolve,
+) -> httpx.AsyncClient:
+    """The HTTP client of deliveries: no redirects followed, no proxy from the environment,
+    bounded connections, and (unless a test passes its own `transport`) every connection
+    made to an address `app.callbacks.targets` checked at connect time, under `policy`
+    (CALLBACK_ALLOWED_HOSTS)."""
+    limits = httpx.Limits(max_connections=BATCH * 2, max_keepalive_connections=BATCH)
     return httpx.AsyncClient(
-        transport=transport,
+        transport=transport or PinnedTransport(policy or TargetPolicy(), resolve, limits),
         timeout=REQUEST_TIMEOUT,
         follow_redirects=False,
+        trust_env=False,
         headers={"User-Agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=BATCH * 2, max_keepalive_connections=BATCH),
+        limits=limits,
     )
 
 
@@ -220,6 +239,9 @@ async def _post(
     status_code: int | None = None
     error: str | None = None
     try:
+        # Again at send time: the URL may predate the rules, or CALLBACK_ALLOWED_HOSTS may
+        # have changed. The addresses its name resolves to are checked when connecting.
+        check_url(claimed.url or "", deps.settings.callback_targets)
         async with asyncio.timeout(deps.timeout):
             # Streamed and never read: the answer's status is all that counts, and a
             # receiver cannot make us hold a large body.
@@ -229,10 +251,12 @@ async def _post(
                 status_code = r.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
+    except TargetRefused as err:
+        error = str(err)
     except TimeoutError:
         error = f"no answer within {deps.timeout:g} s"
     except httpx.HTTPError as err:
-        error = f"{type(err).__name__}: {err}"[:500]
+        error = (refused_by_guard(err) or f"{type(err).__name__}: {err}")[:500]
     except Exception as err:  # a receiver must not break the job
         error = f"{type(err).__name__}"
     duration_ms = int((time.monotonic() - started) * 1000)

@@ -9,8 +9,15 @@ from fastapi import APIRouter, Query, Request, Response
 from app.callbacks import service
 from app.callbacks.models import DeliveryStatus, NoticeKind
 from app.callbacks.schemas import AttemptOut, CallbackIn, CallbackOut, DeliveryOut, DeliveryPage
-from app.deps import EventsReader, EventsWriter, SessionDep
-from app.errors import PROBLEM_JSON, NotFound, bad_cursor, reject_unknown_parameters
+from app.callbacks.targets import TargetRefused, check_registration, redact_url
+from app.deps import EventsReader, EventsWriter, SessionDep, SettingsDep
+from app.errors import (
+    PROBLEM_JSON,
+    InvalidInput,
+    NotFound,
+    bad_cursor,
+    reject_unknown_parameters,
+)
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 
@@ -21,7 +28,9 @@ NO_CALLBACK = "this API key's source has no callback; PUT /callbacks sets one"
 
 def _out(callback: Any) -> CallbackOut:
     return CallbackOut(
-        url=callback.url, created_at=callback.created_at, updated_at=callback.updated_at
+        url=redact_url(callback.url),
+        created_at=callback.created_at,
+        updated_at=callback.updated_at,
     )
 
 
@@ -31,9 +40,22 @@ def _out(callback: Any) -> CallbackOut:
     responses={**ERRORS, 400: PROBLEM, 413: PROBLEM},
     summary="Set the callback of this API key's source",
 )
-async def put_callback(request: Request, body: CallbackIn, caller: EventsWriter) -> CallbackOut:
+async def put_callback(
+    request: Request, body: CallbackIn, caller: EventsWriter, settings: SettingsDep
+) -> CallbackOut:
     """Notices about this key's events (and about connections) are POSTed to `url`, signed
-    with `secret`. Replaces an earlier callback; pending notices go to the new one."""
+    with `secret`. Replaces an earlier callback; pending notices go to the new one.
+
+    `url` may not carry a user name or password, and may not reach loopback, private,
+    link-local (cloud metadata), unique-local, multicast or reserved addresses, by IP or by
+    what its name resolves to (422 naming `/url`); CALLBACK_ALLOWED_HOSTS names exceptions.
+    Every delivery checks the addresses again when it connects."""
+    try:
+        await check_registration(
+            body.url, settings.callback_targets, request.app.state.callback_resolver
+        )
+    except TargetRefused as err:
+        raise InvalidInput([{"pointer": "/url", "detail": str(err)}]) from None
     async with request.app.state.session_factory.begin() as session:
         callback = await service.set_callback(
             session, caller.name, body.url, body.secret, request.app.state.cipher

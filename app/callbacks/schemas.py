@@ -8,14 +8,28 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, HttpUrl, SecretStr, StringConstraints
 
+from app.callbacks.targets import TargetRefused, canonical_host, parse_callback_url
 from app.events.fields import Strict
 
 
 def _http_url(value: str) -> str:
-    """A URL a worker can POST to: http(s) with a host (the scheme is checked by the pattern)."""
-    parsed = HttpUrl(value)  # raises ValueError naming the problem
-    if not parsed.host:
-        raise ValueError("the URL needs a host")
+    """A URL a worker can POST to: http(s) with a host and no password, read the same way by
+    the sender's parser (httpx) and by the standard one. Which addresses it may reach is
+    checked by the route (app.callbacks.targets), which knows CALLBACK_ALLOWED_HOSTS."""
+    try:
+        standard = HttpUrl(value)
+        sent = parse_callback_url(value)
+    except TargetRefused as err:
+        raise ValueError(str(err)) from None
+    except ValueError:
+        # pydantic's message would repeat the URL, and with it any password in it.
+        raise ValueError("not a valid http(s) URL") from None
+    if standard.username or standard.password:
+        raise ValueError("the URL must not carry a user name or password")
+    if canonical_host(standard.host or "") != canonical_host(sent.raw_host.decode("ascii")):
+        # Parsers that disagree on the host (`http:///x`, backslashes) are how a URL that
+        # looks public reaches another host.
+        raise ValueError("the URL's host is ambiguous")
     return value
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import HTMLResponse
+from pydantic import SecretStr
 from starlette.convertors import Convertor, register_url_convertor
 
 from app.connections import service
@@ -82,7 +83,7 @@ HTML_PAGE: dict[str, Any] = {"content": {"text/html": {}}, "description": "A pag
     "/callback",
     response_class=HTMLResponse,
     summary="Where Intuit sends the browser back",
-    responses={400: HTML_PAGE, 422: PROBLEM, 502: HTML_PAGE, 503: PROBLEM},
+    responses={400: HTML_PAGE, 403: HTML_PAGE, 422: PROBLEM, 502: HTML_PAGE, 503: PROBLEM},
 )
 async def callback(
     request: Request,
@@ -96,13 +97,18 @@ async def callback(
     realm_id: Annotated[str, Query(alias="realmId", max_length=32)] = "",
     error: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
-    """No API key: the state is the proof. Unknown, expired or used states change nothing."""
+    """No API key: the state is the proof. Unknown, expired or used states change nothing,
+    and neither does a state whose starting key was revoked or lost connections:admin since
+    (403; the state is spent all the same)."""
     factory = request.app.state.session_factory
     try:
         async with factory.begin() as session:
-            await service.consume_state(session, state)
+            started_by = await service.consume_state(session, state)
+            refused = await service.starter_refusal(session, started_by)
     except service.InvalidState as err:
         return page("This link cannot be used", str(err), 400)
+    if refused is not None:
+        return page("Not connected", refused, 403)
     if error:
         message = "Access was denied in QuickBooks; nothing was connected."
         return page("Not connected", message if error == "access_denied" else error, 400)
@@ -132,12 +138,31 @@ async def callback(
             "Not connected", f"QuickBooks refused the connection ({err}). Start again.", 502
         )
     async with factory.begin() as session:
-        connection, resumed = await service.save_connection(
-            session, settings, realm_id, tokens, profile, cipher
-        )
+        # Again, holding the key's row: it may have been revoked while Intuit answered.
+        refused = await service.starter_refusal(session, started_by, lock=True)
+        if refused is None:
+            connection, resumed = await service.save_connection(
+                session, settings, realm_id, tokens, profile, cipher
+            )
+    if refused is not None:
+        background.add_task(_revoke_unused, oauth, tokens.refresh_token, realm_id)
+        return page("Not connected", refused, 403)
     if resumed:
         background.add_task(enqueue_sync, redis, resumed)
     return page("Connected", f"Connected to {connection.company_name or realm_id}.")
+
+
+async def _revoke_unused(oauth: IntuitOAuth, refresh_token: SecretStr, realm_id: str) -> None:
+    """Tokens Intuit issued for a flow refused at the end: revoked, never stored."""
+    try:
+        await oauth.revoke(refresh_token)
+    except OAuthFailure as err:
+        logger.warning(
+            "revoking the unused tokens of realm %s failed (%s)",
+            realm_id,
+            err.error,
+            extra={"realm_id": realm_id, "intuit_tid": err.intuit_tid},
+        )
 
 
 @router.get("", response_model=list[ConnectionOut], responses=ERRORS)

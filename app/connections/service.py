@@ -24,6 +24,7 @@ from app.events.models import Event, EventStatus
 from app.events.service import EntityKey
 from app.qbo.client import CompanyProfile
 from app.qbo.oauth import IntuitOAuth, OAuthFailure, TokenSet
+from app.security import ApiKey, Scope
 
 logger = logging.getLogger(__name__)
 
@@ -56,13 +57,14 @@ async def start_connection(session: AsyncSession, oauth: IntuitOAuth, created_by
     return Started(oauth.authorization_url(state), state, expires_at)
 
 
-async def consume_state(session: AsyncSession, state: str) -> None:
-    """Mark the state used, atomically; raises InvalidState if it is unknown, expired or used.
+async def consume_state(session: AsyncSession, state: str) -> str:
+    """Mark the state used, atomically, and return the name of the API key that started the
+    flow; raises InvalidState if it is unknown, expired or used.
 
     One UPDATE decides, so two callbacks racing with the same state cannot both pass.
     """
     now = utcnow()
-    used = await session.scalar(
+    started_by: str | None = await session.scalar(
         update(OAuthState)
         .where(
             OAuthState.state_hash == hash_state(state),
@@ -70,10 +72,36 @@ async def consume_state(session: AsyncSession, state: str) -> None:
             OAuthState.expires_at > now,
         )
         .values(used_at=now)
-        .returning(OAuthState.id)
+        .returning(OAuthState.created_by)
     )
-    if used is None:
+    if started_by is None:
         raise InvalidState("this link is unknown, expired or already used")
+    return started_by
+
+
+async def starter_refusal(session: AsyncSession, started_by: str, lock: bool = False) -> str | None:
+    """Why the API key that started a flow may no longer finish it (None: it may): revoked
+    since, or no longer holding connections:admin. A flow is the starter's authority
+    carried through a browser, so it ends with the key.
+
+    `lock` holds the key's row (FOR SHARE) until the caller's transaction ends, so a
+    revocation cannot slip between this check and storing the tokens.
+    """
+    query = select(ApiKey.revoked_at, ApiKey.scopes).where(ApiKey.name == started_by)
+    if lock:
+        query = query.with_for_update(read=True)
+    key = (await session.execute(query)).first()
+    if key is None or key.revoked_at is not None:
+        return (
+            f"The API key that started this connection ({started_by}) was revoked before it "
+            "finished; nothing was connected. Start again with a valid key."
+        )
+    if Scope.CONNECTIONS_ADMIN.value not in key.scopes:
+        return (
+            f"The API key that started this connection ({started_by}) no longer holds "
+            "connections:admin; nothing was connected."
+        )
+    return None
 
 
 async def save_connection(

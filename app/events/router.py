@@ -8,10 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.deps import ConnectionDep, EventsReader, EventsWriter, RedisDep, SessionDep, SettingsDep
+from app.deps import (
+    Caller,
+    ConnectionDep,
+    EventsReader,
+    EventsWriter,
+    RedisDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.errors import (
     PROBLEM_JSON,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     bad_cursor,
@@ -31,6 +40,7 @@ from app.events.schemas import (
     Links,
 )
 from app.metrics.store import EVENTS_INGESTED
+from app.security import Scope
 from app.worker.enqueue import enqueue_sync
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -52,6 +62,11 @@ async def count_ingested(request: Request, types: list[str]) -> None:
 
 def _link(request: Request, ident: uuid.UUID) -> Links:
     return Links(self=str(request.url_for("get_event", event_id=str(ident)).path))
+
+
+def readable(caller: Caller, event: Event) -> bool:
+    """Whether `caller` may see `event`: its own source's, or any with events:read_all."""
+    return caller.reads_all_sources or event.source == caller.name
 
 
 def to_out(request: Request, event: Event) -> EventOut:
@@ -175,11 +190,13 @@ async def retry_event(
     redis: RedisDep,
     background: BackgroundTasks,
 ) -> EventOut:
-    """Replay a dead event (after fixing its cause), and with it the events that died
-    because of its record (category `dependency`); 409 when it is not dead."""
-    keys = await service.retry_dead_event(connection, event_id)
+    """Replay a dead event of this key's source (after fixing its cause), and with it the
+    events that died because of its record (category `dependency`); 409 when it is not dead.
+    Another source's event is 404, whatever the key's scopes: retrying is its sender's
+    business (ops retry any event from the console)."""
+    keys = await service.retry_dead_event(connection, event_id, source=caller.name)
     event = await repository.get_event(session, event_id)
-    if event is None:
+    if event is None or event.source != caller.name:
         raise NotFound(f"no event {event_id}")
     if not keys:
         raise Conflict(f"only dead events can be retried; this one is {event.status}")
@@ -191,9 +208,11 @@ async def retry_event(
 async def get_event(
     request: Request, event_id: uuid.UUID, caller: EventsReader, session: SessionDep
 ) -> EventOut:
-    """Status, attempts, last error and QBO id of one event."""
+    """Status, attempts, last error and QBO id of one event of this key's source (any
+    source's with `events:read_all`); another source's event is 404, as if it did not
+    exist."""
     event = await repository.get_event(session, event_id)
-    if event is None:
+    if event is None or not readable(caller, event):
         raise NotFound(f"no event {event_id}")
     return to_out(request, event)
 
@@ -217,8 +236,18 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,200}$")] = None,
 ) -> EventPage:
-    """Events newest first, filtered; pass `next_cursor` back as `cursor` for the next page."""
+    """Events newest first, filtered; pass `next_cursor` back as `cursor` for the next page.
+
+    Only this key's source's events, unless the key holds `events:read_all`; `source` naming
+    another source is 403 for a key without it (whether that source exists or not)."""
     reject_unknown_parameters(request.query_params, LIST_PARAMETERS)
+    if not caller.reads_all_sources:
+        if source is not None and source != caller.name:
+            raise Forbidden(
+                f"this API key reads only its own events (source {caller.name!r}); "
+                f"the scope {Scope.EVENTS_READ_ALL.value!r} reads every source"
+            )
+        source = caller.name
     filters = repository.EventFilter(
         status=status.value if status else None,
         realm_id=realm_id,

@@ -197,6 +197,7 @@ WITH RECURSIVE retried AS (
     UPDATE events SET status = 'pending', attempts = 0, replays = replays + 1,
         failing_since = NULL, waiting_for = NULL, next_attempt_at = :now, updated_at = :now
     WHERE id = :id AND status = 'dead'
+        AND (CAST(:source AS text) IS NULL OR source = CAST(:source AS text))
     RETURNING realm_id, entity_type, external_id
 ), dependents(id, realm_id, record) AS (
     SELECT e.id, e.realm_id, e.entity_type || ':' || e.external_id
@@ -222,13 +223,16 @@ SELECT realm_id, entity_type, external_id, false AS retried FROM revived
 )
 
 
-async def retry_dead_event(connection: AsyncConnection, event_id: uuid.UUID) -> list[EntityKey]:
+async def retry_dead_event(
+    connection: AsyncConnection, event_id: uuid.UUID, source: str | None = None
+) -> list[EntityKey]:
     """Send a dead event back to `pending` (attempts restart; its last error stays for context),
     and with it the events that died because of its record (category `dependency`, naming
     that record as their parent), and theirs: they wait for it again and follow it.
 
     One statement, so two concurrent retries cannot both succeed. Returns the records to
-    hint, the retried event's first; empty when the event does not exist or is not dead.
+    hint, the retried event's first; empty when the event does not exist, is not dead, or
+    (with `source`) is another source's.
     """
     result = (
         await connection.execute(
@@ -236,6 +240,7 @@ async def retry_dead_event(connection: AsyncConnection, event_id: uuid.UUID) -> 
             {
                 "id": event_id,
                 "now": utcnow(),
+                "source": source,
                 "note": f"sent back to pending with the retry of event {event_id}",
             },
         )

@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from app.deps import EventsReader, SessionDep
 from app.errors import PROBLEM_JSON, bad_cursor
+from app.events.models import Event
 from app.mappings.models import EntityMapping
 from app.pagination import newest_first
 
@@ -46,8 +47,22 @@ async def list_mappings(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,200}$")] = None,
 ) -> MappingPage:
-    """Mappings by realm, entity type and external id or QBO id; newest first."""
+    """Mappings by realm, entity type and external id or QBO id; newest first.
+
+    A key sees the mappings of the records its own source's events wrote (a record several
+    sources send is each one's); `events:read_all` sees every mapping."""
     query = select(EntityMapping)
+    if not caller.reads_all_sources:
+        # Mappings belong to a company, not a source: a record is this source's when one of
+        # its events names it (ix_events_entity_order answers this).
+        query = query.where(
+            exists().where(
+                Event.realm_id == EntityMapping.realm_id,
+                Event.entity_type == EntityMapping.entity_type,
+                Event.external_id == EntityMapping.external_id,
+                Event.source == caller.name,
+            )
+        )
     for column, value in (
         (EntityMapping.realm_id, realm_id),
         (EntityMapping.entity_type, entity_type),

@@ -87,7 +87,7 @@ def worker_settings(
             settings=settings,
             session_factory=ctx["session_factory"],
             cipher=ctx["tokens"].cipher,
-            http=callback_client(callback_transport),
+            http=callback_client(callback_transport, policy=settings.callback_targets),
             redis=ctx["redis"],
             metrics=ctx["tokens"].metrics,
         )

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -23,6 +23,7 @@ from app.connections.service import hash_state
 from app.emulator.app import create_app as create_emulator
 from app.emulator.config import EmulatorConfig
 from app.main import create_app
+from app.security import ApiKey, revoke_api_key
 from tests.conftest import KeyFactory
 from tests.connections.test_flow import EMULATOR, consent
 from tests.helpers import asgi_client
@@ -182,3 +183,94 @@ async def test_the_consoles_back_field_never_leaves_the_console(
     assert "//" not in target.path
     assert "\\" not in location
     assert "evil" not in location
+
+
+class KeyRevokedDuringExchange(httpx.AsyncBaseTransport):
+    """The emulator, but the key `name` is revoked while Intuit trades the code: the race
+    between the callback's first check and storing the tokens. Records the paths called."""
+
+    def __init__(self, emulator: FastAPI, factory: Factory, name: str) -> None:
+        self.inner = httpx.ASGITransport(app=emulator)
+        self.factory, self.name = factory, name
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        if request.url.path.endswith("/tokens/bearer"):
+            async with self.factory.begin() as session:
+                assert await revoke_api_key(session, self.name)
+        return await self.inner.handle_async_request(request)
+
+
+async def _state_row(factory: Factory, state: str) -> OAuthState:
+    async with factory() as session:
+        row = await session.scalar(
+            select(OAuthState).where(OAuthState.state_hash == hash_state(state))
+        )
+    assert row is not None
+    return row
+
+
+async def test_a_flow_started_by_a_key_revoked_before_the_callback_connects_nothing(
+    service: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    admin: dict[str, str],
+    session_factory: Factory,
+) -> None:
+    started = (await service.post("/connections", headers=admin)).json()
+    callback = await consent(browser, started["authorization_url"])
+    async with session_factory.begin() as session:
+        assert await revoke_api_key(session, "ops")
+
+    refused = await service.get(callback)
+
+    assert refused.status_code == 403
+    assert "Not connected" in refused.text
+    assert "The API key that started this connection (ops) was revoked" in refused.text
+    assert await connections(session_factory) == []
+    assert (await _state_row(session_factory, started["state"])).used_at is not None
+    assert "already used" in (await service.get(callback)).text
+
+
+async def test_a_flow_started_by_a_key_that_lost_connections_admin_connects_nothing(
+    service: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    admin: dict[str, str],
+    session_factory: Factory,
+) -> None:
+    started = (await service.post("/connections", headers=admin)).json()
+    callback = await consent(browser, started["authorization_url"])
+    async with session_factory.begin() as session:
+        await session.execute(
+            update(ApiKey).where(ApiKey.name == "ops").values(scopes=["events:read"])
+        )
+
+    refused = await service.get(callback)
+
+    assert refused.status_code == 403
+    assert "no longer holds connections:admin" in refused.text
+    assert await connections(session_factory) == []
+    assert (await _state_row(session_factory, started["state"])).used_at is not None
+
+
+async def test_a_key_revoked_while_intuit_answers_connects_nothing_and_the_tokens_are_revoked(
+    settings: Settings,
+    emulator: FastAPI,
+    browser: httpx.AsyncClient,
+    admin: dict[str, str],
+    session_factory: Factory,
+) -> None:
+    transport = KeyRevokedDuringExchange(emulator, session_factory, "ops")
+    configured = settings.model_copy(
+        update={"emulator_url": EMULATOR, "qbo_redirect_uri": REDIRECT_URI}
+    )
+    app = create_app(configured, qbo_transport=transport)
+    async with app.router.lifespan_context(app), asgi_client(app) as service:
+        started = (await service.post("/connections", headers=admin)).json()
+        refused = await service.get(await consent(browser, started["authorization_url"]))
+
+    assert refused.status_code == 403, refused.text
+    assert "was revoked" in refused.text
+    assert await connections(session_factory) == []
+    # The tokens Intuit gave are not kept, and are revoked at Intuit.
+    assert any(p.endswith("/tokens/revoke") for p in transport.paths), transport.paths

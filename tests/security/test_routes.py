@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from app.deps import ScopeRequired
 from app.routes import iter_routes
-from app.security import Scope, revoke_api_key
+from app.security import Scope, grants, revoke_api_key
 from tests.conftest import KeyFactory
 from tests.factories import customer_event
 
@@ -104,6 +104,17 @@ def test_every_route_has_a_scope_or_a_reason(app: FastAPI) -> None:
     assert protected[("GET", "/sync-status")] == "status:read"
     assert protected[("DELETE", "/connections/{realm_id:realm}")] == "connections:admin"
     assert protected[("GET", "/metrics")] == "status:read"
+    assert protected[("GET", "/events/{event_id:uuid}")] == "events:read"
+    # No route needs events:read_all itself: it widens what events:read routes answer.
+    assert "events:read_all" not in protected.values()
+
+
+def test_scope_inclusion() -> None:
+    assert grants("events:read_all", Scope.EVENTS_READ)
+    assert grants("events:read", Scope.EVENTS_READ)
+    assert not grants("events:read", Scope.EVENTS_READ_ALL)
+    assert not grants("events:read_all", Scope.EVENTS_WRITE)
+    assert not grants("events:anything", Scope.EVENTS_READ)
 
 
 async def test_every_protected_route_refuses_wrong_scopes_and_revoked_keys(
@@ -113,8 +124,10 @@ async def test_every_protected_route_refuses_wrong_scopes_and_revoked_keys(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     only = {s: await make_key(f"only-{i}", [s]) for i, s in enumerate(ALL_SCOPES)}
+    # Every scope but the one a route needs and those that include it (events:read_all
+    # includes events:read).
     all_but = {
-        s: await make_key(f"all-but-{i}", [o for o in ALL_SCOPES if o != s])
+        s: await make_key(f"all-but-{i}", [o for o in ALL_SCOPES if not grants(o, Scope(s))])
         for i, s in enumerate(ALL_SCOPES)
     }
     revoked = {s: await make_key(f"revoked-{i}", [s]) for i, s in enumerate(ALL_SCOPES)}
@@ -135,11 +148,14 @@ async def test_every_protected_route_refuses_wrong_scopes_and_revoked_keys(
             refused = await call(key)
             assert refused.status_code == 401, (method, path, refused.text)
             assert refused.headers["content-type"] == "application/problem+json"
-        wrong = [all_but[needed]] + [only[s] for s in ALL_SCOPES if s != needed]
+        admitting = [s for s in ALL_SCOPES if grants(s, Scope(needed))]
+        wrong = [all_but[needed]] + [only[s] for s in ALL_SCOPES if s not in admitting]
         for key in wrong:
             forbidden = await call(key)
             assert forbidden.status_code == 403, (method, path, forbidden.text)
             assert needed in forbidden.json()["detail"]
-        # The scope found is the one that admits: the route answers past authorization.
-        admitted = await call(only[needed])
-        assert admitted.status_code not in (401, 403), (method, path, admitted.text)
+        # The scope found is the one that admits (and the scopes that include it): the route
+        # answers past authorization.
+        for scope in admitting:
+            admitted = await call(only[scope])
+            assert admitted.status_code not in (401, 403), (method, path, scope, admitted.text)
