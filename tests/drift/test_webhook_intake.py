@@ -3,11 +3,14 @@ delivery (either format) are stored once each, and the change job is hinted."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -147,3 +150,32 @@ async def test_the_largest_delivery_fits_the_default_limits(
     assert answer.status_code == 200, answer.text[:500]
     assert answer.json() == {"received": 8000, "new": 8000}
     assert await distinct_keys(session_factory) == 8000
+
+
+async def test_concurrent_deliveries_of_shared_changes_are_stored_once(
+    intuit: httpx.AsyncClient, token: str, session_factory: Factory
+) -> None:
+    """Intuit retries a delivery it thinks failed while the first is still being stored,
+    and one change can be in several deliveries: they meet on the same keys, in any order."""
+    rng = random.Random(14)
+    sent: set[str] = set()
+    for _ in range(4):
+        pool: list[dict[str, Any]] = json.loads(cloudevents(200))
+        deliveries = [rng.sample(pool, 100) for _ in range(60)]
+        bodies = [json.dumps(d).encode() for d in deliveries]
+
+        answers = await asyncio.gather(
+            *(
+                intuit.post(
+                    "/webhooks/intuit", content=b, headers={"intuit-signature": sign(b, token)}
+                )
+                for b in bodies
+            )
+        )
+
+        failed = [(a.status_code, a.text[:300]) for a in answers if a.status_code != 200]
+        assert not failed, f"{len(failed)} of {len(bodies)} deliveries failed: {failed[:3]}"
+        ids = {e["id"] for d in deliveries for e in d}
+        assert sum(a.json()["new"] for a in answers) == len(ids)
+        sent |= ids
+    assert await distinct_keys(session_factory) == len(await stored(session_factory)) == len(sent)
