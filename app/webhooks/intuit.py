@@ -56,8 +56,8 @@ def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     try:
-        # Python 3.11 reads these as they are (nine fractional digits are cut to six); a
-        # delivery of 8,000 changes spends a second in the rewriting below.
+        # Python 3.11 reads most as they are (nine fractional digits cut to six); the
+        # rewriting below was a third of the time to parse an 8,000-change delivery.
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
