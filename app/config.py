@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     refresh_idle_days: int = Field(7, ge=1, le=90)
     # Changes made in QBO: webhooks (Intuit's verifier token), CDC, and what drift does.
     qbo_webhook_verifier_token: SecretStr | None = None
+    # Intuit's largest delivery (8,000 CloudEvents) is about 2.4 MB; MAX_BODY_BYTES is
+    # for the callers' requests.
+    webhook_max_body_bytes: int = Field(4_194_304, ge=1024)
     cdc_interval_minutes: float = Field(15.0, ge=0, le=1440)
     drift_policy_customer: DriftPolicy = "report"
     drift_policy_item: DriftPolicy = "report"

@@ -33,6 +33,7 @@ from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.redis_client import redis_client
 from app.status.router import router as status_router
+from app.webhooks.router import INTUIT_PATH
 from app.webhooks.router import router as webhooks_router
 
 
@@ -87,7 +88,11 @@ def create_app(
     app.state.oauth = LazyOAuth(settings, qbo_transport)
     # How PUT /callbacks resolves a URL's host (tests put a fixed table here).
     app.state.callback_resolver = system_resolve
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        per_path={INTUIT_PATH: settings.webhook_max_body_bytes},
+    )
     install_error_handlers(app, EVENT_TYPES)
     app.include_router(health_router)
     app.include_router(events_router)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.callbacks.service import enqueue_notice
 from app.connections.models import Connection, ConnectionStatus
-from app.db import utcnow
+from app.db import BulkInsert, utcnow
 from app.drift.models import ChangeStatus, Drift, QboChange, UnmappedRecord
 from app.drift.owned import ENTITY_TYPES, Change, Verdict, classify, owned_fields
 from app.events.models import Event, EventStatus
@@ -42,6 +42,30 @@ POLICIES = ("report", "restore", "accept")
 RESTORABLE = ("edited", "inactive")
 
 
+# A delivery of any size is one statement: one array per column (see BulkInsert).
+INSERT_CHANGES = BulkInsert(
+    QboChange.__table__,  # type: ignore[arg-type]
+    [
+        "id",
+        "dedupe_key",
+        "realm_id",
+        "entity",
+        "qbo_id",
+        "operation",
+        "changed_at",
+        "found_by",
+        "record",
+        "received_at",
+        "status",
+        "attempts",
+        "next_attempt_at",
+    ],
+    conflict=["dedupe_key"],
+    returning=["realm_id"],
+    same=["found_by", "received_at", "status", "attempts", "next_attempt_at"],
+)
+
+
 async def store_sightings(
     connection: AsyncConnection | AsyncSession,
     sightings: Iterable[Sighting],
@@ -49,7 +73,15 @@ async def store_sightings(
     records: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     """Insert new sightings (duplicates by `dedupe_key` are dropped); returns the realms
-    of those inserted. `records` maps a dedupe key to the full record CDC returned."""
+    of those inserted. `records` maps a dedupe key to the full record CDC returned.
+
+    One statement whatever the number (an 8,000-change delivery included), in dedupe_key
+    order, so that two deliveries of the same changes at once wait for each other in one
+    order and never deadlock."""
+    unique = {s.dedupe_key: s for s in sightings}
+    if not unique:
+        return []
+    now = utcnow()
     rows = [
         {
             "id": uuid.uuid4(),
@@ -59,24 +91,21 @@ async def store_sightings(
             "qbo_id": s.qbo_id,
             "operation": s.operation,
             "changed_at": s.changed_at,
-            "found_by": found_by,
             "record": (records or {}).get(s.dedupe_key),
-            "received_at": utcnow(),
-            "next_attempt_at": utcnow(),
-            "status": ChangeStatus.PENDING.value,
-            "attempts": 0,
         }
-        for s in {s.dedupe_key: s for s in sightings}.values()
+        for _, s in sorted(unique.items())
     ]
-    if not rows:
-        return []
-    statement = (
-        pg_insert(QboChange)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(QboChange.realm_id)
+    same = {
+        "found_by": found_by,
+        "received_at": now,
+        "status": ChangeStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+    }
+    result = await connection.execute(
+        INSERT_CHANGES.statement, INSERT_CHANGES.parameters(rows, same)
     )
-    return list((await connection.execute(statement)).scalars())
+    return list(result.scalars())
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db import utcnow
+from app.db import BulkInsert, utcnow
 from app.errors import Conflict, validation_errors
 from app.events.models import Event, EventStatus
 from app.events.schemas import EVENT_TYPES, EventIn, _Envelope
@@ -28,10 +28,28 @@ INSERT_EVENT = (
     .on_conflict_do_nothing(index_elements=["source", "event_id"])
     .returning(_events.c.id)
 )
-INSERT_EVENTS = (
-    pg_insert(_events)
-    .on_conflict_do_nothing(index_elements=["source", "event_id"])
-    .returning(_events.c.event_id)
+# A batch of any size is one statement: one array per column (see BulkInsert).
+INSERT_EVENTS = BulkInsert(
+    _events,
+    [
+        "id",
+        "source",
+        "event_id",
+        "realm_id",
+        "entity_type",
+        "external_id",
+        "operation",
+        "payload",
+        "payload_hash",
+        "occurred_at",
+        "received_at",
+        "updated_at",
+        "status",
+        "attempts",
+        "next_attempt_at",
+    ],
+    conflict=["source", "event_id"],
+    returning=["event_id"],
 )
 FIND_EVENT = select(_events.c.id, _events.c.status, _events.c.payload_hash).where(
     _events.c.source == bindparam("source"), _events.c.event_id == bindparam("event_id")
@@ -135,7 +153,9 @@ async def ingest_batch(
     """Validate and store many events with one insert statement; each is answered on its own.
 
     An invalid item is reported and skipped; it never rejects the others. On an autocommit
-    connection the valid events are durable, all together, when this returns.
+    connection the valid events are durable, all together, when this returns. The rows go in
+    sorted by event_id (the source is the caller's), so concurrent batches sharing event ids
+    wait for each other in one order and never deadlock.
     """
     results: list[BatchItem] = []
     valid: list[tuple[int, dict[str, Any]]] = []
@@ -155,7 +175,8 @@ async def ingest_batch(
 
     created: set[str] = set()
     if first_by_event_id:
-        rows = await connection.execute(INSERT_EVENTS.values(list(first_by_event_id.values())))
+        ordered = [first_by_event_id[eid] for eid in sorted(first_by_event_id)]
+        rows = await connection.execute(INSERT_EVENTS.statement, INSERT_EVENTS.parameters(ordered))
         created = {r.event_id for r in rows}
 
     stored: dict[str, tuple[uuid.UUID, str, str]] = {}

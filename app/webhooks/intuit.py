@@ -8,6 +8,7 @@ shape or as a CloudEvents array (mandatory since 2026); both become `Sighting`s.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -54,13 +55,18 @@ def parse_time(value: Any) -> datetime | None:
     """Intuit's timestamps: `…Z`, `…-0700`, `…-07:00`, with up to nine fractional digits."""
     if not isinstance(value, str) or not value.strip():
         return None
-    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
-    text = re.sub(r"\.(\d{6})\d+", r".\1", text)
     try:
-        moment = datetime.fromisoformat(text)
+        # Python 3.11 reads most as they are (nine fractional digits cut to six); the
+        # rewriting below was a third of the time to parse an 8,000-change delivery.
+        moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        return None
+        text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
+        text = re.sub(r"\.(\d{6})\d+", r".\1", text)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -127,22 +133,33 @@ def _cloudevents(events: list[Any]) -> list[Sighting]:
         if not isinstance(event, dict) or "specversion" not in event:
             raise MalformedNotification("each CloudEvent must be an object with specversion")
         event_id = _text(event.get("id"), "id", 200)
-        matched = CLOUDEVENT_TYPE.match(str(event.get("type") or ""))
-        if matched is None:
+        kind = _cloudevent_type(str(event.get("type") or ""))
+        if kind is None:
             raise MalformedNotification(f"unknown CloudEvent type {event.get('type')!r}")
-        entity = KNOWN_ENTITIES.get(matched.group(1), matched.group(1).capitalize())
-        operation = VERBS.get(matched.group(2), matched.group(2).capitalize())
+        entity, operation = kind
         sightings.append(
             Sighting(
                 f"ce:{event_id}",
                 _text(event.get("intuitaccountid"), "intuitaccountid", 32),
                 entity,
                 _text(event.get("intuitentityid"), "intuitentityid"),
-                operation[:16],
+                operation,
                 parse_time(event.get("time")),
             )
         )
     return sightings
+
+
+@functools.lru_cache(maxsize=512)
+def _cloudevent_type(kind: str) -> tuple[str, str] | None:
+    """QBO's entity name and operation of `qbo.<entity>.<verb>.v1`; a delivery of thousands
+    of events carries a handful of types."""
+    matched = CLOUDEVENT_TYPE.match(kind)
+    if matched is None:
+        return None
+    entity = KNOWN_ENTITIES.get(matched.group(1), matched.group(1).capitalize())
+    operation = VERBS.get(matched.group(2), matched.group(2).capitalize())
+    return entity, operation[:16]
 
 
 def parse(body: bytes) -> list[Sighting]:

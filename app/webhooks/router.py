@@ -18,6 +18,8 @@ from app.worker.enqueue import enqueue_changes
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+# Its body limit is WEBHOOK_MAX_BODY_BYTES, sized for Intuit's deliveries (app.main).
+INTUIT_PATH = "/webhooks/intuit"
 PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
 
 

@@ -23,6 +23,7 @@ from tests.factories import invoice_event, payment_event
 
 Factory = async_sessionmaker[AsyncSession]
 LIMIT = 1024 * 1024  # MAX_BODY_BYTES of the test settings (the default)
+WEBHOOK_LIMIT = 4 * 1024 * 1024  # WEBHOOK_MAX_BODY_BYTES (the default): Intuit's deliveries
 CHUNK = 64 * 1024
 JSON = {"content-type": "application/json"}
 # (method, path) of every route that reads a JSON body; the webhook's needs a signature.
@@ -72,28 +73,30 @@ async def test_oversized_bodies_are_refused_unread(
     verifier_token: str,
     session_factory: Factory,
 ) -> None:
-    routes = [*((m, p, headers) for m, p in BODY_ROUTES), ("POST", "/webhooks/intuit", JSON)]
-    for method, path, sent in routes:
+    routes = [*((m, p, headers, LIMIT) for m, p in BODY_ROUTES)]
+    routes.append(("POST", "/webhooks/intuit", JSON, WEBHOOK_LIMIT))
+    for method, path, sent, limit in routes:
         # Declared too long: answered from the header alone, not one byte read.
         declared = Stream(32)
         answer = await signed_client.request(
             method,
             path,
             content=declared,
-            headers={**sent, "content-length": str(LIMIT + 1)},
+            headers={**sent, "content-length": str(limit + 1)},
         )
         assert_problem(answer, 413)
         assert answer.json()["type"].endswith("/payload-too-large")
+        assert answer.json()["detail"] == f"the body exceeds {limit} bytes"
         assert declared.pulled == 0, path
 
-        # Streamed without a length (chunked): cut off just past the limit, 4 MiB offered.
-        streamed = Stream(64)
+        # Streamed without a length (chunked): cut off just past the limit, 4x it offered.
+        streamed = Stream(4 * limit // CHUNK)
         answer = await signed_client.request(method, path, content=streamed, headers=sent)
         assert_problem(answer, 413)
-        assert streamed.pulled <= LIMIT // CHUNK + 2, (path, streamed.pulled)
+        assert streamed.pulled <= limit // CHUNK + 2, (path, streamed.pulled)
 
     # The webhook's body is refused by size even with a valid signature over it.
-    big = b"[" + b" " * LIMIT + b"]"
+    big = b"[" + b" " * WEBHOOK_LIMIT + b"]"
     webhook = await signed_client.post(
         "/webhooks/intuit", content=big, headers=signed(big, verifier_token)
     )
