@@ -28,12 +28,13 @@ class MalformedBody(AppError):
 
 
 class WebhookNotConfigured(AppError):
-    """No QBO_WEBHOOK_VERIFIER_TOKEN: no delivery can be verified. The sender is not at
-    fault, the server's configuration is, so 503 rather than 401; Intuit retries a non-2xx
-    answer on its schedule, so deliveries sent meanwhile arrive once the token is set
+    """No QBO_WEBHOOK_VERIFIER_TOKEN: no delivery can be verified, so none is authenticated
+    (401). Its own `type` tells ops that the server's configuration, not the sender, is at
+    fault; it is not a 5xx, which would be a server error. Intuit retries a non-2xx answer
+    on its schedule, so deliveries sent meanwhile arrive once the token is set
     (https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks/best-practices)."""
 
-    status, type_, title = 503, "webhook-not-configured", "Webhooks are not configured"
+    status, type_, title = 401, "webhook-not-configured", "Webhooks are not configured"
 
 
 class WebhookAccepted(BaseModel):
@@ -44,7 +45,7 @@ class WebhookAccepted(BaseModel):
 @router.post(
     "/intuit",
     response_model=WebhookAccepted,
-    responses={400: PROBLEM, 401: PROBLEM, 413: PROBLEM, 503: PROBLEM},
+    responses={400: PROBLEM, 401: PROBLEM, 413: PROBLEM},
     summary="Intuit's change notifications (legacy or CloudEvents)",
 )
 async def intuit_webhook(
@@ -56,7 +57,8 @@ async def intuit_webhook(
 ) -> WebhookAccepted:
     """No API key: the `intuit-signature` header (Base64 HMAC-SHA256 of the raw body with
     QBO_WEBHOOK_VERIFIER_TOKEN) is the proof, checked before the body is parsed: 401 when
-    it is missing or wrong, 503 while no verifier token is configured. Duplicate
+    it is missing or wrong, or while no verifier token is configured
+    (`webhook-not-configured`). Duplicate
     deliveries are acknowledged and dropped."""
     token = settings.qbo_webhook_verifier_token
     if token is None:

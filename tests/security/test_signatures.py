@@ -138,14 +138,14 @@ async def test_a_replayed_webhook_delivery_stores_nothing_new(
 async def test_without_a_verifier_token_every_delivery_is_refused_as_unconfigured(
     client: httpx.AsyncClient, session_factory: Factory
 ) -> None:
-    """The delivery may be genuine: the missing piece is the server's own configuration, so
-    the answer is 503 (Intuit retries it later), not a 401 that would blame the sender."""
+    """Nothing can be verified, so nothing is authenticated: 401, typed so that ops see the
+    server's own configuration is missing (never a 5xx; Intuit retries it later)."""
     body = legacy()
     before = await changes(session_factory)
     for signature in (intuit.sign(body, "the-apps-real-token"), None):
         headers = {"intuit-signature": signature} if signature is not None else {}
         refused = await client.post("/webhooks/intuit", content=body, headers=headers)
-        assert refused.status_code == 503, refused.text
+        assert refused.status_code == 401, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
         problem = refused.json()
         assert problem["type"].endswith("/webhook-not-configured")
