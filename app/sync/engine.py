@@ -40,7 +40,7 @@ from app.connections.refresh import (
     mark_needs_reauth,
 )
 from app.db import utcnow
-from app.drift.owned import owned_fields
+from app.drift.owned import last_updated, owned_fields, write_operation
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
@@ -610,6 +610,8 @@ async def _lock_as_parent(session: AsyncSession, event: Event) -> None:
 
 
 async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -> None:
+    """Every write path ends here (single and batch writes, adoptions, voids, deletions):
+    the mapping keeps what QBO answered, to tell the webhook of this write from others."""
     now = utcnow()
     # What changes made in QBO are later compared with (app.drift.owned).
     owned = (
@@ -617,6 +619,7 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
         if applied.record and "SyncToken" in applied.record
         else None
     )
+    written_at = last_updated(applied.record)
     statement = pg_insert(EntityMapping).values(
         id=uuid.uuid4(),
         realm_id=event.realm_id,
@@ -627,6 +630,9 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
         last_payload_hash=event.payload_hash,
         last_event_id=event.id,
         qbo_owned=owned,
+        qbo_updated_at=written_at,
+        qbo_last_write=write_operation(event.operation, applied.record),
+        qbo_echoed=False,
         created_at=now,
         updated_at=now,
     )
@@ -639,6 +645,12 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
                 "last_payload_hash": statement.excluded.last_payload_hash,
                 "last_event_id": statement.excluded.last_event_id,
                 "qbo_owned": statement.excluded.qbo_owned,
+                # A deletion's answer has no time: the last one known stays.
+                "qbo_updated_at": func.coalesce(
+                    statement.excluded.qbo_updated_at, EntityMapping.qbo_updated_at
+                ),
+                "qbo_last_write": statement.excluded.qbo_last_write,
+                "qbo_echoed": False,
                 "updated_at": now,
             },
         )
