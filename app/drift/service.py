@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -419,27 +419,46 @@ async def echo_of_ours(session: AsyncSession, sight: Sight, mapping: EntityMappi
     )
     if reason == "our own write":
         mapping.qbo_echoed = True  # a second change in that second is someone else's
+    elif reason == "our own deletion" and sight.changed_at is not None:
+        # A deletion's answer has no time: its notification's is QBO's moment of it.
+        mapping.qbo_updated_at = sight.changed_at
     if reason is not None or sight.operation != "Update" or sight.changed_at is None:
         return reason
     writers = WRITERS.get(mapping.entity_type)
     if not writers:
         return None
     second = whole_second(sight.changed_at)
-    rows = await session.execute(
-        select(EntityMapping.entity_type, EntityMapping.external_id, EntityMapping.qbo_owned)
-        .where(
-            EntityMapping.realm_id == sight.realm_id,
-            EntityMapping.entity_type.in_(("invoice", "payment")),
-            EntityMapping.qbo_updated_at >= second,
-            EntityMapping.qbo_updated_at < second + timedelta(seconds=1),
-        )
-        .limit(1000)
+    within = (second, second + timedelta(seconds=1))
+    written = select(EntityMapping).where(
+        EntityMapping.realm_id == sight.realm_id,
+        EntityMapping.entity_type.in_(("invoice", "payment")),
+        EntityMapping.qbo_updated_at >= within[0],
+        EntityMapping.qbo_updated_at < within[1],
     )
-    for row in rows:
-        if row.entity_type in writers and (sight.entity, sight.qbo_id) in touched_by(
-            row.entity_type, row.qbo_owned
+    # Deletions of ours announced in that second whose notification is not handled yet.
+    deleted = select(QboChange.entity, QboChange.qbo_id).where(
+        QboChange.realm_id == sight.realm_id,
+        QboChange.status == ChangeStatus.PENDING.value,
+        QboChange.operation == "Delete",
+        QboChange.entity.in_(("Invoice", "Payment")),
+        QboChange.changed_at >= within[0],
+        QboChange.changed_at < within[1],
+    )
+    gone = {(ENTITY_TYPES[e], q) for e, q in await session.execute(deleted.limit(1000))}
+    candidates = list(await session.scalars(written.limit(1000)))
+    if gone:
+        candidates += await session.scalars(
+            select(EntityMapping).where(
+                EntityMapping.realm_id == sight.realm_id,
+                tuple_(EntityMapping.entity_type, EntityMapping.qbo_id).in_(gone),
+                EntityMapping.qbo_last_write == "Delete",
+            )
+        )
+    for writer in candidates:
+        if writer.entity_type in writers and (sight.entity, sight.qbo_id) in touched_by(
+            writer.entity_type, writer.qbo_owned
         ):
-            return f"changed by our write of {row.entity_type} {row.external_id!r}"
+            return f"changed by our write of {writer.entity_type} {writer.external_id!r}"
     return None
 
 

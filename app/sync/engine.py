@@ -644,11 +644,14 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
                 "sync_token": statement.excluded.sync_token,
                 "last_payload_hash": statement.excluded.last_payload_hash,
                 "last_event_id": statement.excluded.last_event_id,
-                "qbo_owned": statement.excluded.qbo_owned,
-                # A deletion's answer has no time: the last one known stays.
-                "qbo_updated_at": func.coalesce(
-                    statement.excluded.qbo_updated_at, EntityMapping.qbo_updated_at
-                ),
+                # A deletion's answer has neither fields nor time: the last ones known
+                # stay (what the deleted record referred to, for its webhooks).
+                "qbo_owned": EntityMapping.qbo_owned
+                if owned is None
+                else statement.excluded.qbo_owned,
+                "qbo_updated_at": EntityMapping.qbo_updated_at
+                if written_at is None
+                else statement.excluded.qbo_updated_at,
                 "qbo_last_write": statement.excluded.qbo_last_write,
                 "qbo_echoed": False,
                 "updated_at": now,
