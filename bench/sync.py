@@ -1,12 +1,15 @@
 """bench-sync: the per-realm QBO budget under a backlog, with real processes.
 
-Runs the API, two arq workers and the QBO emulator (Intuit's limits on) as processes on
-PostgreSQL and Redis (embedded, or DATABASE_URL / REDIS_URL). Realm A receives 10 items,
-2,000 customers, 2,000 invoices and 1,000 payments as fast as intake takes them; realm B
-receives one invoice every 2 s throughout. Prints per realm the QBO requests per minute
-(and its ratio to Intuit's 500), records synced per minute, the 429s the emulator served,
-B's latency from intake to synced, and the workers' CPU and peak RSS. The last line is
-`bench-sync: utilization=N throttled=N records_per_min=N b_p95_s=N`.
+Runs the API, two arq workers and the QBO emulator (Intuit's limits on, its webhooks sent
+to the API as `make run` wires them) as processes on PostgreSQL and Redis (embedded, or
+DATABASE_URL / REDIS_URL). Realm A receives 10 items, 2,000 customers, 2,000 invoices and
+1,000 payments as fast as intake takes them; realm B receives one invoice every 2 s
+throughout. Prints per realm the QBO requests per minute (and its ratio to Intuit's 500),
+records synced per minute, the 429s the emulator served, B's latency from intake to synced,
+the workers' CPU and peak RSS, and QBO calls per synced record of A (every Accounting API
+call, reads included: the webhooks of our own writes must not cost a read each). The last
+line is `bench-sync: utilization=N throttled=N records_per_min=N b_p95_s=N
+calls_per_record=N`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import secrets
 import statistics
 import subprocess
 import sys
@@ -31,7 +35,8 @@ from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
 from app.connections.crypto import TokenCipher
 from app.connections.service import save_connection
 from app.db import create_engine, create_session_factory
-from app.events.models import FINAL_STATUSES, Event
+from app.drift.models import ChangeStatus, QboChange
+from app.events.models import FINAL_STATUSES, Event, EventStatus
 from app.qbo.client import read_company
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import token_set
@@ -51,6 +56,10 @@ INTUIT_PER_MINUTE = 500
 B_INTERVAL_S = 2.0
 INTAKE_BATCH = 500
 BACKLOG = 300
+# After A is synced, wait at most this long for the webhooks of its writes to be worked off.
+DRAIN_CHANGES_S = 180.0
+# Calls that read a record from QBO (GET <entity>/<id>), by the emulator's endpoint names.
+NOT_READS = frozenset({"GET query", "GET cdc", "GET preferences", "GET companyinfo"})
 
 
 def _events(realm: str, customers: int, invoices: int, payments: int) -> list[dict[str, Any]]:
@@ -196,16 +205,31 @@ async def trickle_b(api: str, key: str, realm: str, stop: asyncio.Event) -> int:
 
 
 async def open_events(settings: Settings, realm: str) -> int:
+    return (await progress(settings, realm))[0]
+
+
+async def progress(settings: Settings, realm: str) -> tuple[int, int, int]:
+    """(open events, synced events, pending QBO change sightings) of a realm."""
     engine = create_engine(settings.server_urls()[0], pool_size=1, max_overflow=0)
     try:
         async with create_session_factory(engine)() as session:
             finals = [s.value for s in FINAL_STATUSES]
-            count = await session.scalar(
+            left = await session.scalar(
                 select(func.count())
                 .select_from(Event)
                 .where(Event.realm_id == realm, Event.status.not_in(finals))
             )
-            return int(count or 0)
+            synced = await session.scalar(
+                select(func.count())
+                .select_from(Event)
+                .where(Event.realm_id == realm, Event.status == EventStatus.SYNCED.value)
+            )
+            changes = await session.scalar(
+                select(func.count())
+                .select_from(QboChange)
+                .where(QboChange.realm_id == realm, QboChange.status == ChangeStatus.PENDING.value)
+            )
+            return int(left or 0), int(synced or 0), int(changes or 0)
     finally:
         await engine.dispose()
 
@@ -235,6 +259,15 @@ def admitted_requests(counts: dict[str, Any]) -> int:
     return sum(int(n) for status, n in counts["by_status"].items() if status != "429")
 
 
+def reads(counts: dict[str, Any]) -> int:
+    """Reads of one record by id (`GET <entity>`), 429s included."""
+    return sum(
+        int(n)
+        for endpoint, n in counts["by_endpoint"].items()
+        if endpoint.startswith("GET ") and endpoint not in NOT_READS
+    )
+
+
 async def scenario(
     args: argparse.Namespace,
     settings: Settings,
@@ -254,17 +287,31 @@ async def scenario(
     intake_s = time.monotonic() - started
     print(f"realm A: {len(events_a)} events accepted in {intake_s:.1f} s; syncing ...", flush=True)
     samples: list[tuple[float, int, int]] = []
+    # (time, requests, reads, synced) of A: calls per synced record in steady state.
+    calls: list[tuple[float, int, int, int]] = []
     deadline = started + args.timeout
     while time.monotonic() < deadline:
-        served = admitted_requests(await counters(emulator, realm_a))
-        left = await open_events(settings, realm_a)
-        samples.append((time.monotonic() - started, served, left))
+        count = await counters(emulator, realm_a)
+        served = admitted_requests(count)
+        left, synced, _ = await progress(settings, realm_a)
+        now = time.monotonic() - started
+        samples.append((now, served, left))
+        calls.append((now, served, reads(count), synced))
         if left == 0:
             break
         if len(samples) % 6 == 0:
             print(f"  {samples[-1][0]:6.0f} s: {left} events of A still open", flush=True)
         await asyncio.sleep(5)
     a_done = time.monotonic() - started
+    # The webhooks of A's last writes are still being worked off: wait for them, so the
+    # whole run's calls include every read they cost.
+    drain_until = time.monotonic() + DRAIN_CHANGES_S
+    pending_changes = (await progress(settings, realm_a))[2]
+    for _ in range(int(DRAIN_CHANGES_S)):
+        if pending_changes == 0 or time.monotonic() >= drain_until:
+            break
+        await asyncio.sleep(2)
+        pending_changes = (await progress(settings, realm_a))[2]
     stop_b.set()
     b_sent = await b_task
     # Let B's last invoice through.
@@ -285,6 +332,8 @@ async def scenario(
         "a_done_s": a_done,
         "intake_s": intake_s,
         "samples": samples,
+        "calls": calls,
+        "pending_changes": pending_changes,
         "rows_a": rows_a,
         "rows_b": rows_b,
         "b_sent": b_sent,
@@ -337,6 +386,9 @@ def report(result: dict[str, Any]) -> str:
     served_b = admitted_requests(count_b) / minutes_b
     synced_b = len([r for r in result["rows_b"] if r.status == "synced"]) / minutes_b
     batches_a = count_a["by_endpoint"].get("POST batch", 0)
+    per_record, reads_per_record, steady_s = _calls_per_record(result["calls"])
+    total_reads = reads(count_a)
+    overall = admitted_requests(count_a) / max(len(synced_a), 1)
     p50 = statistics.median(b_lat) if b_lat else float("nan")
     p95 = _pct(b_lat, 95)
     workers = ", ".join(
@@ -359,10 +411,31 @@ def report(result: dict[str, Any]) -> str:
         f"B: {len(b_lat)} invoices, intake->synced p50 {p50:.2f} s, p95 {p95:.2f} s,"
         f" max {max(b_lat, default=float('nan')):.2f} s",
         f"workers: {workers}",
+        f"A QBO calls per synced record: {per_record:.3f} in steady state ({steady_s:.0f} s,"
+        f" {reads_per_record:.3f} of them reads); whole run {overall:.3f}"
+        f" ({total_reads} reads, {result['pending_changes']} sightings still pending)",
         f"bench-sync: utilization={backlog_per_min / INTUIT_PER_MINUTE:.3f} throttled={throttled}"
-        f" records_per_min={records_per_min:.0f} b_p95_s={p95:.2f}",
+        f" records_per_min={records_per_min:.0f} b_p95_s={p95:.2f}"
+        f" calls_per_record={per_record:.3f}",
     ]
     return "\n".join(lines)
+
+
+def _calls_per_record(calls: list[tuple[float, int, int, int]]) -> tuple[float, float, float]:
+    """(calls, reads) per synced record of A in steady state, and that span in seconds.
+
+    Steady state: from the first sample with records synced to the last sample before A's
+    last 10% of records, so that neither the start (the first writes, their webhooks not yet
+    back) nor the tail (the last webhooks worked off with no writes left) skews it."""
+    if not calls:
+        return float("nan"), float("nan"), 0.0
+    total = calls[-1][3]
+    window = [c for c in calls if 0 < c[3] <= 0.9 * total]
+    if len(window) < 2 or window[-1][3] <= window[0][3]:
+        window = [calls[0], calls[-1]]
+    (t1, n1, r1, s1), (t2, n2, r2, s2) = window[0], window[-1]
+    synced = max(s2 - s1, 1)
+    return (n2 - n1) / synced, (r2 - r1) / synced, t2 - t1
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,7 +465,13 @@ def service_stack(prefix: str) -> Iterator[Stack]:
         )
         port = free_port()
         emulator = f"http://127.0.0.1:{port}"
-        env = servers.env(LOG_LEVEL="WARNING", EMULATOR_URL=emulator)
+        api_port = free_port()
+        # The emulator's webhooks go to the API, signed with a fresh verifier token, as
+        # `make run` wires them.
+        verifier = secrets.token_urlsafe(24)
+        env = servers.env(
+            LOG_LEVEL="WARNING", EMULATOR_URL=emulator, QBO_WEBHOOK_VERIFIER_TOKEN=verifier
+        )
         settings = servers.settings(emulator_url=emulator)
         log = servers.data_dir
         emu_args = [
@@ -404,11 +483,15 @@ def service_stack(prefix: str) -> Iterator[Stack]:
             str(port),
             "--log-level",
             "warning",
+            "--webhook-url",
+            f"http://127.0.0.1:{api_port}/webhooks/intuit",
+            "--webhook-verifier-token",
+            verifier,
         ]
         worker_args = [sys.executable, "-m", "app", "worker"]
         with (
             process(emu_args, env, log / "emulator.log") as emu,
-            api_process(env, log) as api,
+            api_process(env, log, port=api_port) as api,
             process(worker_args, env, log / "worker-1.log") as w1,
             process(worker_args, env, log / "worker-2.log") as w2,
         ):

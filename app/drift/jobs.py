@@ -18,11 +18,13 @@ from app.db import utcnow
 from app.drift.models import CdcCheckpoint, FoundBy
 from app.drift.owned import ENTITY_TYPES
 from app.drift.service import (
+    BUSY_RETRY,
     Sight,
     active_connection,
     claim_changes,
     classify_sight,
     count_unmapped,
+    echo_of_ours,
     find_mapping,
     finish,
     is_not_found,
@@ -30,6 +32,7 @@ from app.drift.service import (
     record_verdict,
     restore_key,
     store_sightings,
+    write_in_flight,
 )
 from app.events.service import EntityKey
 from app.metrics.store import DRIFT_FOUND
@@ -50,6 +53,9 @@ CDC_MARGIN = timedelta(hours=1)
 # The next run starts this long before the previous answer's time: a change stamped just
 # before that moment but committed after it is not missed (duplicates are dropped).
 CDC_OVERLAP = timedelta(minutes=2)
+# Looks (BUSY_RETRY apart) at a change a write of ours still being recorded may have made,
+# before it is read from QBO like any other.
+ECHO_WAITS = 5
 
 
 def _api(deps: SyncDeps, realm_id: str) -> RealmApi:
@@ -130,11 +136,35 @@ async def _unmapped(deps: SyncDeps, session: AsyncSession, sight: Sight) -> None
     await finish(session, sight.id, "created in QBO, not by a caller: counted, not imported")
 
 
+async def _echo(deps: SyncDeps, sight: Sight) -> bool:
+    """Deal with a webhook's change without reading QBO when it can be: our own write
+    coming back ends `done`; one that a write of ours still being recorded may have made
+    is looked at again shortly. Returns False when the record must be read."""
+    async with _session(deps) as session, session.begin():
+        mapping = await find_mapping(session, sight)
+        if mapping is None:
+            return False
+        reason = await echo_of_ours(session, sight, mapping)
+        if reason is None:
+            if sight.attempts <= ECHO_WAITS and await write_in_flight(session, sight, mapping):
+                why = "a write of ours that may have made this change is being recorded"
+                await later(session, sight, BUSY_RETRY, why)
+                return True
+            # That write may have been recorded between the first look and the last.
+            reason = await echo_of_ours(session, sight, mapping)
+        if reason is None:
+            return False
+        await finish(session, sight.id, f"no drift: {reason} (not read)")
+    return True
+
+
 async def _classify_locked(deps: SyncDeps, sight: Sight) -> None:
     record: dict[str, Any] | None
     if sight.found_by == FoundBy.CDC.value:
         record = None if (sight.record or {}).get("status") == "Deleted" else sight.record
     else:
+        if await _echo(deps, sight):
+            return
         try:
             record = await _api(deps, sight.realm_id).read(sight.entity, sight.qbo_id)
         except QboError as err:

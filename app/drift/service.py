@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -24,7 +24,16 @@ from app.callbacks.service import enqueue_notice
 from app.connections.models import Connection, ConnectionStatus
 from app.db import BulkInsert, utcnow
 from app.drift.models import ChangeStatus, Drift, QboChange, UnmappedRecord
-from app.drift.owned import ENTITY_TYPES, Change, Verdict, classify, owned_fields
+from app.drift.owned import (
+    ENTITY_TYPES,
+    Change,
+    Verdict,
+    classify,
+    echo_of_own_write,
+    owned_fields,
+    touched_by,
+    whole_second,
+)
 from app.events.models import Event, EventStatus
 from app.events.service import EntityKey, payload_hash
 from app.mappings.models import EntityMapping
@@ -403,5 +412,109 @@ async def unmapped_counts(
 
 def classify_sight(sight: Sight, mapping: EntityMapping, record: dict[str, Any] | None) -> Verdict:
     return classify(
-        mapping.entity_type, mapping.qbo_owned, mapping.sync_token, record, sight.operation
+        mapping.entity_type,
+        mapping.qbo_owned,
+        mapping.sync_token,
+        record,
+        sight.operation,
+        mapping.qbo_last_write,
     )
+
+
+# -- webhooks of our own writes ---------------------------------------------------------
+
+# Whose writes change which records besides their own (app.drift.owned.touched_by).
+WRITERS = {"customer": ("invoice", "payment"), "invoice": ("payment",)}
+
+
+async def echo_of_ours(session: AsyncSession, sight: Sight, mapping: EntityMapping) -> str | None:
+    """Why a webhook's change is a write of ours coming back, with no need to read the
+    record, or None when it may be someone else's. Call it holding the record's sync lock
+    (no write of ours to it is then in flight, and the mapping holds the last one).
+
+    Intuit's notification says which record, the operation and `lastUpdated`
+    (https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks); QBO's answer
+    to our write gave `MetaData.LastUpdatedTime`, kept with the mapping. A change is ours
+    when it is our last write or older (`echo_of_own_write`), or when it is an `Update`
+    stamped in the second of our write of an invoice or payment that moved this record's
+    balance (QBO moves the customer's, and a paid invoice's, LastUpdatedTime then).
+    """
+    reason = echo_of_own_write(
+        sight.operation,
+        sight.changed_at,
+        mapping.qbo_last_write,
+        mapping.qbo_updated_at,
+        mapping.qbo_echoed,
+    )
+    if reason == "our own write":
+        mapping.qbo_echoed = True  # a second change in that second is someone else's
+    elif reason == "our own deletion" and sight.changed_at is not None:
+        # A deletion's answer has no time: its notification's is QBO's moment of it.
+        mapping.qbo_updated_at = sight.changed_at
+    if reason is not None or sight.operation != "Update" or sight.changed_at is None:
+        return reason
+    writers = WRITERS.get(mapping.entity_type)
+    if not writers:
+        return None
+    second = whole_second(sight.changed_at)
+    within = (second, second + timedelta(seconds=1))
+    written = select(EntityMapping).where(
+        EntityMapping.realm_id == sight.realm_id,
+        EntityMapping.entity_type.in_(("invoice", "payment")),
+        EntityMapping.qbo_updated_at >= within[0],
+        EntityMapping.qbo_updated_at < within[1],
+    )
+    # Deletions of ours announced in that second whose notification is not handled yet.
+    deleted = select(QboChange.entity, QboChange.qbo_id).where(
+        QboChange.realm_id == sight.realm_id,
+        QboChange.status == ChangeStatus.PENDING.value,
+        QboChange.operation == "Delete",
+        QboChange.entity.in_(("Invoice", "Payment")),
+        QboChange.changed_at >= within[0],
+        QboChange.changed_at < within[1],
+    )
+    gone = {(ENTITY_TYPES[e], q) for e, q in await session.execute(deleted.limit(1000))}
+    candidates = list(await session.scalars(written.limit(1000)))
+    if gone:
+        candidates += await session.scalars(
+            select(EntityMapping).where(
+                EntityMapping.realm_id == sight.realm_id,
+                tuple_(EntityMapping.entity_type, EntityMapping.qbo_id).in_(gone),
+                EntityMapping.qbo_last_write == "Delete",
+            )
+        )
+    for writer in candidates:
+        if writer.entity_type in writers and (sight.entity, sight.qbo_id) in touched_by(
+            writer.entity_type, writer.qbo_owned
+        ):
+            return f"changed by our write of {writer.entity_type} {writer.external_id!r}"
+    return None
+
+
+async def write_in_flight(session: AsyncSession, sight: Sight, mapping: EntityMapping) -> bool:
+    """Whether a write of ours that may have made this change is still being recorded:
+    QBO answered it, but its event (`syncing` until the mapping is stored, in the same
+    transaction) has not committed yet."""
+    writers = WRITERS.get(mapping.entity_type, ())
+    rows = await session.execute(
+        select(Event.entity_type, Event.external_id, Event.payload).where(
+            Event.realm_id == sight.realm_id,
+            Event.status == EventStatus.SYNCING.value,
+            Event.entity_type.in_((mapping.entity_type, *writers)),
+        )
+    )
+    for row in rows:
+        if row.entity_type == mapping.entity_type:
+            if row.external_id == mapping.external_id:
+                return True
+            continue
+        data = (row.payload or {}).get("data") or {}
+        if mapping.entity_type == "customer":
+            if data.get("customer_external_id") == mapping.external_id:
+                return True
+        elif any(
+            isinstance(a, dict) and a.get("invoice_external_id") == mapping.external_id
+            for a in data.get("applied_to") or []
+        ):
+            return True
+    return False

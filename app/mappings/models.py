@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +23,14 @@ class EntityMapping(Base):
         UniqueConstraint("realm_id", "entity_type", "external_id"),
         # Webhooks and CDC arrive with QBO ids.
         Index(QBO_ID_INDEX, "realm_id", "entity_type", "qbo_id", unique=True),
+        # A customer's or invoice's change announced in the second of our write of an invoice
+        # or payment that moved its balance (app.drift.owned.touched_by).
+        Index(
+            "ix_entity_mappings_written",
+            "realm_id",
+            "qbo_updated_at",
+            postgresql_where=text("entity_type IN ('invoice', 'payment')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -37,5 +45,12 @@ class EntityMapping(Base):
     )
     # The fields we own as QBO answered our last write (app.drift.owned.owned_fields).
     qbo_owned: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # MetaData.LastUpdatedTime (UTC) of QBO's answer to our last write that carried one, and
+    # what that last write did (Create, Update, Void, Delete, as webhooks name changes):
+    # the webhook of our own write is recognised by them, with no read (app.drift.owned).
+    qbo_updated_at: Mapped[datetime | None]
+    qbo_last_write: Mapped[str | None] = mapped_column(String(8))
+    # The webhook of that write has been seen (a second one in the same second is not ours).
+    qbo_echoed: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

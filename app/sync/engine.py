@@ -41,7 +41,7 @@ from app.connections.refresh import (
     mark_needs_reauth,
 )
 from app.db import utcnow
-from app.drift.owned import owned_fields
+from app.drift.owned import last_updated, owned_fields, write_operation
 from app.events.models import DUE_STATUSES, FINAL_STATUSES, Event, EventStatus
 from app.events.service import EntityKey
 from app.mappings.models import QBO_ID_INDEX, EntityMapping
@@ -796,8 +796,10 @@ async def _lock_as_parent_of(session: AsyncSession, key: EntityKey) -> None:
 
 
 async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -> str | None:
-    """Store the event's mapping. Returns None, or, storing nothing, the external id that
-    already holds that QBO record (the unique index on realm, entity type and QBO id)."""
+    """Store the event's mapping. Every write path ends here (single and batch writes,
+    adoptions, voids, deletions): the mapping keeps what QBO answered, to tell the webhook of
+    this write from others. Returns None, or, storing nothing, the external id that already
+    holds that QBO record (the unique index on realm, entity type and QBO id)."""
     now = utcnow()
     # What changes made in QBO are later compared with (app.drift.owned).
     owned = (
@@ -805,6 +807,7 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
         if applied.record and "SyncToken" in applied.record
         else None
     )
+    written_at = last_updated(applied.record)
     statement = pg_insert(EntityMapping).values(
         id=uuid.uuid4(),
         realm_id=event.realm_id,
@@ -815,6 +818,9 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
         last_payload_hash=event.payload_hash,
         last_event_id=event.id,
         qbo_owned=owned,
+        qbo_updated_at=written_at,
+        qbo_last_write=write_operation(event.operation, applied.record),
+        qbo_echoed=False,
         created_at=now,
         updated_at=now,
     )
@@ -828,7 +834,16 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
                         "sync_token": statement.excluded.sync_token,
                         "last_payload_hash": statement.excluded.last_payload_hash,
                         "last_event_id": statement.excluded.last_event_id,
-                        "qbo_owned": statement.excluded.qbo_owned,
+                        # A deletion's answer has neither fields nor time: the last ones
+                        # known stay (what the deleted record referred to, for its webhooks).
+                        "qbo_owned": EntityMapping.qbo_owned
+                        if owned is None
+                        else statement.excluded.qbo_owned,
+                        "qbo_updated_at": EntityMapping.qbo_updated_at
+                        if written_at is None
+                        else statement.excluded.qbo_updated_at,
+                        "qbo_last_write": statement.excluded.qbo_last_write,
+                        "qbo_echoed": False,
                         "updated_at": now,
                     },
                 )

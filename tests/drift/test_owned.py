@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.drift.owned import classify, owned_fields
+from app.drift.owned import (
+    classify,
+    echo_of_own_write,
+    last_updated,
+    owned_fields,
+    touched_by,
+    write_operation,
+)
+from app.webhooks.intuit import parse_time
 
 
 def customer(
@@ -108,3 +116,65 @@ def test_a_changed_line_is_an_edit() -> None:
     assert change is not None
     assert change.kind == "edited"
     assert set(change.changes) == {"Line"}
+
+
+# -- the webhooks of our own writes ------------------------------------------------------
+
+WRITTEN = parse_time("2026-01-05T09:00:00-08:00")  # MetaData.LastUpdatedTime: to the second
+
+
+def test_a_notification_of_our_write_in_any_precision_is_ours_once() -> None:
+    # Legacy `lastUpdated` (milliseconds, Z) and CloudEvents `time` (nanoseconds).
+    for stamp in ("2026-01-05T17:00:00.000Z", "2026-01-05T17:00:00.034359333Z"):
+        seen = parse_time(stamp)
+        assert echo_of_own_write("Update", seen, "Update", WRITTEN, False) == "our own write"
+        # A second notification of that second is not ours: someone else's change.
+        assert echo_of_own_write("Update", seen, "Update", WRITTEN, True) is None
+        # Not what we did: a create of ours is no update of theirs.
+        assert echo_of_own_write("Update", seen, "Create", WRITTEN, False) is None
+        assert echo_of_own_write("Void", seen, "Update", WRITTEN, False) is None
+
+
+def test_older_changes_are_no_drift_and_later_ones_are_read() -> None:
+    older = parse_time("2026-01-05T16:59:59.999Z")
+    later = parse_time("2026-01-05T17:00:01.000Z")
+    assert echo_of_own_write("Update", older, "Update", WRITTEN, True) is not None
+    assert echo_of_own_write("Create", older, "Void", WRITTEN, True) is not None
+    assert echo_of_own_write("Delete", older, "Update", WRITTEN, False) is None
+    assert echo_of_own_write("Merge", older, "Update", WRITTEN, False) is None
+    assert echo_of_own_write("Update", later, "Update", WRITTEN, False) is None
+    assert echo_of_own_write("Update", None, "Update", WRITTEN, False) is None
+    assert echo_of_own_write("Update", older, None, None, False) is None
+
+
+def test_our_deletion_comes_back_whenever_it_is_stamped() -> None:
+    later = parse_time("2026-01-06T00:00:00.123Z")
+    assert echo_of_own_write("Delete", later, "Delete", WRITTEN, True) == "our own deletion"
+    assert echo_of_own_write("Delete", later, "Delete", None, False) == "our own deletion"
+    assert classify("invoice", None, "3", None, "Delete", "Delete").change is None
+    merged = classify("customer", None, "3", None, "Merge", "Delete").change
+    assert merged is not None
+    assert merged.kind == "merged"
+
+
+def test_what_a_write_did_and_what_else_it_changed() -> None:
+    assert write_operation("upserted", {"SyncToken": "0"}) == "Create"
+    assert write_operation("upserted", {"SyncToken": "4"}) == "Update"  # adopted, updated
+    assert write_operation("deactivated", {"SyncToken": "1"}) == "Update"
+    assert write_operation("voided", {"SyncToken": "2"}) == "Void"
+    assert write_operation("deleted", {"status": "Deleted", "Id": "7"}) == "Delete"
+    answer = {"SyncToken": "0", "MetaData": {"LastUpdatedTime": "2026-01-05T09:00:00-08:00"}}
+    assert last_updated(answer) == WRITTEN
+    assert last_updated({"status": "Deleted"}) is None
+    payment = owned_fields(
+        "payment",
+        {
+            "CustomerRef": {"value": "9"},
+            "Line": [{"Amount": 5, "LinkedTxn": [{"TxnId": "41", "TxnType": "Invoice"}]}],
+        },
+    )
+    assert touched_by("payment", payment) == {("Customer", "9"), ("Invoice", "41")}
+    invoice = owned_fields("invoice", {"CustomerRef": {"value": "9"}, "Line": []})
+    assert touched_by("invoice", invoice) == {("Customer", "9")}
+    assert touched_by("customer", owned_fields("customer", {})) == set()
+    assert touched_by("invoice", None) == set()
