@@ -17,6 +17,7 @@ from tests.factories import customer_event
 # Public on purpose: liveness, the interactive docs of the schema, and the OAuth callback
 # (Intuit's redirect brings a person's browser; the single-use state is the proof).
 # The ops console (/ops) logs people in with a key and then uses a session: tested below.
+# Intuit's webhooks carry its signature instead of a key (tests/security/test_signatures.py).
 PUBLIC_PREFIXES = (
     "/health",
     "/docs",
@@ -24,6 +25,7 @@ PUBLIC_PREFIXES = (
     "/openapi.json",
     "/connections/callback",
     "/ops",
+    "/webhooks/intuit",
 )
 
 
