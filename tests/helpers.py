@@ -71,3 +71,21 @@ async def asgi_client(
     """A client that calls an ASGI app in process, as a browser or service would over HTTP."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as c:
         yield c
+
+
+def stack_env(data_dir: Path, port: int, emulator_port: int) -> dict[str, str]:
+    """The environment of a `python -m app run` stack of its own: embedded servers under
+    `data_dir` (no server URL of this run leaks in), the given ports, quiet logs."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL"}
+    }
+    env.update(
+        DATA_DIR=str(data_dir),
+        PORT=str(port),
+        EMULATOR_PORT=str(emulator_port),
+        EMULATOR_URL=f"http://127.0.0.1:{emulator_port}",
+        LOG_LEVEL="WARNING",
+    )
+    return env

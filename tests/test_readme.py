@@ -17,7 +17,6 @@ again" is repeated until its output matches.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import signal
@@ -35,7 +34,7 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.helpers import free_port, wait_ready
+from tests.helpers import free_port, stack_env, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -173,22 +172,6 @@ def approve_in_browser(authorization_url: str, api: str) -> str:
         return callback.text
 
 
-def _env(data_dir: Path, port: int, emulator_port: int) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL"}
-    }
-    env.update(
-        DATA_DIR=str(data_dir),
-        PORT=str(port),
-        EMULATOR_PORT=str(emulator_port),
-        EMULATOR_URL=f"http://127.0.0.1:{emulator_port}",
-        LOG_LEVEL="WARNING",
-    )
-    return env
-
-
 def test_the_quick_start_parses_into_known_markers_and_checked_commands() -> None:
     items = list(ITEM.finditer(quick_start()))
     markers = [m["marker"] for m in items if m["marker"]]
@@ -207,7 +190,7 @@ def test_the_quick_start_parses_into_known_markers_and_checked_commands() -> Non
 def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
     port, emulator_port = free_port(), free_port()
     api, emulator = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{emulator_port}"
-    env = _env(tmp_path / "data", port, emulator_port)
+    env = stack_env(tmp_path / "data", port, emulator_port)
 
     def local(text: str) -> str:
         return text.replace(API_URL, api).replace(EMULATOR_URL, emulator)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -15,25 +14,9 @@ import pytest
 from app.config import Settings
 from app.runner import emulator_args
 from tests.factories import customer_event
-from tests.helpers import free_port, wait_ready
+from tests.helpers import free_port, stack_env, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _env(data_dir: Path, port: int, emulator_port: int) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL"}
-    }
-    env.update(
-        DATA_DIR=str(data_dir),
-        PORT=str(port),
-        EMULATOR_PORT=str(emulator_port),
-        EMULATOR_URL=f"http://127.0.0.1:{emulator_port}",
-        LOG_LEVEL="WARNING",
-    )
-    return env
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
@@ -46,7 +29,7 @@ def _stop(proc: subprocess.Popen[str]) -> str:
 @pytest.mark.slow
 def test_run_starts_everything_embedded_and_keeps_data_across_restarts(tmp_path: Path) -> None:
     port, emulator_port = free_port(), free_port()
-    env = _env(tmp_path / "data", port, emulator_port)
+    env = stack_env(tmp_path / "data", port, emulator_port)
     api = f"http://127.0.0.1:{port}"
 
     def start() -> subprocess.Popen[str]:
