@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from app.config import QboEnvironment, Settings
 from app.db import utcnow
+from app.qbo.errors import tid_from
 
 with warnings.catch_warnings():
     # authlib 1.9 announces a future move to httpx2; its httpx client is what works today.
@@ -149,7 +150,7 @@ class IntuitOAuth:
         client_id, secret = self._settings.oauth_client
 
         async def remember_tid(response: httpx.Response) -> None:
-            self.last_intuit_tid = response.headers.get("intuit_tid")
+            self.last_intuit_tid = tid_from(response.headers)
 
         return AsyncOAuth2Client(
             client_id=client_id,
@@ -225,7 +226,7 @@ class IntuitOAuth:
                 )
             except httpx.TransportError as err:
                 raise OAuthFailure("transport", type(err).__name__) from None
-        tid = response.headers.get("intuit_tid")
+        tid = tid_from(response.headers)
         if response.status_code >= 500:
             raise OAuthFailure("server_error", f"HTTP {response.status_code}", tid)
         # 400 for an unknown or already revoked token: the goal (a dead token) is reached.
