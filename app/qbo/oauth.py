@@ -35,13 +35,19 @@ DISCOVERY_URLS = {
     QboEnvironment.PRODUCTION: "https://developer.intuit.com/.well-known/openid_configuration",
 }
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# A gateway in front of the token service gave up waiting for it: the call may have been
+# applied (a refresh may have rotated the token) and its answer is lost, as on a timeout.
+GATEWAY_TIMEOUT = 504
 
 
 class OAuthFailure(Exception):
     """A token-endpoint call failed.
 
-    `error` is Intuit's code (`invalid_grant`, ...) or `transport` / `server_error` when no
-    usable answer came back; `retryable` says whether the same call may be tried again.
+    `error` is Intuit's code (`invalid_grant`, ...) or, when no usable answer came back,
+    `transport` (timeout, reset, refused), `gateway_timeout` (a gateway's 504: it gave up
+    waiting for the token service, which may have applied the call) or `server_error`;
+    `retryable` says whether the same call may be tried again, `answer_lost` whether Intuit
+    may have applied it (and so rotated the refresh token) though no answer came.
     """
 
     def __init__(self, error: str, description: str = "", intuit_tid: str | None = None) -> None:
@@ -57,7 +63,12 @@ class OAuthFailure(Exception):
     @property
     def retryable(self) -> bool:
         # Only a lost or failed answer is worth another try; every OAuth error is final.
-        return self.error in ("transport", "server_error", "temporarily_unavailable")
+        return self.answer_lost or self.error in ("server_error", "temporarily_unavailable")
+
+    @property
+    def answer_lost(self) -> bool:
+        """The call may have been applied at Intuit though its answer never arrived."""
+        return self.error in ("transport", "gateway_timeout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +203,16 @@ class IntuitOAuth:
                 ) from None
             except httpx.TransportError as err:
                 raise OAuthFailure("transport", type(err).__name__, self.last_intuit_tid) from None
-            except (httpx.HTTPStatusError, ValueError) as err:
+            except httpx.HTTPStatusError as err:
+                status = err.response.status_code
+                if status == GATEWAY_TIMEOUT:
+                    raise OAuthFailure(
+                        "gateway_timeout",
+                        "HTTP 504: the answer may be lost; Intuit may have applied the call",
+                        self.last_intuit_tid,
+                    ) from None
+                raise OAuthFailure("server_error", f"HTTP {status}", self.last_intuit_tid) from None
+            except ValueError as err:
                 raise OAuthFailure(
                     "server_error", type(err).__name__, self.last_intuit_tid
                 ) from None

@@ -262,7 +262,11 @@ async def test_a_lost_refresh_answer_still_rotates(web: tuple[httpx.AsyncClient,
     lost = await token_call(
         client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
     )
+    # What a client sees when the gateway in front of the token service gives up: nginx's
+    # HTML 504 page, not an OAuth error body.
     assert lost.status_code == 504
+    assert lost.headers["content-type"].startswith("text/html")
+    assert "504 Gateway Time-out" in lost.text
     # The grant rotated behind the lost answer: the old refresh token is dead now.
     stale = await token_call(
         client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]

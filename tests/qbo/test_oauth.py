@@ -158,3 +158,43 @@ async def test_a_failed_revoke_keeps_its_intuit_tid(header: str) -> None:
     with pytest.raises(OAuthFailure) as caught:
         await intuit_oauth().revoke(SecretStr("sample_refresh_token"))
     assert caught.value.intuit_tid == "1234-1234-1234-123"
+
+
+GATEWAY_TIMEOUT = (
+    "<html><head><title>504 Gateway Time-out</title></head><body>"
+    "<center><h1>504 Gateway Time-out</h1></center></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(504, text=GATEWAY_TIMEOUT, headers={"Content-Type": "text/html"}),
+        httpx.Response(504, json={"error": "gateway_timeout"}),
+        httpx.ReadTimeout("no answer"),
+        httpx.RemoteProtocolError("connection reset"),
+    ],
+    ids=["504-html", "504-json", "read-timeout", "reset"],
+)
+@respx.mock
+async def test_a_lost_token_answer_says_intuit_may_have_rotated(
+    answer: httpx.Response | Exception,
+) -> None:
+    respx.post(INTUIT.token).mock(side_effect=[answer])
+    with pytest.raises(OAuthFailure) as caught:
+        await intuit_oauth().refresh(SecretStr("sample_refresh_token"))
+    assert caught.value.answer_lost
+    assert caught.value.retryable
+    assert not caught.value.invalid_grant
+    assert "sample_refresh_token" not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+@respx.mock
+async def test_a_server_error_of_the_token_endpoint_is_no_lost_answer(status: int) -> None:
+    respx.post(INTUIT.token).respond(status, text="<html>error</html>")
+    with pytest.raises(OAuthFailure) as caught:
+        await intuit_oauth().refresh(SecretStr("sample_refresh_token"))
+    assert caught.value.error == "server_error"
+    assert caught.value.retryable
+    assert not caught.value.answer_lost
