@@ -124,6 +124,8 @@ def create_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10) -> A
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
+        # An error's text names the statement, never its values (callers' data; see app.logs).
+        hide_parameters=True,
         # No statement of ours runs for a minute; one that does waits on a dead server.
         connect_args={"command_timeout": 60},
     )

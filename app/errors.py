@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.routes import allowed_methods
 
@@ -139,8 +140,42 @@ def validation_errors(
     return out
 
 
+class UnhandledErrors:
+    """Outermost layer of the API: an exception no handler took is logged here, once and as
+    `app.logs` writes database errors (never a statement's values), and answered 500
+    problem+json. It goes no further: Starlette would re-raise it after its own handler, and
+    the server would log it a second time, in full."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            logger.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=exc)
+            if not started:  # else the client sees the answer cut short
+                response = problem(
+                    500, "internal", "Internal error", "an unexpected error occurred"
+                )
+                await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI, union_tags: frozenset[str]) -> None:
-    """Every error leaves the API as problem+json."""
+    """Every error leaves the API as problem+json. Call it after adding the app's other
+    middleware: unhandled errors are caught around all of it."""
+
+    app.add_middleware(UnhandledErrors)
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
@@ -153,11 +188,6 @@ def install_error_handlers(app: FastAPI, union_tags: frozenset[str]) -> None:
             headers=exc.headers or None,
             **exc.extra,
         )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem(500, "internal", "Internal error", "an unexpected error occurred")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

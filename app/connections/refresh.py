@@ -2,8 +2,9 @@
 
 The connection row is locked (`FOR UPDATE`) for the whole refresh, so however many workers
 and machines ask at once, one calls Intuit and the others wait, re-read, and find the new
-token. Both new tokens are stored in the same transaction. A lost answer is never retried
-blindly: the stored token is the truth, and it is tried once more. `invalid_grant` (after one
+token. Both new tokens are stored in the same transaction. A lost answer (timeout, reset, or
+a gateway's 504) is never retried blindly: the stored token is the truth, and it is tried
+once more. `invalid_grant` (after one
 re-read) makes the connection `needs_reauth`, parks its events and notifies ops.
 """
 
@@ -228,9 +229,10 @@ async def _refresh(
     try:
         return await oauth.refresh(refresh)
     except OAuthFailure as failure:
-        if failure.error == "transport":
-            # The answer was lost: Intuit may have applied it. Until Intuit rotates the value,
-            # the stored token still works, so one more call with it recovers the pair.
+        if failure.answer_lost:
+            # A timeout, a reset or a gateway's 504: Intuit may have applied the refresh. Until
+            # Intuit rotates the value, the stored token still works, so one more call with it
+            # recovers the pair; if it was rotated, the pair is lost with the answer.
             try:
                 return await oauth.refresh(refresh)
             except OAuthFailure as again:

@@ -23,8 +23,26 @@ def new_intuit_tid() -> str:
     return f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
 
 
+# How Intuit spells the transaction-id header: `Intuit-Tid` on the Accounting API (every
+# recorded sandbox answer, qbo_api VCR cassettes), `intuit_tid` on the OAuth endpoints
+# (intuit/oauth-jsclient's mocks of token-endpoint answers).
+API_TID_HEADER = b"intuit-tid"
+OAUTH_TID_HEADER = b"intuit_tid"
+OAUTH_PATHS = ("/oauth2/", "/v2/oauth2/", "/v1/openid_connect/", "/.well-known/", "/op/v1/")
+
+
+def tid_header(path: str) -> bytes | None:
+    """The header name Intuit uses for this path; None for the emulator's own pages."""
+    if path.startswith("/v3/"):
+        return API_TID_HEADER
+    if path.startswith(OAUTH_PATHS) or path == "/connect/oauth2":
+        return OAUTH_TID_HEADER
+    return None
+
+
 class IntuitTidMiddleware:
-    """Adds an `intuit_tid` header to every answer, as Intuit's gateway does."""
+    """Adds Intuit's transaction id to every answer of its APIs, spelt as Intuit spells it:
+    `Intuit-Tid` on the Accounting API, `intuit_tid` on the OAuth endpoints."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,11 +51,15 @@ class IntuitTidMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        name = tid_header(scope["path"])
+        if name is None:
+            await self.app(scope, receive, send)
+            return
         tid = new_intuit_tid().encode("ascii")
 
         async def send_with_tid(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"intuit_tid", tid)]
+                headers = [*message.get("headers", []), (name, tid)]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from app.emulator.chaos import GATEWAY_TIMEOUT_HTML
 from app.emulator.gateway import StoreDep, bearer_token
 from app.emulator.jsonio import BadJson, loads
 from app.emulator.pages import authorize_page, error_page
@@ -145,7 +146,7 @@ def token_error(error: TokenError) -> JSONResponse:
 
 
 @router.post("/oauth2/v1/tokens/bearer")
-async def token(request: Request, store: StoreDep) -> JSONResponse:
+async def token(request: Request, store: StoreDep) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     client_id, secret = client_credentials(request, form)
     grant_type = form.get("grant_type", "")
@@ -157,9 +158,11 @@ async def token(request: Request, store: StoreDep) -> JSONResponse:
         elif grant_type == "refresh_token":
             issued = store.tokens.refresh(client_id, secret, form.get("refresh_token", ""))
             if store.tokens.lose_refresh_replies > 0:
-                # Applied (the refresh token may have rotated), but the answer never arrives.
+                # Applied (the refresh token may have rotated), but the answer never arrives:
+                # the client gets what the gateway in front of the token service sends when
+                # it gives up waiting, an HTML 504 page (no OAuth error body).
                 store.tokens.lose_refresh_replies -= 1
-                return JSONResponse({"error": "gateway_timeout"}, status_code=504)
+                return HTMLResponse(GATEWAY_TIMEOUT_HTML, status_code=504)
         elif not grant_type:
             raise TokenError("invalid_request", "grant_type is required")
         else:

@@ -3,7 +3,7 @@
 Every write carries a `requestid`, so that QBO answers a repeat with the original result
 instead of writing twice; transport failures are retried inside one call (tenacity, at most
 3 tries) with the same requestid. Errors are classified by `app.qbo.errors`, keeping
-`intuit_tid`: Intuit support asks for it.
+Intuit's transaction id (`Intuit-Tid`): Intuit support asks for it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tenacity import (
 
 from app.config import QboEnvironment, Settings
 from app.metrics.store import QBO_LATENCY, QBO_REQUESTS, QBO_THROTTLED, Metrics
-from app.qbo.errors import Category, QboError, classify, lost_answer
+from app.qbo.errors import Category, QboError, classify, lost_answer, tid_from
 from app.qbo.limiter import RealmBudget
 
 API_BASE_URLS = {
@@ -36,7 +36,7 @@ API_BASE_URLS = {
 }
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 TRANSPORT_TRIES = 3
-# Where a batch answer and its items keep the call's `intuit_tid` header.
+# Where a batch answer and its items keep the call's transaction id (`Intuit-Tid` header).
 TID_KEY = "intuit_tid"
 # After a 429 without Retry-After the realm pauses this long (Intuit's window is a minute),
 # plus up to THROTTLE_JITTER seconds so that paused workers do not return in step.
@@ -243,8 +243,9 @@ class QboClient:
             body = None
         if not isinstance(body, dict):
             raise QboError(Category.TRANSIENT, response.status_code, note="unreadable answer")
-        if batch and response.headers.get("intuit_tid"):
-            body[TID_KEY] = response.headers["intuit_tid"]
+        tid = tid_from(response.headers)
+        if batch and tid:
+            body[TID_KEY] = tid
         return body
 
     async def _request(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -45,6 +46,22 @@ CODE_CATEGORIES: dict[str, Category] = {
 }
 # Intuit: "500: resubmit the request once"; the same for SystemFault (10000 and up).
 SERVER_ERROR_RETRIES = 1
+# Intuit's transaction id, as each of its services spells the header: `Intuit-Tid` on the
+# Accounting API (every recorded sandbox answer, qbo_api VCR cassettes 2020) and `intuit_tid`
+# on the OAuth token endpoint (intuit/oauth-jsclient's mocks of real answers). Intuit support
+# asks for it: developer.intuit.com/app/developer/qbo/docs/develop/
+# sdks-and-samples-collections/php/exception-handling
+TID_HEADERS = ("intuit-tid", "intuit_tid")
+
+
+def tid_from(headers: Mapping[str, str] | None) -> str | None:
+    """The transaction id of an Intuit answer under either spelling of its header (any case).
+
+    Takes `httpx.Headers` or a plain dict."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return next((lowered[name] for name in TID_HEADERS if lowered.get(name)), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +209,7 @@ def classify(
     fault_type, errors = parse_fault(body)
     if 200 <= status < 300 and not errors:
         return None
-    tid = lowered.get("intuit_tid") or lowered.get("intuit-tid")
+    tid = tid_from(lowered)
     codes = [e.code for e in errors if e.code]
     by_code = next((CODE_CATEGORIES[c] for c in codes if c in CODE_CATEGORIES), None)
     limit: int | None = None

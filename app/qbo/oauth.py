@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from app.config import QboEnvironment, Settings
 from app.db import utcnow
+from app.qbo.errors import tid_from
 
 with warnings.catch_warnings():
     # authlib 1.9 announces a future move to httpx2; its httpx client is what works today.
@@ -34,13 +35,19 @@ DISCOVERY_URLS = {
     QboEnvironment.PRODUCTION: "https://developer.intuit.com/.well-known/openid_configuration",
 }
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# A gateway in front of the token service gave up waiting for it: the call may have been
+# applied (a refresh may have rotated the token) and its answer is lost, as on a timeout.
+GATEWAY_TIMEOUT = 504
 
 
 class OAuthFailure(Exception):
     """A token-endpoint call failed.
 
-    `error` is Intuit's code (`invalid_grant`, ...) or `transport` / `server_error` when no
-    usable answer came back; `retryable` says whether the same call may be tried again.
+    `error` is Intuit's code (`invalid_grant`, ...) or, when no usable answer came back,
+    `transport` (timeout, reset, refused), `gateway_timeout` (a gateway's 504: it gave up
+    waiting for the token service, which may have applied the call) or `server_error`;
+    `retryable` says whether the same call may be tried again, `answer_lost` whether Intuit
+    may have applied it (and so rotated the refresh token) though no answer came.
     """
 
     def __init__(self, error: str, description: str = "", intuit_tid: str | None = None) -> None:
@@ -56,7 +63,12 @@ class OAuthFailure(Exception):
     @property
     def retryable(self) -> bool:
         # Only a lost or failed answer is worth another try; every OAuth error is final.
-        return self.error in ("transport", "server_error", "temporarily_unavailable")
+        return self.answer_lost or self.error in ("server_error", "temporarily_unavailable")
+
+    @property
+    def answer_lost(self) -> bool:
+        """The call may have been applied at Intuit though its answer never arrived."""
+        return self.error in ("transport", "gateway_timeout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +161,7 @@ class IntuitOAuth:
         client_id, secret = self._settings.oauth_client
 
         async def remember_tid(response: httpx.Response) -> None:
-            self.last_intuit_tid = response.headers.get("intuit_tid")
+            self.last_intuit_tid = tid_from(response.headers)
 
         return AsyncOAuth2Client(
             client_id=client_id,
@@ -191,7 +203,16 @@ class IntuitOAuth:
                 ) from None
             except httpx.TransportError as err:
                 raise OAuthFailure("transport", type(err).__name__, self.last_intuit_tid) from None
-            except (httpx.HTTPStatusError, ValueError) as err:
+            except httpx.HTTPStatusError as err:
+                status = err.response.status_code
+                if status == GATEWAY_TIMEOUT:
+                    raise OAuthFailure(
+                        "gateway_timeout",
+                        "HTTP 504: the answer may be lost; Intuit may have applied the call",
+                        self.last_intuit_tid,
+                    ) from None
+                raise OAuthFailure("server_error", f"HTTP {status}", self.last_intuit_tid) from None
+            except ValueError as err:
                 raise OAuthFailure(
                     "server_error", type(err).__name__, self.last_intuit_tid
                 ) from None
@@ -225,7 +246,7 @@ class IntuitOAuth:
                 )
             except httpx.TransportError as err:
                 raise OAuthFailure("transport", type(err).__name__) from None
-        tid = response.headers.get("intuit_tid")
+        tid = tid_from(response.headers)
         if response.status_code >= 500:
             raise OAuthFailure("server_error", f"HTTP {response.status_code}", tid)
         # 400 for an unknown or already revoked token: the goal (a dead token) is reached.

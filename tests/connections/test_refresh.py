@@ -338,3 +338,64 @@ async def test_a_401_after_revocation_takes_the_needs_reauth_path(
         await with_access_token(keeper, realm, company_name)
     assert (await stored(session_factory, realm)).status == "needs_reauth"
     assert json.loads(notices[0].content)["realm_id"] == realm
+
+
+async def test_a_refresh_answered_504_is_retried_with_the_stored_token(
+    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+) -> None:
+    # The emulator applies the refresh and answers it as a gateway that timed out (504).
+    # Intuit has not rotated the refresh token yet: one more call with it recovers the pair.
+    realm, minted = await connect_realm(
+        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+    )
+    await admin.post("/admin/oauth/lose-refresh-replies", json={"count": 1})
+    token = await access_token(keeper, realm)
+
+    assert transport.token_calls == 2
+    row = await stored(session_factory, realm)
+    assert row.status == "active"
+    assert row.refresh_failures == 0
+    assert token.get_secret_value() != minted["access_token"]
+    assert read_tokens(row, keeper.cipher)[0] == token
+    assert notices == []
+
+
+async def test_a_refresh_answered_504_after_rotation_needs_reauth_with_that_reason(
+    keeper: TokenKeeper,
+    admin: httpx.AsyncClient,
+    emulator: FastAPI,
+    session_factory: Factory,
+    transport: LosesAnswers,
+) -> None:
+    store_of(emulator).config.refresh_rotation_seconds = 0  # the lost answer carried a new token
+    realm, _ = await connect_realm(
+        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+    )
+    await admin.post("/admin/oauth/lose-refresh-replies", json={"count": 1})
+    with pytest.raises(ConnectionUnavailable) as caught:
+        await access_token(keeper, realm)
+
+    assert caught.value.status == "needs_reauth"
+    assert transport.token_calls == 2  # the stored token was tried once more, not more
+    row = await stored(session_factory, realm)
+    assert row.status == "needs_reauth"
+    notice = json.loads(notices[0].content)
+    assert notice["error"] == "invalid_grant"
+    assert "lost after Intuit rotated" in notice["detail"]
+
+
+async def test_two_refreshes_answered_504_change_nothing(
+    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+) -> None:
+    realm, minted = await connect_realm(
+        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+    )
+    await admin.post("/admin/oauth/lose-refresh-replies", json={"count": 2})
+    with pytest.raises(RefreshFailed) as caught:
+        await access_token(keeper, realm)
+
+    assert caught.value.failure.answer_lost
+    assert transport.token_calls == 2
+    row = await stored(session_factory, realm)
+    assert row.status == "active"
+    assert read_tokens(row, keeper.cipher)[1].get_secret_value() == minted["refresh_token"]

@@ -262,9 +262,31 @@ async def test_a_lost_refresh_answer_still_rotates(web: tuple[httpx.AsyncClient,
     lost = await token_call(
         client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
     )
+    # What a client sees when the gateway in front of the token service gives up: nginx's
+    # HTML 504 page, not an OAuth error body.
     assert lost.status_code == 504
+    assert lost.headers["content-type"].startswith("text/html")
+    assert "504 Gateway Time-out" in lost.text
     # The grant rotated behind the lost answer: the old refresh token is dead now.
     stale = await token_call(
         client, grant_type="refresh_token", refresh_token=tokens["refresh_token"]
     )
     assert (stale.status_code, stale.json()["error"]) == (400, "invalid_grant")
+
+
+async def test_token_answers_carry_intuit_tid_as_intuit_sends_it(
+    web: tuple[httpx.AsyncClient, Store],
+) -> None:
+    # Intuit's token endpoint spells it `intuit_tid` (oauth-jsclient's recorded mocks), unlike
+    # the Accounting API's `Intuit-Tid`.
+    client, _ = web
+    redirect = await consent(client)
+    issued = await token_call(
+        client, grant_type="authorization_code", code=redirect["code"], redirect_uri=REDIRECT
+    )
+    refused = await token_call(client, grant_type="refresh_token", refresh_token="unknown")
+    for answer in (issued, refused):
+        names = [name.lower() for name, _ in answer.headers.raw]
+        assert b"intuit_tid" in names
+        assert b"intuit-tid" not in names
+    assert (issued.status_code, refused.status_code) == (200, 400)

@@ -4,6 +4,7 @@ the emulator must have the recorded answer's status, keys and JSON types."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from tests.emulator.conftest import Qbo, fault_code, recorded
@@ -207,3 +208,19 @@ async def test_token_answers_match_intuit_mocks(qbo: Qbo) -> None:
     assert not shape_diff(response.json(), recorded("errorResponse.json")["json"])
     assert response.json()["error"] == "invalid_grant"
     assert "intuit_tid" in response.headers
+
+
+async def test_answers_carry_the_intuit_tid_header_as_recorded(qbo: Qbo) -> None:
+    # 50 of the 51 recorded Accounting API answers carry `Intuit-Tid: 1-5f7349e0-...`
+    # (a dash, not `intuit_tid`), successes and Faults alike.
+    ok = await qbo.post("customer", {"DisplayName": "Tid Check"})
+    refused = await qbo.post("customer", {"DisplayName": "Tid Check"})
+    query = {"bId": "1", "Query": "select * from Item"}
+    batch = await qbo.post("batch", {"BatchItemRequest": [query]})
+    unauthorised = await qbo.client.get(f"{qbo.base}/customer/1")
+    for answer in (ok, refused, batch, unauthorised):
+        names = [name for name, _ in answer.headers.raw]
+        assert b"intuit-tid" in [n.lower() for n in names], names
+        assert b"intuit_tid" not in [n.lower() for n in names]
+        assert re.fullmatch(r"1-[0-9a-f]{8}-[0-9a-f]{24}", answer.headers["intuit-tid"])
+    assert (ok.status_code, refused.status_code, unauthorised.status_code) == (200, 400, 401)

@@ -248,7 +248,7 @@ async def test_ids_sync_tokens_strings_amounts_decimals(qbo: Qbo) -> None:
     assert created.endswith("-07:00")
     assert "T" in created
     assert response.json()["time"].count(".") == 1
-    assert "intuit_tid" in response.headers
+    assert "intuit-tid" in response.headers  # `Intuit-Tid`, as recorded
 
 
 async def test_payment_reduces_balance_and_bumps_invoice(qbo: Qbo) -> None:

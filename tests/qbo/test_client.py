@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,10 +15,14 @@ from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
 from app.emulator.app import create_app as create_emulator
 from app.emulator.config import EmulatorConfig
 from app.qbo.client import QboClient
-from app.qbo.errors import Category, QboError
+from app.qbo.errors import Category, QboError, classify_item
 from app.sync.payloads import body_json
 
 BASE = "https://sandbox-quickbooks.api.intuit.com/v3/company/123"
+FIXTURES = Path(__file__).parent / "fixtures"
+# The header and value QBO's sandbox sent with the recorded batch answer (qbo_api VCR
+# cassette `batch/basic.yml`, September 2020): `Intuit-Tid`, not `intuit_tid`.
+RECORDED_TID = ("Intuit-Tid", "1-5f734f0e-58baa045003ab251111c54e6")
 SANDBOX = Settings(
     _env_file=None,
     qbo_environment="sandbox",
@@ -104,6 +109,33 @@ async def test_faults_are_classified_even_inside_a_200() -> None:
     with pytest.raises(QboError) as inside:
         await client().read("Customer", "2")
     assert inside.value.category is Category.STALE
+
+
+@respx.mock
+async def test_batch_items_keep_the_intuit_tid_header_qbo_sends() -> None:
+    recorded = (FIXTURES / "batch__basic__0.response.json").read_bytes()
+    header, tid = RECORDED_TID
+    respx.post(f"{BASE}/batch").respond(
+        200, content=recorded, headers={header: tid, "Content-Type": "application/json"}
+    )
+    answers = await client().batch(['{"bId":"bid1"}'], "batch-1")
+
+    by_bid = {a["bId"]: a for a in answers}
+    for bid in ("bid2", "bid3"):  # the two items that hold a Fault
+        error = classify_item(by_bid[bid])
+        assert error is not None
+        assert error.intuit_tid == tid
+
+
+@pytest.mark.parametrize("header", ["Intuit-Tid", "intuit_tid"])
+@respx.mock
+async def test_a_fault_keeps_the_intuit_tid_under_either_spelling(header: str) -> None:
+    recorded = (FIXTURES / "error__401__0.response.json").read_bytes()
+    respx.get(f"{BASE}/customer/1").respond(401, content=recorded, headers={header: "1-5f7349e0"})
+    with pytest.raises(QboError) as caught:
+        await client().read("Customer", "1")
+    assert caught.value.category is Category.AUTH
+    assert caught.value.intuit_tid == "1-5f7349e0"
 
 
 async def test_requestid_longer_than_fifty_characters_is_refused() -> None:

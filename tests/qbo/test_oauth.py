@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import respx
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -14,9 +15,31 @@ from app.config import Settings
 from app.emulator.app import create_app as create_emulator
 from app.emulator.app import store_of
 from app.emulator.config import EmulatorConfig
-from app.qbo.oauth import IntuitOAuth, OAuthFailure
+from app.qbo.oauth import Endpoints, IntuitOAuth, OAuthFailure
 
 EMULATOR = "http://emulator.test"
+INTUIT = Endpoints(
+    "https://appcenter.intuit.com/connect/oauth2",
+    "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+    "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
+)
+# The token endpoint's answers carry `intuit_tid` (intuit/oauth-jsclient test mocks,
+# `tokenResponse.json` / `errorResponse.json`); the Accounting API's carry `Intuit-Tid`.
+TID_SPELLINGS = ["intuit_tid", "Intuit-Tid"]
+TOKEN_ANSWER = {
+    "expires_in": 3600,
+    "token_type": "bearer",
+    "x_refresh_token_expires_in": 8726400,
+    "refresh_token": "sample_refresh_token",
+    "access_token": "sample_access_token",
+}
+
+
+def intuit_oauth() -> IntuitOAuth:
+    settings = Settings(
+        _env_file=None, qbo_environment="sandbox", qbo_client_id="id", qbo_client_secret="s"
+    )
+    return IntuitOAuth(settings, INTUIT, None)
 
 
 @pytest.fixture
@@ -104,3 +127,74 @@ async def test_discovery_failure_is_reported() -> None:
     with pytest.raises(OAuthFailure) as caught:
         await IntuitOAuth.discover(settings, transport)
     assert caught.value.error == "discovery"
+
+
+@pytest.mark.parametrize("header", TID_SPELLINGS)
+@respx.mock
+async def test_a_token_answer_keeps_its_intuit_tid(header: str) -> None:
+    respx.post(INTUIT.token).respond(200, json=TOKEN_ANSWER, headers={header: "1234-1234-1234-123"})
+    tokens = await intuit_oauth().refresh(SecretStr("sample_refresh_token"))
+    assert tokens.intuit_tid == "1234-1234-1234-123"
+
+
+@pytest.mark.parametrize("header", TID_SPELLINGS)
+@respx.mock
+async def test_a_refused_refresh_keeps_its_intuit_tid(header: str) -> None:
+    respx.post(INTUIT.token).respond(
+        400,
+        json={"error_description": "Token invalid", "error": "invalid_grant"},
+        headers={header: "1234-1234-1234-123"},
+    )
+    with pytest.raises(OAuthFailure) as caught:
+        await intuit_oauth().refresh(SecretStr("sample_refresh_token"))
+    assert caught.value.invalid_grant
+    assert caught.value.intuit_tid == "1234-1234-1234-123"
+
+
+@pytest.mark.parametrize("header", TID_SPELLINGS)
+@respx.mock
+async def test_a_failed_revoke_keeps_its_intuit_tid(header: str) -> None:
+    respx.post(INTUIT.revocation).respond(503, headers={header: "1234-1234-1234-123"})
+    with pytest.raises(OAuthFailure) as caught:
+        await intuit_oauth().revoke(SecretStr("sample_refresh_token"))
+    assert caught.value.intuit_tid == "1234-1234-1234-123"
+
+
+GATEWAY_TIMEOUT = (
+    "<html><head><title>504 Gateway Time-out</title></head><body>"
+    "<center><h1>504 Gateway Time-out</h1></center></body></html>"
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(504, text=GATEWAY_TIMEOUT, headers={"Content-Type": "text/html"}),
+        httpx.Response(504, json={"error": "gateway_timeout"}),
+        httpx.ReadTimeout("no answer"),
+        httpx.RemoteProtocolError("connection reset"),
+    ],
+    ids=["504-html", "504-json", "read-timeout", "reset"],
+)
+@respx.mock
+async def test_a_lost_token_answer_says_intuit_may_have_rotated(
+    answer: httpx.Response | Exception,
+) -> None:
+    respx.post(INTUIT.token).mock(side_effect=[answer])
+    with pytest.raises(OAuthFailure) as caught:
+        await intuit_oauth().refresh(SecretStr("sample_refresh_token"))
+    assert caught.value.answer_lost
+    assert caught.value.retryable
+    assert not caught.value.invalid_grant
+    assert "sample_refresh_token" not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+@respx.mock
+async def test_a_server_error_of_the_token_endpoint_is_no_lost_answer(status: int) -> None:
+    respx.post(INTUIT.token).respond(status, text="<html>error</html>")
+    with pytest.raises(OAuthFailure) as caught:
+        await intuit_oauth().refresh(SecretStr("sample_refresh_token"))
+    assert caught.value.error == "server_error"
+    assert caught.value.retryable
+    assert not caught.value.answer_lost
