@@ -175,11 +175,21 @@ async def pump_realm(deps: SyncDeps, realm_id: str) -> PumpResult:
     pump = _Pump(deps, realm_id, time.monotonic() + SLICE_SECONDS)
     await pump.prefill()
     lanes = max(deps.settings.qbo_limit_in_flight - 1, 1)
-    tasks = [pump.single_lane() for _ in range(lanes)]
+    work = [pump.single_lane() for _ in range(lanes)]
     if deps.settings.qbo_batch_size >= 2:
         # First, so that a backlog found at the start goes out as a batch.
-        tasks.insert(0, pump.batch_lane())
-    await asyncio.gather(*tasks)
+        work.insert(0, pump.batch_lane())
+    tasks = [asyncio.ensure_future(lane) for lane in work]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        # One lane failed (or the job was cancelled): the others end with the job, never
+        # after it, on a worker that may be closing its connections. Their records' locks
+        # and `syncing` states are what a stopped worker leaves, and are recovered as such.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     if pump.stop_for is not None:
         return PumpResult(pump.handled, pump.stop_for)
     if time.monotonic() >= pump.deadline:

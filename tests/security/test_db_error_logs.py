@@ -169,9 +169,7 @@ async def test_an_unhandled_database_error_of_a_worker_is_logged_once_without_pa
     app: FastAPI,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One lane, no batch lane: an unhandled error in one lane leaves the pump's other lanes
-    # running past the job (they then reopen Redis connections of the closed worker).
-    settings = sync_settings.model_copy(update={"qbo_limit_in_flight": 1, "qbo_batch_size": 1})
+    settings = sync_settings
     realm = await connect(books, settings, session_factory)
     marker = secrets.token_hex(8)
     event = unique_customer("cust-0001", marker)
