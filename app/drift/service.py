@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import and_, exists, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -494,27 +494,31 @@ async def echo_of_ours(session: AsyncSession, sight: Sight, mapping: EntityMappi
 async def write_in_flight(session: AsyncSession, sight: Sight, mapping: EntityMapping) -> bool:
     """Whether a write of ours that may have made this change is still being recorded:
     QBO answered it, but its event (`syncing` until the mapping is stored, in the same
-    transaction) has not committed yet."""
-    writers = WRITERS.get(mapping.entity_type, ())
-    rows = await session.execute(
-        select(Event.entity_type, Event.external_id, Event.payload).where(
-            Event.realm_id == sight.realm_id,
-            Event.status == EventStatus.SYNCING.value,
-            Event.entity_type.in_((mapping.entity_type, *writers)),
+    transaction) has not committed yet. One EXISTS query: the payloads stay in PostgreSQL."""
+    ext = mapping.external_id
+    data = Event.payload["data"]
+    writes = [and_(Event.entity_type == mapping.entity_type, Event.external_id == ext)]
+    if mapping.entity_type == "customer":
+        writes.append(
+            and_(
+                Event.entity_type.in_(WRITERS["customer"]),
+                data["customer_external_id"].astext == ext,
+            )
+        )
+    elif mapping.entity_type == "invoice":
+        writes.append(
+            and_(
+                Event.entity_type.in_(WRITERS["invoice"]),
+                data["applied_to"].contains([{"invoice_external_id": ext}]),
+            )
+        )
+    found = await session.scalar(
+        select(
+            exists().where(
+                Event.realm_id == sight.realm_id,
+                Event.status == EventStatus.SYNCING.value,
+                or_(*writes),
+            )
         )
     )
-    for row in rows:
-        if row.entity_type == mapping.entity_type:
-            if row.external_id == mapping.external_id:
-                return True
-            continue
-        data = (row.payload or {}).get("data") or {}
-        if mapping.entity_type == "customer":
-            if data.get("customer_external_id") == mapping.external_id:
-                return True
-        elif any(
-            isinstance(a, dict) and a.get("invoice_external_id") == mapping.external_id
-            for a in data.get("applied_to") or []
-        ):
-            return True
-    return False
+    return bool(found)
