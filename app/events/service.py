@@ -221,10 +221,8 @@ WITH RECURSIVE retried AS (
         AND (CAST(:source AS text) IS NULL OR source = CAST(:source AS text))
     RETURNING realm_id, entity_type, external_id
 ), dependents(id, realm_id, record) AS (
-    SELECT e.id, e.realm_id, e.entity_type || ':' || e.external_id
-    FROM events e JOIN retried r ON e.realm_id = r.realm_id
-        AND e.last_error ->> 'parent' = r.entity_type || ':' || r.external_id
-    WHERE e.status = 'dead' AND e.id <> :id AND e.last_error ->> 'category' = 'dependency'
+    -- Seeded with the retried record (no event id); `record` is the engine's waiting_key.
+    SELECT CAST(NULL AS uuid), r.realm_id, r.entity_type || ':' || r.external_id FROM retried r
     UNION
     SELECT e.id, e.realm_id, e.entity_type || ':' || e.external_id
     FROM events e JOIN dependents d ON e.realm_id = d.realm_id
@@ -234,7 +232,7 @@ WITH RECURSIVE retried AS (
     UPDATE events SET status = 'pending', attempts = 0, replays = replays + 1,
         failing_since = NULL, waiting_for = NULL, next_attempt_at = :now, updated_at = :now,
         note = CAST(:note AS text)
-    WHERE id IN (SELECT id FROM dependents)
+    WHERE id IN (SELECT id FROM dependents WHERE id IS NOT NULL)
     RETURNING realm_id, entity_type, external_id
 )
 SELECT realm_id, entity_type, external_id, true AS retried FROM retried
