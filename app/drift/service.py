@@ -35,6 +35,7 @@ from app.drift.owned import (
     whole_second,
 )
 from app.events.models import Event, EventStatus
+from app.events.references import applied_to, names_customer
 from app.events.service import EntityKey, payload_hash
 from app.mappings.models import EntityMapping
 from app.qbo.errors import Category, QboError
@@ -496,20 +497,19 @@ async def write_in_flight(session: AsyncSession, sight: Sight, mapping: EntityMa
     QBO answered it, but its event (`syncing` until the mapping is stored, in the same
     transaction) has not committed yet. One EXISTS query: the payloads stay in PostgreSQL."""
     ext = mapping.external_id
-    data = Event.payload["data"]
     writes = [and_(Event.entity_type == mapping.entity_type, Event.external_id == ext)]
     if mapping.entity_type == "customer":
         writes.append(
             and_(
                 Event.entity_type.in_(WRITERS["customer"]),
-                data["customer_external_id"].astext == ext,
+                names_customer(Event, ext),
             )
         )
     elif mapping.entity_type == "invoice":
         writes.append(
             and_(
                 Event.entity_type.in_(WRITERS["invoice"]),
-                data["applied_to"].contains([{"invoice_external_id": ext}]),
+                applied_to(Event, ext),
             )
         )
     found = await session.scalar(

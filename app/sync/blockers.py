@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.events.models import Event, EventStatus
+from app.events.references import applied_to, has_item, names_customer
 
 OPEN = (
     EventStatus.PENDING.value,
@@ -41,31 +42,18 @@ OPEN = (
 )
 
 
-Match = Callable[[Any], ColumnElement[bool]]
-
-
-def _customer_is(external_id: str) -> Match:
-    return lambda e: e.payload["data"]["customer_external_id"].astext == external_id
-
-
-def _has_item(external_id: str) -> Match:
-    return lambda e: e.payload["data"]["lines"].contains([{"item_external_id": external_id}])
-
-
-def _applied_to(external_id: str) -> Match:
-    return lambda e: e.payload["data"]["applied_to"].contains(
-        [{"invoice_external_id": external_id}]
-    )
+# How an event (of `events` or an alias) refers to a record's external id.
+Match = Callable[[Any, str], ColumnElement[bool]]
 
 
 def _rule(event: Event) -> tuple[tuple[str, ...], Match] | None:
     """Which records' events come first, and how they refer to the event's record."""
     if event.entity_type == "customer" and event.operation == "deactivated":
-        return ("invoice", "payment"), _customer_is(event.external_id)
+        return ("invoice", "payment"), names_customer
     if event.entity_type == "item" and event.operation == "deactivated":
-        return ("invoice",), _has_item(event.external_id)
+        return ("invoice",), has_item
     if event.entity_type == "invoice" and event.operation in ("voided", "deleted"):
-        return ("payment",), _applied_to(event.external_id)
+        return ("payment",), applied_to
     return None
 
 
@@ -94,7 +82,7 @@ async def earlier_references(
         upsert.entity_type == Event.entity_type,
         upsert.external_id == Event.external_id,
         upsert.operation == "upserted",
-        refers(upsert),
+        refers(upsert, event.external_id),
     )
     query = select(
         Event.id, Event.entity_type, Event.external_id, Event.operation, Event.occurred_at
@@ -104,7 +92,7 @@ async def earlier_references(
         Event.entity_type.in_(kinds),
         Event.occurred_at <= event.occurred_at,
         or_(
-            and_(Event.operation == "upserted", refers(Event)),
+            and_(Event.operation == "upserted", refers(Event, event.external_id)),
             and_(Event.operation != "upserted", through_upserts),
         ),
     )

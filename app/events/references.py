@@ -1,0 +1,27 @@
+"""How an event's payload refers to other records, as SQL conditions on `events` (or an
+alias of it): which invoices and payments name a customer, which invoices carry an item,
+which payments are applied to an invoice. The sync engine orders events by them
+(app.sync.blockers); drift asks which writes in flight may have changed a record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement
+
+
+def names_customer(events: Any, external_id: str) -> ColumnElement[bool]:
+    """An invoice or payment of the customer `external_id`."""
+    return events.payload["data"]["customer_external_id"].astext == external_id  # type: ignore[no-any-return]
+
+
+def has_item(events: Any, external_id: str) -> ColumnElement[bool]:
+    """An invoice with a line of the item `external_id`."""
+    return events.payload["data"]["lines"].contains([{"item_external_id": external_id}])  # type: ignore[no-any-return]
+
+
+def applied_to(events: Any, external_id: str) -> ColumnElement[bool]:
+    """A payment applied to the invoice `external_id`."""
+    return events.payload["data"]["applied_to"].contains(  # type: ignore[no-any-return]
+        [{"invoice_external_id": external_id}]
+    )
