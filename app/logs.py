@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeGuard
 
 # Context fields a log call may pass in `extra=` and that are worth keeping.
 CONTEXT_FIELDS = (
@@ -151,7 +151,7 @@ def _safe_args(args: Any) -> Any:
     return args
 
 
-def _unsafe(value: object) -> bool:
+def _unsafe(value: object) -> TypeGuard[BaseException]:
     return isinstance(value, BaseException) and is_database_error(value)
 
 
@@ -159,7 +159,7 @@ def message_of(record: logging.LogRecord) -> str:
     """The record's message, database errors in its arguments described safely, cut to
     MAX_MESSAGE_CHARS."""
     msg: object = record.msg
-    if isinstance(msg, BaseException) and is_database_error(msg):
+    if _unsafe(msg):
         msg = describe_error(msg)
     args = _safe_args(record.args)
     try:
