@@ -169,8 +169,7 @@ async def test_an_unhandled_database_error_of_a_worker_is_logged_once_without_pa
     app: FastAPI,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = sync_settings
-    realm = await connect(books, settings, session_factory)
+    realm = await connect(books, sync_settings, session_factory)
     marker = secrets.token_hex(8)
     event = unique_customer("cust-0001", marker)
     event["realm_id"] = realm
@@ -180,10 +179,10 @@ async def test_an_unhandled_database_error_of_a_worker_is_logged_once_without_pa
     # The customer reaches QBO; storing its mapping (with the fields QBO answered) fails.
     with captured(monkeypatch) as logs:
         async with failing_inserts(app.state.engine, "entity_mappings"):
-            ctx = {"settings": settings, "session_factory": session_factory, "redis": redis}
+            ctx = {"settings": sync_settings, "session_factory": session_factory, "redis": redis}
             await sweep_due_events(ctx)
             worker = create_worker(
-                worker_settings(settings, books.transport),
+                worker_settings(sync_settings, books.transport),
                 burst=True,
                 poll_delay=0.01,
                 cron_jobs=[],
