@@ -15,6 +15,7 @@ from app.callbacks.service import hint_deliveries
 from app.connections.models import Connection
 from app.connections.refresh import ConnectionUnavailable, RefreshFailed
 from app.db import utcnow
+from app.drift.echoes import settle_echoes
 from app.drift.models import CdcCheckpoint, FoundBy
 from app.drift.owned import ENTITY_TYPES
 from app.drift.service import (
@@ -80,9 +81,11 @@ async def process_realm_changes(deps: SyncDeps, realm_id: str) -> int:
     while True:
         async with _session(deps) as session, session.begin():
             sights = await claim_changes(session, realm_id)
+            settled = await settle_echoes(session, sights)
         if not sights:
             return handled
-        for sight in sights:
+        handled += len(settled)
+        for sight in (s for s in sights if s.id not in settled):
             try:
                 await handle_sight(deps, sight)
             except BudgetWait as wait:

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.callbacks.service import enqueue_notice
 from app.connections.models import Connection, ConnectionStatus
 from app.db import BulkInsert, utcnow
+from app.drift.echoes import WRITERS, moved_by, writers_in
 from app.drift.models import ChangeStatus, Drift, QboChange, UnmappedRecord
 from app.drift.owned import (
     ENTITY_TYPES,
@@ -31,7 +32,6 @@ from app.drift.owned import (
     classify,
     echo_of_own_write,
     owned_fields,
-    touched_by,
     whole_second,
 )
 from app.events.models import Event, EventStatus
@@ -424,10 +424,8 @@ def classify_sight(sight: Sight, mapping: EntityMapping, record: dict[str, Any] 
 
 # -- webhooks of our own writes ---------------------------------------------------------
 
+
 # Whose writes change which records besides their own (app.drift.owned.touched_by).
-WRITERS = {"customer": ("invoice", "payment"), "invoice": ("payment",)}
-
-
 async def echo_of_ours(session: AsyncSession, sight: Sight, mapping: EntityMapping) -> str | None:
     """Why a webhook's change is a write of ours coming back, with no need to read the
     record, or None when it may be someone else's. Call it holding the record's sync lock
@@ -454,42 +452,10 @@ async def echo_of_ours(session: AsyncSession, sight: Sight, mapping: EntityMappi
         mapping.qbo_updated_at = sight.changed_at
     if reason is not None or sight.operation != "Update" or sight.changed_at is None:
         return reason
-    writers = WRITERS.get(mapping.entity_type)
-    if not writers:
+    if mapping.entity_type not in WRITERS:
         return None
-    second = whole_second(sight.changed_at)
-    within = (second, second + timedelta(seconds=1))
-    written = select(EntityMapping).where(
-        EntityMapping.realm_id == sight.realm_id,
-        EntityMapping.entity_type.in_(("invoice", "payment")),
-        EntityMapping.qbo_updated_at >= within[0],
-        EntityMapping.qbo_updated_at < within[1],
-    )
-    # Deletions of ours announced in that second whose notification is not handled yet.
-    deleted = select(QboChange.entity, QboChange.qbo_id).where(
-        QboChange.realm_id == sight.realm_id,
-        QboChange.status == ChangeStatus.PENDING.value,
-        QboChange.operation == "Delete",
-        QboChange.entity.in_(("Invoice", "Payment")),
-        QboChange.changed_at >= within[0],
-        QboChange.changed_at < within[1],
-    )
-    gone = {(ENTITY_TYPES[e], q) for e, q in await session.execute(deleted.limit(1000))}
-    candidates = list(await session.scalars(written.limit(1000)))
-    if gone:
-        candidates += await session.scalars(
-            select(EntityMapping).where(
-                EntityMapping.realm_id == sight.realm_id,
-                tuple_(EntityMapping.entity_type, EntityMapping.qbo_id).in_(gone),
-                EntityMapping.qbo_last_write == "Delete",
-            )
-        )
-    for writer in candidates:
-        if writer.entity_type in writers and (sight.entity, sight.qbo_id) in touched_by(
-            writer.entity_type, writer.qbo_owned
-        ):
-            return f"changed by our write of {writer.entity_type} {writer.external_id!r}"
-    return None
+    writers = await writers_in(session, sight.realm_id, [sight.changed_at])
+    return moved_by(sight, mapping.entity_type, writers[whole_second(sight.changed_at)])
 
 
 async def write_in_flight(session: AsyncSession, sight: Sight, mapping: EntityMapping) -> bool:

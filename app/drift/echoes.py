@@ -1,0 +1,255 @@
+"""Our own writes coming back as webhooks, settled a claimed batch at a time.
+
+Every write of ours is announced by Intuit's webhook, and so is every record whose
+LastUpdatedTime it moved (an invoice's customer, a payment's invoices): about three
+notifications per synced record. Most are plainly ours from what the mapping holds, and
+deciding so needs neither QBO nor the record's sync lock, because the answer is only ever
+"ours": a change the stored mapping proves is our last write, older than it, or made by
+our write of an invoice or payment in that second. Whatever this cannot prove goes on to
+`handle_sight`, which takes the lock, waits for a write being recorded and reads QBO.
+
+The only state a decision changes is the mapping's `qbo_echoed` flag (a second change in
+the second of our write is someone else's). It is set compare-and-set on the write it was
+read with, so a write recorded meanwhile makes the sighting fall back to the careful path
+instead of being marked against the wrong write.
+
+Intuit's notification says which record, the operation and `lastUpdated`
+(https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, cast
+
+from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.drift.models import ChangeStatus, FoundBy, QboChange
+from app.drift.owned import ENTITY_TYPES, Json, echo_of_own_write, touched_by, whole_second
+from app.mappings.models import EntityMapping
+
+# Whose writes move a record's LastUpdatedTime in QBO: an invoice or a payment of ours
+# moves its customer's, a payment the invoices it pays.
+WRITERS = {"customer": ("invoice", "payment"), "invoice": ("payment",)}
+# At most this many writes of ours looked at per second of a change (as many as a batch).
+WRITERS_PER_SECOND = 1000
+
+
+class Noticed(Protocol):
+    """What settling needs of a sighting (`app.drift.service.Sight` has it)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def realm_id(self) -> str: ...
+    @property
+    def entity(self) -> str: ...
+    @property
+    def qbo_id(self) -> str: ...
+    @property
+    def operation(self) -> str: ...
+    @property
+    def changed_at(self) -> datetime | None: ...
+    @property
+    def found_by(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """A write of ours that may have moved other records: its mapping's owned fields."""
+
+    entity_type: str
+    external_id: str
+    qbo_owned: Json | None
+
+
+def moved_by(sight: Noticed, entity_type: str, writers: Iterable[Writer]) -> str | None:
+    """Why an `Update` of a record of `entity_type` is QBO moving it for a write of ours
+    to an invoice or payment stamped in the same second, or None."""
+    kinds = WRITERS.get(entity_type, ())
+    for writer in writers:
+        if writer.entity_type in kinds and (sight.entity, sight.qbo_id) in touched_by(
+            writer.entity_type, writer.qbo_owned
+        ):
+            return f"changed by our write of {writer.entity_type} {writer.external_id!r}"
+    return None
+
+
+def _second(moment: datetime) -> tuple[datetime, datetime]:
+    start = whole_second(moment)
+    return start, start + timedelta(seconds=1)
+
+
+async def writers_in(
+    session: AsyncSession, realm_id: str, moments: Iterable[datetime]
+) -> dict[datetime, list[Writer]]:
+    """Our writes of invoices and payments stamped in each whole second of `moments`,
+    including deletions of ours announced then whose notification is not handled yet
+    (a deletion's answer carries no time: its notification's is QBO's moment of it)."""
+    seconds = sorted({whole_second(m) for m in moments})
+    if not seconds:
+        return {}
+    ranges = [_second(s) for s in seconds]
+    found: dict[datetime, list[Writer]] = {s: [] for s in seconds}
+    written = await session.execute(
+        select(
+            EntityMapping.entity_type,
+            EntityMapping.external_id,
+            EntityMapping.qbo_owned,
+            EntityMapping.qbo_updated_at,
+        )
+        .where(
+            EntityMapping.realm_id == realm_id,
+            EntityMapping.entity_type.in_(("invoice", "payment")),
+            or_(
+                *(
+                    and_(EntityMapping.qbo_updated_at >= a, EntityMapping.qbo_updated_at < b)
+                    for a, b in ranges
+                )
+            ),
+        )
+        .limit(WRITERS_PER_SECOND * len(seconds))
+    )
+    for entity_type, external_id, owned, at in written:
+        if at is None:
+            continue
+        found[whole_second(at)].append(Writer(entity_type, external_id, owned))
+    deleted = await session.execute(
+        select(QboChange.entity, QboChange.qbo_id, QboChange.changed_at)
+        .where(
+            QboChange.realm_id == realm_id,
+            QboChange.status == ChangeStatus.PENDING.value,
+            QboChange.operation == "Delete",
+            QboChange.entity.in_(("Invoice", "Payment")),
+            or_(*(and_(QboChange.changed_at >= a, QboChange.changed_at < b) for a, b in ranges)),
+        )
+        .limit(WRITERS_PER_SECOND * len(seconds))
+    )
+    gone: dict[tuple[str, str], list[datetime]] = {}
+    for entity, qbo_id, at in deleted:
+        if at is None:
+            continue
+        gone.setdefault((ENTITY_TYPES[entity], qbo_id), []).append(whole_second(at))
+    if gone:
+        rows = await session.execute(
+            select(
+                EntityMapping.entity_type,
+                EntityMapping.qbo_id,
+                EntityMapping.external_id,
+                EntityMapping.qbo_owned,
+            ).where(
+                EntityMapping.realm_id == realm_id,
+                tuple_(EntityMapping.entity_type, EntityMapping.qbo_id).in_(list(gone)),
+                EntityMapping.qbo_last_write == "Delete",
+            )
+        )
+        for entity_type, qbo_id, external_id, owned in rows:
+            for second in gone[(entity_type, qbo_id)]:
+                found[second].append(Writer(entity_type, external_id, owned))
+    return found
+
+
+@dataclass(slots=True)
+class _Mapped:
+    id: uuid.UUID
+    entity_type: str
+    last_write: str | None
+    written_at: datetime | None
+    echoed: bool
+
+
+async def settle_echoes(session: AsyncSession, sights: Sequence[Noticed]) -> set[uuid.UUID]:
+    """Mark `done` the webhook sightings of one realm that are provably our own writes
+    coming back; returns their ids. The rest are left as they are, for `handle_sight`."""
+    webhook = [
+        s
+        for s in sights
+        if s.entity in ENTITY_TYPES and s.found_by != FoundBy.CDC.value and s.changed_at
+    ]
+    if not webhook:
+        return set()
+    realm_id = webhook[0].realm_id
+    keys = {(ENTITY_TYPES[s.entity], s.qbo_id) for s in webhook}
+    rows = await session.execute(
+        select(
+            EntityMapping.id,
+            EntityMapping.entity_type,
+            EntityMapping.qbo_id,
+            EntityMapping.qbo_last_write,
+            EntityMapping.qbo_updated_at,
+            EntityMapping.qbo_echoed,
+        ).where(
+            EntityMapping.realm_id == realm_id,
+            tuple_(EntityMapping.entity_type, EntityMapping.qbo_id).in_(list(keys)),
+        )
+    )
+    mapped = {(r[1], r[2]): _Mapped(r[0], r[1], r[3], r[4], r[5]) for r in rows}
+    reasons: dict[uuid.UUID, str] = {}
+    own: dict[uuid.UUID, tuple[uuid.UUID, datetime]] = {}  # sighting -> (mapping, its write)
+    unproven: list[tuple[Noticed, str]] = []
+    for sight in webhook:
+        mapping = mapped.get((ENTITY_TYPES[sight.entity], sight.qbo_id))
+        if mapping is None:
+            continue
+        reason = echo_of_own_write(
+            sight.operation,
+            sight.changed_at,
+            mapping.last_write,
+            mapping.written_at,
+            mapping.echoed,
+        )
+        if reason == "our own write" and mapping.written_at is not None:
+            mapping.echoed = True  # a second change in that second is someone else's
+            own[sight.id] = (mapping.id, mapping.written_at)
+            reasons[sight.id] = reason
+        elif reason == "an older version than our last write":
+            reasons[sight.id] = reason
+        elif reason is None and sight.operation == "Update" and mapping.entity_type in WRITERS:
+            unproven.append((sight, mapping.entity_type))
+    if unproven:
+        writers = await writers_in(
+            session, realm_id, (s.changed_at for s, _ in unproven if s.changed_at)
+        )
+        for sight, entity_type in unproven:
+            assert sight.changed_at is not None
+            reason = moved_by(sight, entity_type, writers.get(whole_second(sight.changed_at), ()))
+            if reason is not None:
+                reasons[sight.id] = reason
+    if own:
+        marked = set(
+            await session.scalars(
+                update(EntityMapping)
+                .where(
+                    tuple_(EntityMapping.id, EntityMapping.qbo_updated_at).in_(
+                        list(set(own.values()))
+                    ),
+                    EntityMapping.qbo_echoed.is_(False),
+                )
+                .values(qbo_echoed=True)
+                .returning(EntityMapping.id)
+            )
+        )
+        for sight_id, (mapping_id, _) in own.items():
+            if mapping_id not in marked:
+                del reasons[sight_id]  # a write was recorded meanwhile: the careful path
+    if reasons:
+        changes = cast(Table, QboChange.__table__)
+        await session.execute(
+            update(changes)
+            .where(changes.c.id == bindparam("change_id"))
+            .values(
+                status=ChangeStatus.DONE.value,
+                result=bindparam("why"),
+                processed_at=utcnow(),
+            ),
+            [
+                {"change_id": sight_id, "why": f"no drift: {why} (not read)"}
+                for sight_id, why in reasons.items()
+            ],
+        )
+    return set(reasons)
