@@ -20,6 +20,15 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://qbo-sync.dev/problems/"
 
 
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses=` entries of a route's problem+json answers, in the order given
+    (the order is the document's: `openapi.yaml` is compared byte for byte)."""
+    return {
+        status: {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
+        for status in statuses
+    }
+
+
 class AppError(Exception):
     """Base of every error the API answers on purpose; carries its HTTP status and problem type."""
 

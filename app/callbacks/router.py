@@ -12,17 +12,15 @@ from app.callbacks.schemas import AttemptOut, CallbackIn, CallbackOut, DeliveryO
 from app.callbacks.targets import TargetRefused, check_registration, redact_url
 from app.deps import EventsReader, EventsWriter, SessionDep, SettingsDep
 from app.errors import (
-    PROBLEM_JSON,
     InvalidInput,
     NotFound,
     bad_cursor,
+    problem_responses,
     reject_unknown_parameters,
 )
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 
-PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
-ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
 NO_CALLBACK = "this API key's source has no callback; PUT /callbacks sets one"
 
 
@@ -37,7 +35,7 @@ def _out(callback: Any) -> CallbackOut:
 @router.put(
     "",
     response_model=CallbackOut,
-    responses={**ERRORS, 400: PROBLEM, 413: PROBLEM},
+    responses=problem_responses(401, 403, 422, 400, 413),
     summary="Set the callback of this API key's source",
 )
 async def put_callback(
@@ -66,7 +64,7 @@ async def put_callback(
 @router.get(
     "",
     response_model=CallbackOut,
-    responses={**ERRORS, 404: PROBLEM},
+    responses=problem_responses(401, 403, 422, 404),
     summary="The callback of this API key's source (never its secret)",
 )
 async def get_callback(request: Request, caller: EventsWriter, session: SessionDep) -> CallbackOut:
@@ -81,7 +79,7 @@ async def get_callback(request: Request, caller: EventsWriter, session: SessionD
     "",
     status_code=204,
     response_class=Response,
-    responses={**ERRORS, 404: PROBLEM},
+    responses=problem_responses(401, 403, 422, 404),
     summary="Remove the callback; its pending notices fail",
 )
 async def delete_callback(request: Request, caller: EventsWriter) -> Response:
@@ -101,7 +99,7 @@ LIST_PARAMETERS = frozenset({"status", "kind", "limit", "cursor"})
 @router.get(
     "/deliveries",
     response_model=DeliveryPage,
-    responses=ERRORS,
+    responses=problem_responses(401, 403, 422),
     summary="Notices to this API key's source, newest first, with every attempt",
 )
 async def list_deliveries(

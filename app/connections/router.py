@@ -15,7 +15,7 @@ from app.connections.crypto import TokenCipher
 from app.connections.pages import page
 from app.connections.schemas import ConnectionOut, ConnectionStarted, Disconnected
 from app.deps import ConnectionsAdmin, RedisDep, SettingsDep
-from app.errors import PROBLEM_JSON, NotFound, ServiceUnavailable
+from app.errors import NotFound, ServiceUnavailable, problem_responses
 from app.qbo.client import read_company
 from app.qbo.errors import QboError
 from app.qbo.limiter import BudgetWait
@@ -40,9 +40,6 @@ class RealmConvertor(Convertor[str]):
 
 register_url_convertor("realm", RealmConvertor())
 
-PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
-ERRORS: dict[int | str, dict[str, Any]] = {401: PROBLEM, 403: PROBLEM, 422: PROBLEM}
-
 
 async def get_oauth(request: Request) -> IntuitOAuth:
     """Intuit's OAuth client; 503 while its discovery document cannot be read."""
@@ -63,7 +60,10 @@ CipherDep = Annotated[TokenCipher, Depends(get_cipher)]
 
 
 @router.post(
-    "", status_code=201, response_model=ConnectionStarted, responses={**ERRORS, 503: PROBLEM}
+    "",
+    status_code=201,
+    response_model=ConnectionStarted,
+    responses=problem_responses(401, 403, 422, 503),
 )
 async def start(caller: ConnectionsAdmin, request: Request, oauth: OAuthDep) -> ConnectionStarted:
     """Begin connecting a company: open `authorization_url` in a browser within 10 minutes."""
@@ -83,7 +83,13 @@ HTML_PAGE: dict[str, Any] = {"content": {"text/html": {}}, "description": "A pag
     "/callback",
     response_class=HTMLResponse,
     summary="Where Intuit sends the browser back",
-    responses={400: HTML_PAGE, 403: HTML_PAGE, 422: PROBLEM, 502: HTML_PAGE, 503: PROBLEM},
+    responses={
+        400: HTML_PAGE,
+        403: HTML_PAGE,
+        **problem_responses(422),
+        502: HTML_PAGE,
+        **problem_responses(503),
+    },
 )
 async def callback(
     request: Request,
@@ -165,14 +171,18 @@ async def _revoke_unused(oauth: IntuitOAuth, refresh_token: SecretStr, realm_id:
         )
 
 
-@router.get("", response_model=list[ConnectionOut], responses=ERRORS)
+@router.get("", response_model=list[ConnectionOut], responses=problem_responses(401, 403, 422))
 async def list_all(caller: ConnectionsAdmin, request: Request) -> list[ConnectionOut]:
     """Every connection with its status; tokens are never returned."""
     async with request.app.state.session_factory() as session:
         return [ConnectionOut.of(c) for c in await service.list_connections(session)]
 
 
-@router.get("/{realm_id:realm}", response_model=ConnectionOut, responses={**ERRORS, 404: PROBLEM})
+@router.get(
+    "/{realm_id:realm}",
+    response_model=ConnectionOut,
+    responses=problem_responses(401, 403, 422, 404),
+)
 async def get_one(caller: ConnectionsAdmin, request: Request, realm_id: str) -> ConnectionOut:
     async with request.app.state.session_factory() as session:
         connection = await service.get_connection(session, realm_id)
@@ -184,7 +194,7 @@ async def get_one(caller: ConnectionsAdmin, request: Request, realm_id: str) -> 
 @router.delete(
     "/{realm_id:realm}",
     response_model=Disconnected,
-    responses={**ERRORS, 404: PROBLEM, 503: PROBLEM},
+    responses=problem_responses(401, 403, 422, 404, 503),
 )
 async def remove(
     caller: ConnectionsAdmin,

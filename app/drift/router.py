@@ -12,11 +12,10 @@ from sqlalchemy import select
 
 from app.deps import SessionDep, StatusReader
 from app.drift.models import Drift
-from app.errors import PROBLEM_JSON, InvalidInput, bad_cursor, reject_unknown_parameters
+from app.errors import InvalidInput, bad_cursor, problem_responses, reject_unknown_parameters
 from app.pagination import newest_first
 
 router = APIRouter(prefix="/drift", tags=["drift"])
-PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
 PARAMETERS = frozenset(
     {"realm_id", "entity_type", "external_id", "kind", "found_by", "since", "limit", "cursor"}
 )
@@ -77,7 +76,7 @@ def _since(value: str | None) -> datetime | None:
     return moment
 
 
-@router.get("", response_model=DriftPage, responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
+@router.get("", response_model=DriftPage, responses=problem_responses(401, 403, 422))
 async def list_drift(
     request: Request,
     caller: StatusReader,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,12 +18,12 @@ from app.deps import (
     SettingsDep,
 )
 from app.errors import (
-    PROBLEM_JSON,
     Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
     bad_cursor,
+    problem_responses,
     reject_unknown_parameters,
 )
 from app.events import repository, service
@@ -45,14 +45,8 @@ from app.worker.enqueue import enqueue_sync
 
 router = APIRouter(prefix="/events", tags=["events"])
 
-PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: PROBLEM,
-    401: PROBLEM,
-    403: PROBLEM,
-    413: PROBLEM,
-    422: PROBLEM,
-}
+# Every route of intake and status may answer these.
+ERRORS = (400, 401, 403, 413, 422)
 
 
 async def count_ingested(request: Request, types: list[str]) -> None:
@@ -100,9 +94,9 @@ def to_out(request: Request, event: Event) -> EventOut:
     status_code=202,
     response_model=EventAccepted,
     responses={
-        **ERRORS,
+        **problem_responses(*ERRORS),
         200: {"model": EventAccepted, "description": "Already accepted"},
-        409: PROBLEM,
+        **problem_responses(409),
     },
     summary="Accept one event",
 )
@@ -131,7 +125,7 @@ async def post_event(
 @router.post(
     "/batch",
     response_model=BatchOut,
-    responses=ERRORS,
+    responses=problem_responses(*ERRORS),
     summary="Accept up to BATCH_MAX_EVENTS events, each answered on its own",
 )
 async def post_batch(
@@ -178,7 +172,7 @@ async def post_batch(
 @router.post(
     "/{event_id:uuid}/retry",
     response_model=EventOut,
-    responses={**ERRORS, 404: PROBLEM, 409: PROBLEM},
+    responses=problem_responses(*ERRORS, 404, 409),
     summary="Send a dead event back to pending",
 )
 async def retry_event(
@@ -204,7 +198,7 @@ async def retry_event(
     return to_out(request, event)
 
 
-@router.get("/{event_id:uuid}", response_model=EventOut, responses={**ERRORS, 404: PROBLEM})
+@router.get("/{event_id:uuid}", response_model=EventOut, responses=problem_responses(*ERRORS, 404))
 async def get_event(
     request: Request, event_id: uuid.UUID, caller: EventsReader, session: SessionDep
 ) -> EventOut:
@@ -222,7 +216,7 @@ LIST_PARAMETERS = frozenset(
 )
 
 
-@router.get("", response_model=EventPage, responses=ERRORS)
+@router.get("", response_model=EventPage, responses=problem_responses(*ERRORS))
 async def list_events(
     request: Request,
     response: Response,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import exists, select
 
 from app.deps import EventsReader, SessionDep
-from app.errors import PROBLEM_JSON, bad_cursor
+from app.errors import bad_cursor, problem_responses
 from app.events.models import Event
 from app.mappings.models import EntityMapping
 from app.pagination import newest_first
 
 router = APIRouter(prefix="/mappings", tags=["mappings"])
-PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
 
 
 class MappingOut(BaseModel):
@@ -36,7 +35,7 @@ class MappingPage(BaseModel):
     next_cursor: str | None
 
 
-@router.get("", response_model=MappingPage, responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
+@router.get("", response_model=MappingPage, responses=problem_responses(401, 403, 422))
 async def list_mappings(
     caller: EventsReader,
     session: SessionDep,

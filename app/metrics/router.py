@@ -18,13 +18,12 @@ from prometheus_client.registry import Collector
 
 from app.db import utcnow
 from app.deps import SessionDep, StatusReader
-from app.errors import PROBLEM_JSON
+from app.errors import problem_responses
 from app.events.models import FINAL_STATUSES
 from app.metrics.store import COUNTERS, HISTOGRAMS, Metrics
 from app.status.service import realm_reports
 
 router = APIRouter(tags=["status"])
-PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 VERDICTS = ("ok", "degraded", "failing")
 
@@ -96,8 +95,7 @@ async def _families(metrics: Metrics, reports: list[Any]) -> list[Metric]:
     response_class=Response,
     responses={
         200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format"},
-        401: PROBLEM,
-        403: PROBLEM,
+        **problem_responses(401, 403),
     },
 )
 async def metrics(request: Request, caller: StatusReader, session: SessionDep) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -11,11 +11,10 @@ from pydantic import BaseModel, Field
 from app.db import utcnow
 from app.deps import SessionDep, StatusReader
 from app.drift.service import drift_counts, unmapped_counts
-from app.errors import PROBLEM_JSON, NotFound, reject_unknown_parameters
+from app.errors import NotFound, problem_responses, reject_unknown_parameters
 from app.status.service import RealmReport, overall, realm_reports
 
 router = APIRouter(tags=["status"])
-PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
 
 
 class ConnectionState(BaseModel):
@@ -107,7 +106,7 @@ def _out(report: RealmReport, now: datetime) -> RealmStatus:
 @router.get(
     "/sync-status",
     response_model=SyncStatus,
-    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def sync_status(
     request: Request,

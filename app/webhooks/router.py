@@ -4,7 +4,6 @@ so Intuit gets its 200 well within 3 seconds."""
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel
@@ -12,7 +11,7 @@ from pydantic import BaseModel
 from app.deps import ConnectionDep, RedisDep, SettingsDep
 from app.drift.models import FoundBy
 from app.drift.service import store_sightings
-from app.errors import PROBLEM_JSON, AppError, NotAuthenticated
+from app.errors import AppError, NotAuthenticated, problem_responses
 from app.webhooks.intuit import SIGNATURE_HEADER, MalformedNotification, parse, verify
 from app.worker.enqueue import enqueue_changes
 
@@ -20,7 +19,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 # Its body limit is WEBHOOK_MAX_BODY_BYTES, sized for Intuit's deliveries (app.main).
 INTUIT_PATH = "/webhooks/intuit"
-PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details"}
 
 
 class MalformedBody(AppError):
@@ -45,7 +43,7 @@ class WebhookAccepted(BaseModel):
 @router.post(
     "/intuit",
     response_model=WebhookAccepted,
-    responses={400: PROBLEM, 401: PROBLEM, 413: PROBLEM},
+    responses=problem_responses(400, 401, 413),
     summary="Intuit's change notifications (legacy or CloudEvents)",
 )
 async def intuit_webhook(
