@@ -92,11 +92,13 @@ async def _with_session(settings: Settings, action: str, args: argparse.Namespac
     from sqlalchemy import select
 
     from app import security
-    from app.db import create_engine, create_session_factory, session_scope
+    from app.db import create_engine, create_session_factory
+    from app.uow import unit_of_work
 
     engine = create_engine(settings.server_urls()[0], pool_size=1)
     try:
-        async with session_scope(create_session_factory(engine)) as session:
+        async with unit_of_work(create_session_factory(engine)) as uow:
+            session = uow.session
             if action == "create":
                 try:
                     scopes = security.parse_scopes(args.scopes)
@@ -131,6 +133,7 @@ async def _rotate_encryption(settings: Settings) -> int:
     from app.connections.crypto import TokenCipher, TokenDecryptError
     from app.connections.tokens import rotate_encryption
     from app.db import create_engine, create_session_factory
+    from app.uow import unit_of_work
 
     engine = create_engine(settings.server_urls()[0], pool_size=1)
     try:
@@ -139,8 +142,10 @@ async def _rotate_encryption(settings: Settings) -> int:
             create_session_factory(engine), TokenCipher.from_settings(settings)
         )
         # Callback secrets are few (one per API key): one transaction.
-        async with create_session_factory(engine).begin() as session:
-            secrets = await rotate_callback_secrets(session, TokenCipher.from_settings(settings))
+        async with unit_of_work(create_session_factory(engine)) as uow:
+            secrets = await rotate_callback_secrets(
+                uow.session, TokenCipher.from_settings(settings)
+            )
     except TokenDecryptError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -156,15 +161,17 @@ async def _discard_events(settings: Settings, realm_id: str) -> int:
     they could never reach QBO and would keep it `failing` in /sync-status for ever. A
     company that has been connected keeps its events, which wait for a reconnect."""
     from app.connections.service import get_connection
-    from app.db import create_engine, create_session_factory, session_scope
+    from app.db import create_engine, create_session_factory
     from app.events.repository import delete_events_of_realm
+    from app.uow import unit_of_work
 
     if not realm_id.isdigit():
         print(f"error: bad realm id {realm_id!r}: QBO company ids are digits", file=sys.stderr)
         return 2
     engine = create_engine(settings.server_urls()[0], pool_size=1)
     try:
-        async with session_scope(create_session_factory(engine)) as session:
+        async with unit_of_work(create_session_factory(engine)) as uow:
+            session = uow.session
             connection = await get_connection(session, realm_id)
             if connection is not None:
                 print(

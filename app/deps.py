@@ -6,13 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from arq.connections import ArqRedis
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.config import Settings
 from app.errors import Forbidden, NotAuthenticated
 from app.security import ActiveKey, Scope, find_active_key
+from app.uow import Hints, UnitOfWork, send_hints, unit_of_work
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -24,8 +25,7 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """One autocommit connection per request: each statement is durable when it returns.
 
     Auth, intake and reads are single statements, so this saves BEGIN/COMMIT round trips and
-    the ORM's overhead on the hot path; work that needs a transaction uses
-    `app.state.session_factory` instead.
+    the ORM's overhead on the hot path; work that needs a transaction takes `UnitOfWorkDep`.
     """
     async with request.app.state.autocommit_engine.connect() as connection:
         yield connection
@@ -45,9 +45,31 @@ async def get_redis(request: Request) -> ArqRedis:
     return redis
 
 
+async def get_unit_of_work(
+    request: Request, background: BackgroundTasks
+) -> AsyncIterator[UnitOfWork]:
+    """The request's unit of work (`app.uow`): committed when the route returns, before the
+    answer is sent (so what a 2xx reports is durable), rolled back when it raises.
+
+    Its hints leave after the answer, as background tasks, so no request waits on Redis;
+    an error answer carries none. Intake, which writes on the autocommit connection, hints
+    through it too: every hint of a request leaves only once its work is stored.
+    """
+    redis: ArqRedis = request.app.state.redis
+
+    async def after_response(hints: Hints) -> int:
+        background.add_task(send_hints, redis, hints)
+        return 0
+
+    async with unit_of_work(request.app.state.session_factory, deliver=after_response) as uow:
+        yield uow
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 RedisDep = Annotated[ArqRedis, Depends(get_redis)]
+# Function scope: the commit happens before the response is sent, not after it.
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
 # Who is calling: the API key that passed `require_scope`.

@@ -210,12 +210,14 @@ def wait_ready(
 async def create_api_key(settings: Settings, name: str, scopes: str) -> str:
     """Create an API key in the configured database; returns the key itself."""
     from app import security
-    from app.db import create_engine, create_session_factory, session_scope
+    from app.db import create_engine, create_session_factory
+    from app.uow import unit_of_work
 
     engine = create_engine(settings.server_urls()[0], pool_size=1, max_overflow=0)
     try:
-        async with session_scope(create_session_factory(engine)) as session:
-            return await security.create_api_key(session, name, security.parse_scopes(scopes))
+        async with unit_of_work(create_session_factory(engine)) as uow:
+            scopes_held = security.parse_scopes(scopes)
+            return await security.create_api_key(uow.session, name, scopes_held)
     finally:
         await engine.dispose()
 

@@ -42,6 +42,7 @@ from app.connections.crypto import TokenCipher, TokenDecryptError
 from app.db import utcnow
 from app.metrics.store import CALLBACK_DELIVERIES, Metrics
 from app.sync.backoff import retry_delay
+from app.uow import unit_of_work
 
 logger = logging.getLogger(__name__)
 
@@ -151,8 +152,8 @@ async def claim_due(deps: DeliveryDeps, limit: int = BATCH) -> list[Claimed]:
             secret.scalar_subquery().label("secret_enc"),
         )
     )
-    async with deps.session_factory.begin() as session:
-        rows = (await session.execute(statement)).all()
+    async with unit_of_work(deps.session_factory) as uow:
+        rows = (await uow.session.execute(statement)).all()
     return [
         Claimed(r.id, r.source, r.kind, r.payload, r.created_at, r.url, r.secret_enc) for r in rows
     ]
@@ -274,14 +275,14 @@ async def record_attempt(
     after a backoff computed from the recorded attempts, or failed after the last one."""
     settings = deps.settings
     now = utcnow()
-    async with deps.session_factory.begin() as session:
-        delivery = await session.get(
+    async with unit_of_work(deps.session_factory) as uow:
+        delivery = await uow.session.get(
             CallbackDelivery, delivery_id, with_for_update=True, populate_existing=True
         )
         if delivery is None:
             return DeliveryStatus.FAILED.value
         number = delivery.attempts + 1
-        session.add(
+        uow.session.add(
             CallbackAttempt(
                 delivery_id=delivery_id,
                 number=number,
@@ -312,8 +313,8 @@ async def record_attempt(
 
 
 async def _give_up(deps: DeliveryDeps, delivery_id: uuid.UUID, why: str) -> None:
-    async with deps.session_factory.begin() as session:
-        await session.execute(
+    async with unit_of_work(deps.session_factory) as uow:
+        await uow.session.execute(
             update(_deliveries)
             .where(
                 _deliveries.c.id == delivery_id,

@@ -10,7 +10,7 @@ from app.callbacks import service
 from app.callbacks.models import DeliveryStatus, NoticeKind
 from app.callbacks.schemas import AttemptOut, CallbackIn, CallbackOut, DeliveryOut, DeliveryPage
 from app.callbacks.targets import TargetRefused, check_registration, redact_url
-from app.deps import EventsReader, EventsWriter, SessionDep, SettingsDep
+from app.deps import EventsReader, EventsWriter, SessionDep, SettingsDep, UnitOfWorkDep
 from app.errors import (
     InvalidInput,
     NotFound,
@@ -39,7 +39,11 @@ def _out(callback: Any) -> CallbackOut:
     summary="Set the callback of this API key's source",
 )
 async def put_callback(
-    request: Request, body: CallbackIn, caller: EventsWriter, settings: SettingsDep
+    request: Request,
+    body: CallbackIn,
+    caller: EventsWriter,
+    settings: SettingsDep,
+    uow: UnitOfWorkDep,
 ) -> CallbackOut:
     """Notices about this key's events (and about connections) are POSTed to `url`, signed
     with `secret`. Replaces an earlier callback; pending notices go to the new one.
@@ -54,10 +58,9 @@ async def put_callback(
         )
     except TargetRefused as err:
         raise InvalidInput([{"pointer": "/url", "detail": str(err)}]) from None
-    async with request.app.state.session_factory.begin() as session:
-        callback = await service.set_callback(
-            session, caller.name, body.url, body.secret, request.app.state.cipher
-        )
+    callback = await service.set_callback(
+        uow.session, caller.name, body.url, body.secret, request.app.state.cipher
+    )
     return _out(callback)
 
 
@@ -82,12 +85,11 @@ async def get_callback(request: Request, caller: EventsWriter, session: SessionD
     responses=problem_responses(401, 403, 422, 404),
     summary="Remove the callback; its pending notices fail",
 )
-async def delete_callback(request: Request, caller: EventsWriter) -> Response:
+async def delete_callback(request: Request, caller: EventsWriter, uow: UnitOfWorkDep) -> Response:
     """No more notices are queued for this source; pending ones become `failed`
     ("callback removed"). Past deliveries stay listed."""
     reject_unknown_parameters(request.query_params, ())
-    async with request.app.state.session_factory.begin() as session:
-        removed = await service.remove_callback(session, caller.name)
+    removed = await service.remove_callback(uow.session, caller.name)
     if not removed:
         raise NotFound(NO_CALLBACK)
     return Response(status_code=204)

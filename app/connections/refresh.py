@@ -33,6 +33,7 @@ from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.metrics.store import TOKEN_REFRESHES, Metrics
 from app.qbo.errors import Category, QboError
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet
+from app.uow import unit_of_work
 
 logger = logging.getLogger(__name__)
 
@@ -134,13 +135,13 @@ async def with_access_token(
         if err.category is not Category.AUTH:
             raise
         failure = OAuthFailure("rejected", "QBO refused a freshly refreshed token", err.intuit_tid)
-    async with keeper.session_factory() as session, session.begin():
-        connection = await session.scalar(
+    async with unit_of_work(keeper.session_factory) as uow:
+        connection = await uow.session.scalar(
             select(Connection).where(Connection.realm_id == realm_id).with_for_update()
         )
         if connection is not None and connection.status == ConnectionStatus.ACTIVE.value:
             connection.refresh_failures += 1
-            await _needs_reauth(session, connection, failure.description or failure.error)
+            await _needs_reauth(uow.session, connection, failure.description or failure.error)
     await _report_reauth(keeper, realm_id, failure)
     raise ConnectionUnavailable(realm_id, ConnectionStatus.NEEDS_REAUTH.value, failure.error)
 
@@ -150,13 +151,13 @@ async def mark_needs_reauth(
 ) -> None:
     """QBO refused the connection itself (120, 3100): stop using it, park its events, and
     tell ops, as after `invalid_grant`."""
-    async with keeper.session_factory() as session, session.begin():
-        connection = await session.scalar(
+    async with unit_of_work(keeper.session_factory) as uow:
+        connection = await uow.session.scalar(
             select(Connection).where(Connection.realm_id == realm_id).with_for_update()
         )
         if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
             return
-        await _needs_reauth(session, connection, why)
+        await _needs_reauth(uow.session, connection, why)
     await _report_reauth(keeper, realm_id, OAuthFailure("rejected", why, intuit_tid))
 
 
@@ -168,8 +169,8 @@ async def refresh_connection(keeper: TokenKeeper, realm_id: str, needed: Needed)
     """
     oauth = await keeper.oauth.get()
     failed: OAuthFailure | None = None
-    async with keeper.session_factory() as session, session.begin():
-        connection = await session.scalar(
+    async with unit_of_work(keeper.session_factory) as uow:
+        connection = await uow.session.scalar(
             select(Connection).where(Connection.realm_id == realm_id).with_for_update()
         )
         if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
@@ -178,16 +179,16 @@ async def refresh_connection(keeper: TokenKeeper, realm_id: str, needed: Needed)
         if not needed(connection, access):
             return access
         try:
-            tokens = await _refresh(oauth, session, connection, keeper.cipher, refresh)
+            tokens = await _refresh(oauth, uow.session, connection, keeper.cipher, refresh)
         except OAuthFailure as failure:
             # The failure is recorded (and committed) either way; the stored tokens stay.
             failed = failure
             await keeper.count(failure.error)
             connection.refresh_failures += 1
             if not failure.retryable:
-                await _needs_reauth(session, connection, failure.description or failure.error)
+                await _needs_reauth(uow.session, connection, failure.description or failure.error)
         else:
-            _save(session, connection, tokens, keeper.cipher)
+            _save(uow.session, connection, tokens, keeper.cipher)
             await keeper.count("refreshed")
             logger.info(
                 "refreshed tokens", extra={"realm_id": realm_id, "intuit_tid": tokens.intuit_tid}

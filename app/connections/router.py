@@ -14,13 +14,12 @@ from app.connections import service
 from app.connections.crypto import TokenCipher
 from app.connections.pages import page
 from app.connections.schemas import ConnectionOut, ConnectionStarted, Disconnected
-from app.deps import ConnectionsAdmin, RedisDep, SettingsDep
+from app.deps import ConnectionsAdmin, SessionDep, SettingsDep, UnitOfWorkDep
 from app.errors import NotFound, ServiceUnavailable, problem_responses
 from app.qbo.client import read_company
 from app.qbo.errors import QboError
 from app.qbo.limiter import BudgetWait
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure
-from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/connections", tags=["connections"])
@@ -65,10 +64,9 @@ CipherDep = Annotated[TokenCipher, Depends(get_cipher)]
     response_model=ConnectionStarted,
     responses=problem_responses(401, 403, 422, 503),
 )
-async def start(caller: ConnectionsAdmin, request: Request, oauth: OAuthDep) -> ConnectionStarted:
+async def start(caller: ConnectionsAdmin, oauth: OAuthDep, uow: UnitOfWorkDep) -> ConnectionStarted:
     """Begin connecting a company: open `authorization_url` in a browser within 10 minutes."""
-    async with request.app.state.session_factory.begin() as session:
-        started = await service.start_connection(session, oauth, caller.name)
+    started = await service.start_connection(uow.session, oauth, caller.name)
     return ConnectionStarted(
         authorization_url=started.authorization_url,
         state=started.state,
@@ -96,7 +94,7 @@ async def callback(
     settings: SettingsDep,
     oauth: OAuthDep,
     cipher: CipherDep,
-    redis: RedisDep,
+    uow: UnitOfWorkDep,
     background: BackgroundTasks,
     state: Annotated[str, Query(max_length=200)] = "",
     code: Annotated[str, Query(max_length=2000)] = "",
@@ -106,13 +104,13 @@ async def callback(
     """No API key: the state is the proof. Unknown, expired or used states change nothing,
     and neither does a state whose starting key was revoked or lost connections:admin since
     (403; the state is spent all the same)."""
-    factory = request.app.state.session_factory
     try:
-        async with factory.begin() as session:
-            started_by = await service.consume_state(session, state)
-            refused = await service.starter_refusal(session, started_by)
+        started_by = await service.consume_state(uow.session, state)
     except service.InvalidState as err:
         return page("This link cannot be used", str(err), 400)
+    refused = await service.starter_refusal(uow.session, started_by)
+    # The state is spent now, whatever Intuit answers below.
+    await uow.commit()
     if refused is not None:
         return page("Not connected", refused, 403)
     if error:
@@ -143,18 +141,15 @@ async def callback(
         return page(
             "Not connected", f"QuickBooks refused the connection ({err}). Start again.", 502
         )
-    async with factory.begin() as session:
-        # Again, holding the key's row: it may have been revoked while Intuit answered.
-        refused = await service.starter_refusal(session, started_by, lock=True)
-        if refused is None:
-            connection, resumed = await service.save_connection(
-                session, settings, realm_id, tokens, profile, cipher
-            )
+    # Again, holding the key's row: it may have been revoked while Intuit answered.
+    refused = await service.starter_refusal(uow.session, started_by, lock=True)
     if refused is not None:
         background.add_task(_revoke_unused, oauth, tokens.refresh_token, realm_id)
         return page("Not connected", refused, 403)
-    if resumed:
-        background.add_task(enqueue_sync, redis, resumed)
+    connection, resumed = await service.save_connection(
+        uow.session, settings, realm_id, tokens, profile, cipher
+    )
+    uow.hint_sync(resumed)
     return page("Connected", f"Connected to {connection.company_name or realm_id}.")
 
 
@@ -172,10 +167,9 @@ async def _revoke_unused(oauth: IntuitOAuth, refresh_token: SecretStr, realm_id:
 
 
 @router.get("", response_model=list[ConnectionOut], responses=problem_responses(401, 403, 422))
-async def list_all(caller: ConnectionsAdmin, request: Request) -> list[ConnectionOut]:
+async def list_all(caller: ConnectionsAdmin, session: SessionDep) -> list[ConnectionOut]:
     """Every connection with its status; tokens are never returned."""
-    async with request.app.state.session_factory() as session:
-        return [ConnectionOut.of(c) for c in await service.list_connections(session)]
+    return [ConnectionOut.of(c) for c in await service.list_connections(session)]
 
 
 @router.get(
@@ -183,9 +177,8 @@ async def list_all(caller: ConnectionsAdmin, request: Request) -> list[Connectio
     response_model=ConnectionOut,
     responses=problem_responses(401, 403, 422, 404),
 )
-async def get_one(caller: ConnectionsAdmin, request: Request, realm_id: str) -> ConnectionOut:
-    async with request.app.state.session_factory() as session:
-        connection = await service.get_connection(session, realm_id)
+async def get_one(caller: ConnectionsAdmin, session: SessionDep, realm_id: str) -> ConnectionOut:
+    connection = await service.get_connection(session, realm_id)
     if connection is None:
         raise NotFound(f"no connection for realm {realm_id}")
     return ConnectionOut.of(connection)
@@ -198,15 +191,14 @@ async def get_one(caller: ConnectionsAdmin, request: Request, realm_id: str) -> 
 )
 async def remove(
     caller: ConnectionsAdmin,
-    request: Request,
     realm_id: str,
     oauth: OAuthDep,
     cipher: CipherDep,
+    uow: UnitOfWorkDep,
 ) -> Disconnected:
     """Revoke at Intuit and mark disconnected; mappings are kept and its events wait."""
-    async with request.app.state.session_factory.begin() as session:
-        connection = await service.get_connection(session, realm_id)
-        if connection is None:
-            raise NotFound(f"no connection for realm {realm_id}")
-        revoked = await service.disconnect(session, oauth, connection, cipher)
+    connection = await service.get_connection(uow.session, realm_id)
+    if connection is None:
+        raise NotFound(f"no connection for realm {realm_id}")
+    revoked = await service.disconnect(uow.session, oauth, connection, cipher)
     return Disconnected(**ConnectionOut.of(connection).model_dump(), revoked_at_intuit=revoked)

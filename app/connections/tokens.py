@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.connections.crypto import TokenCipher, TokenDecryptError
 from app.connections.models import Connection
-from app.db import session_scope
+from app.uow import unit_of_work
 
 
 class MissingTokensError(LookupError):
@@ -78,7 +78,8 @@ async def rotate_encryption(
     rewritten = 0
     after: uuid.UUID | None = None
     while True:
-        async with session_scope(session_factory) as session:
+        async with unit_of_work(session_factory) as uow:
+            session = uow.session
             query = select(Connection).order_by(Connection.id).limit(batch_size).with_for_update()
             if after is not None:
                 query = query.where(Connection.id > after)

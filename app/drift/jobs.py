@@ -4,14 +4,16 @@ what webhooks may have missed. Both read QBO through the realm's shared budget."
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.callbacks.service import hint_deliveries
 from app.connections.models import Connection
 from app.connections.refresh import ConnectionUnavailable, RefreshFailed
 from app.db import utcnow
@@ -41,8 +43,8 @@ from app.qbo.errors import QboError
 from app.qbo.limiter import BudgetWait
 from app.sync.engine import SyncDeps, claim, release
 from app.sync.realm import RealmApi
+from app.uow import UnitOfWork, unit_of_work
 from app.webhooks.intuit import Sighting, parse_time
-from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
 
@@ -71,17 +73,21 @@ def _api(deps: SyncDeps, realm_id: str) -> RealmApi:
     )
 
 
-def _session(deps: SyncDeps) -> AsyncSession:
-    return AsyncSession(deps.engine, expire_on_commit=False)
+@asynccontextmanager
+async def _unit_of_work(deps: SyncDeps) -> AsyncIterator[UnitOfWork]:
+    """A unit of work on the worker's engine; its hints go to the worker's Redis."""
+    factory = partial(AsyncSession, deps.engine, expire_on_commit=False)
+    async with unit_of_work(factory, deps.redis) as uow:
+        yield uow
 
 
 async def process_realm_changes(deps: SyncDeps, realm_id: str) -> int:
     """Classify every due sighting of a realm; returns how many were looked at."""
     handled = 0
     while True:
-        async with _session(deps) as session, session.begin():
-            sights = await claim_changes(session, realm_id)
-            settled = await settle_echoes(session, sights)
+        async with _unit_of_work(deps) as uow:
+            sights = await claim_changes(uow.session, realm_id)
+            settled = await settle_echoes(uow.session, sights)
         if not sights:
             return handled
         handled += len(settled)
@@ -89,36 +95,40 @@ async def process_realm_changes(deps: SyncDeps, realm_id: str) -> int:
             try:
                 await handle_sight(deps, sight)
             except BudgetWait as wait:
-                async with _session(deps) as session, session.begin():
-                    await later(session, sight, timedelta(seconds=wait.seconds), "QBO budget")
+                async with _unit_of_work(deps) as uow:
+                    await later(uow.session, sight, timedelta(seconds=wait.seconds), "QBO budget")
             handled += 1
 
 
 async def handle_sight(deps: SyncDeps, sight: Sight) -> None:
     """Classify one sighting and act on it; it ends `done` or is looked at again later."""
     if sight.entity not in ENTITY_TYPES:
-        async with _session(deps) as session, session.begin():
-            await finish(session, sight.id, f"{sight.entity} is not an entity this service syncs")
+        async with _unit_of_work(deps) as uow:
+            await finish(
+                uow.session, sight.id, f"{sight.entity} is not an entity this service syncs"
+            )
         return
-    async with _session(deps) as session, session.begin():
-        if await active_connection(session, sight.realm_id) is None:
-            known = await session.scalar(
+    async with _unit_of_work(deps) as uow:
+        if await active_connection(uow.session, sight.realm_id) is None:
+            known = await uow.session.scalar(
                 select(Connection.id).where(Connection.realm_id == sight.realm_id)
             )
             if known is None:
-                await finish(session, sight.id, "no connection for this company")
+                await finish(uow.session, sight.id, "no connection for this company")
             else:
-                await later(session, sight, timedelta(minutes=5), "the company is not connected")
+                await later(
+                    uow.session, sight, timedelta(minutes=5), "the company is not connected"
+                )
             return
-        mapping = await find_mapping(session, sight)
+        mapping = await find_mapping(uow.session, sight)
         if mapping is None:
-            await _unmapped(deps, session, sight)
+            await _unmapped(deps, uow.session, sight)
             return
         key = EntityKey(sight.realm_id, mapping.entity_type, mapping.external_id)
     async with deps.engine.connect() as lock:
         if not await claim(lock, [key]):
-            async with _session(deps) as session, session.begin():
-                await later(session, sight, timedelta(seconds=2), "the record is being synced")
+            async with _unit_of_work(deps) as uow:
+                await later(uow.session, sight, timedelta(seconds=2), "the record is being synced")
             return
         try:
             await _classify_locked(deps, sight)
@@ -143,21 +153,21 @@ async def _echo(deps: SyncDeps, sight: Sight) -> bool:
     """Deal with a webhook's change without reading QBO when it can be: our own write
     coming back ends `done`; one that a write of ours still being recorded may have made
     is looked at again shortly. Returns False when the record must be read."""
-    async with _session(deps) as session, session.begin():
-        mapping = await find_mapping(session, sight)
+    async with _unit_of_work(deps) as uow:
+        mapping = await find_mapping(uow.session, sight)
         if mapping is None:
             return False
-        reason = await echo_of_ours(session, sight, mapping)
+        reason = await echo_of_ours(uow.session, sight, mapping)
         if reason is None:
-            if sight.attempts <= ECHO_WAITS and await write_in_flight(session, sight, mapping):
+            if sight.attempts <= ECHO_WAITS and await write_in_flight(uow.session, sight, mapping):
                 why = "a write of ours that may have made this change is being recorded"
-                await later(session, sight, BUSY_RETRY, why)
+                await later(uow.session, sight, BUSY_RETRY, why)
                 return True
             # That write may have been recorded between the first look and the last.
-            reason = await echo_of_ours(session, sight, mapping)
+            reason = await echo_of_ours(uow.session, sight, mapping)
         if reason is None:
             return False
-        await finish(session, sight.id, f"no drift: {reason} (not read)")
+        await finish(uow.session, sight.id, f"no drift: {reason} (not read)")
     return True
 
 
@@ -172,32 +182,33 @@ async def _classify_locked(deps: SyncDeps, sight: Sight) -> None:
             record = await _api(deps, sight.realm_id).read(sight.entity, sight.qbo_id)
         except QboError as err:
             if not is_not_found(err):
-                async with _session(deps) as session, session.begin():
+                async with _unit_of_work(deps) as uow:
                     delay = timedelta(seconds=min(5 * 2 ** min(sight.attempts, 10), 3600))
-                    await later(session, sight, delay, f"reading it from QBO failed: {err}")
+                    await later(uow.session, sight, delay, f"reading it from QBO failed: {err}")
                 return
             record = None
         except (ConnectionUnavailable, RefreshFailed) as err:
-            async with _session(deps) as session, session.begin():
-                await later(session, sight, timedelta(minutes=5), f"no access to QBO: {err}")
+            async with _unit_of_work(deps) as uow:
+                await later(uow.session, sight, timedelta(minutes=5), f"no access to QBO: {err}")
             return
-    async with _session(deps) as session, session.begin():
-        mapping = await find_mapping(session, sight)
+    async with _unit_of_work(deps) as uow:
+        mapping = await find_mapping(uow.session, sight)
         if mapping is None:
-            await finish(session, sight.id, "the mapping is gone")
+            await finish(uow.session, sight.id, "the mapping is gone")
             return
         verdict = classify_sight(sight, mapping, record)
         policy = deps.settings.drift_policy(mapping.entity_type)
-        outcome = await record_verdict(session, sight, mapping, verdict, record, policy)
-        await finish(session, sight.id, outcome.result)
+        outcome = await record_verdict(uow.session, sight, mapping, verdict, record, policy)
+        await finish(uow.session, sight.id, outcome.result)
+        if outcome.drift is not None:
+            # The restoring event's pump, and the `drift.found` notice's delivery.
+            restoring = restore_key(outcome.drift)
+            if restoring is not None:
+                uow.hint_sync([restoring])
+            uow.notice()
     if deps.metrics is not None and outcome.drift is not None:
         labels = {"kind": outcome.drift.kind, "found_by": outcome.drift.found_by}
         await deps.metrics.incr(DRIFT_FOUND, labels)
-    if deps.redis is not None and outcome.drift is not None:
-        key = restore_key(outcome.drift)
-        if key is not None:
-            await enqueue_sync(deps.redis, [key])
-        await hint_deliveries(deps.redis)
 
 
 # -- CDC ------------------------------------------------------------------------------
@@ -236,8 +247,8 @@ async def _store(
     kept = [r for r in rows if r.get("Id") is not None]
     sightings = [_sighting(realm_id, entity, r) for r in kept]
     records = {s.dedupe_key: row for s, row in zip(sightings, kept, strict=True)}
-    async with _session(deps) as session, session.begin():
-        return await store_sightings(session, sightings, FoundBy.CDC.value, records)
+    async with _unit_of_work(deps) as uow:
+        return await store_sightings(uow.session, sightings, FoundBy.CDC.value, records)
 
 
 async def _entity_since(
@@ -275,11 +286,11 @@ async def cdc_realm(deps: SyncDeps, realm_id: str) -> int:
     """One CDC pass for a realm from its checkpoint; returns the objects seen. The
     checkpoint moves only after every object is stored as a sighting."""
     now = utcnow()
-    async with _session(deps) as session, session.begin():
-        connection = await active_connection(session, realm_id)
+    async with _unit_of_work(deps) as uow:
+        connection = await active_connection(uow.session, realm_id)
         if connection is None:
             return 0
-        checkpoint = await session.get(CdcCheckpoint, realm_id)
+        checkpoint = await uow.session.get(CdcCheckpoint, realm_id)
         start = checkpoint.changed_since if checkpoint else (connection.connected_at or now)
     floor = now - CDC_LOOKBACK + CDC_MARGIN
     gap = None
@@ -305,10 +316,6 @@ async def cdc_realm(deps: SyncDeps, realm_id: str) -> int:
         await _checkpoint(deps, realm_id, start, now, error=str(err), seen=0)
         raise
     await _checkpoint(deps, realm_id, asked_at - CDC_OVERLAP, now, error=gap, seen=seen)
-    if seen and deps.redis is not None:
-        from app.worker.enqueue import enqueue_changes
-
-        await enqueue_changes(deps.redis, [realm_id])
     return seen
 
 
@@ -318,8 +325,10 @@ async def _checkpoint(
     statement = pg_insert(CdcCheckpoint).values(
         realm_id=realm_id, changed_since=since, last_run_at=now, last_error=error, objects_seen=seen
     )
-    async with _session(deps) as session, session.begin():
-        await session.execute(
+    async with _unit_of_work(deps) as uow:
+        if seen:  # the sightings just stored are classified by the realm's change job
+            uow.hint_changes([realm_id])
+        await uow.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["realm_id"],
                 set_={

@@ -13,9 +13,9 @@ from app.deps import (
     ConnectionDep,
     EventsReader,
     EventsWriter,
-    RedisDep,
     SessionDep,
     SettingsDep,
+    UnitOfWorkDep,
 )
 from app.errors import (
     Conflict,
@@ -41,7 +41,6 @@ from app.events.schemas import (
 )
 from app.metrics.store import EVENTS_INGESTED
 from app.security import Scope
-from app.worker.enqueue import enqueue_sync
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -105,7 +104,7 @@ async def post_event(
     event: Annotated[EventIn, Body()],
     caller: EventsWriter,
     connection: ConnectionDep,
-    redis: RedisDep,
+    uow: UnitOfWorkDep,
     background: BackgroundTasks,
 ) -> JSONResponse:
     """Store the event (durable before the answer) and hint a worker.
@@ -116,7 +115,7 @@ async def post_event(
     # An autocommit session: the row is durable once the insert returns, before the answer.
     ingested = await service.ingest_event(connection, caller.name, event)
     if ingested.created:
-        background.add_task(enqueue_sync, redis, [ingested.key])
+        uow.hint_sync([ingested.key])
         background.add_task(count_ingested, request, [ingested.type])
     body = EventAccepted(id=ingested.id, status=ingested.status, links=_link(request, ingested.id))
     return JSONResponse(body.model_dump(mode="json"), status_code=202 if ingested.created else 200)
@@ -133,7 +132,7 @@ async def post_batch(
     batch: BatchIn,
     caller: EventsWriter,
     connection: ConnectionDep,
-    redis: RedisDep,
+    uow: UnitOfWorkDep,
     settings: SettingsDep,
     background: BackgroundTasks,
 ) -> BatchOut:
@@ -147,7 +146,7 @@ async def post_batch(
     new = [i.ingested for i in items if i.ingested and i.ingested.created]
     created = [i.key for i in new]
     if created:
-        background.add_task(enqueue_sync, redis, created)
+        uow.hint_sync(created)
         background.add_task(count_ingested, request, [i.type for i in new])
     results = [
         BatchItemResult(
@@ -179,22 +178,20 @@ async def retry_event(
     request: Request,
     event_id: uuid.UUID,
     caller: EventsWriter,
-    connection: ConnectionDep,
-    session: SessionDep,
-    redis: RedisDep,
-    background: BackgroundTasks,
+    uow: UnitOfWorkDep,
 ) -> EventOut:
     """Replay a dead event of this key's source (after fixing its cause), and with it the
     events that died because of its record (category `dependency`); 409 when it is not dead.
     Another source's event is 404, whatever the key's scopes: retrying is its sender's
     business (ops retry any event from the console)."""
+    connection = await uow.session.connection()
     keys = await service.retry_dead_event(connection, event_id, source=caller.name)
-    event = await repository.get_event(session, event_id)
+    event = await repository.get_event(uow.session, event_id)
     if event is None or event.source != caller.name:
         raise NotFound(f"no event {event_id}")
     if not keys:
         raise Conflict(f"only dead events can be retried; this one is {event.status}")
-    background.add_task(enqueue_sync, redis, keys)
+    uow.hint_sync(keys)
     return to_out(request, event)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from app.config import Environment
 from app.connections import service as connections
 from app.connections.crypto import TokenCipher
 from app.db import utcnow
-from app.deps import ConnectionDep, RedisDep, SessionDep
+from app.deps import ConnectionDep, SessionDep, UnitOfWorkDep
 from app.events import service as events
 from app.events.models import EventStatus
 from app.ops import service
@@ -31,7 +31,6 @@ from app.ops.sessions import COOKIE, LOGIN_COOKIE, OpsSession, OpsSessions
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure
 from app.security import ApiKey, Scope, find_active_key
 from app.status.service import realm_reports
-from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/ops", include_in_schema=False)
@@ -278,20 +277,21 @@ async def _oauth(request: Request, user: OpsSession) -> IntuitOAuth | HTMLRespon
 
 
 @router.post("/connect")
-async def connect(request: Request, user: OpsUser, csrf: CsrfField = "") -> Response:
+async def connect(
+    request: Request, user: OpsUser, uow: UnitOfWorkDep, csrf: CsrfField = ""
+) -> Response:
     """Start OAuth and send the browser to Intuit's consent page (connect or reconnect)."""
     check_form(request, user, csrf)
     oauth = await _oauth(request, user)
     if isinstance(oauth, HTMLResponse):
         return oauth
-    async with request.app.state.session_factory.begin() as session:
-        started = await connections.start_connection(session, oauth, user.key_name)
+    started = await connections.start_connection(uow.session, oauth, user.key_name)
     return redirect(started.authorization_url)
 
 
 @router.post("/connections/{realm_id}/disconnect")
 async def disconnect(
-    request: Request, user: OpsUser, realm_id: RealmId, csrf: CsrfField = ""
+    request: Request, user: OpsUser, realm_id: RealmId, uow: UnitOfWorkDep, csrf: CsrfField = ""
 ) -> Response:
     """Revoke at Intuit and mark disconnected, as `DELETE /connections/{realm_id}`."""
     check_form(request, user, csrf)
@@ -299,11 +299,10 @@ async def disconnect(
     if isinstance(oauth, HTMLResponse):
         return oauth
     cipher: TokenCipher = request.app.state.cipher
-    async with request.app.state.session_factory.begin() as session:
-        connection = await connections.get_connection(session, realm_id)
-        if connection is None:
-            return redirect("/ops", "not-connected")
-        await connections.disconnect(session, oauth, connection, cipher)
+    connection = await connections.get_connection(uow.session, realm_id)
+    if connection is None:
+        return redirect("/ops", "not-connected")
+    await connections.disconnect(uow.session, oauth, connection, cipher)
     logger.info("ops console: %s disconnected realm %s", user.key_name, realm_id)
     return redirect("/ops", "disconnected")
 
@@ -313,21 +312,17 @@ async def retry(
     request: Request,
     user: OpsUser,
     event_id: uuid.UUID,
-    connection: ConnectionDep,
-    redis: RedisDep,
-    background: BackgroundTasks,
+    uow: UnitOfWorkDep,
     csrf: CsrfField = "",
     back: Annotated[str, Form(max_length=300)] = "/ops",
 ) -> Response:
     check_form(request, user, csrf)
-    keys = await events.retry_dead_event(connection, event_id)
+    keys = await events.retry_dead_event(await uow.session.connection(), event_id)
     if not keys:
         return redirect(_back(back), "not-dead")
     logger.info("ops console: %s retried event %s", user.key_name, event_id)
-    response = redirect(_back(back), "retried")
-    response.background = background
-    background.add_task(enqueue_sync, redis, keys)
-    return response
+    uow.hint_sync(keys)
+    return redirect(_back(back), "retried")
 
 
 def install_ops_console(app: FastAPI) -> None:

@@ -32,7 +32,7 @@ async def reclaim_orphans(session: AsyncSession, limit: int = ORPHAN_SCAN) -> li
     `syncing` whose lock is free has nobody working on it. Returns the records reclaimed.
 
     The lock is taken and dropped at once; a worker claiming it in that instant finds the
-    record busy and comes back a second later.
+    record busy and comes back a second later. The caller's unit of work commits.
     """
     now = utcnow()
     rows = await session.execute(
@@ -58,5 +58,4 @@ async def reclaim_orphans(session: AsyncSession, limit: int = ORPHAN_SCAN) -> li
             )
             .values(next_attempt_at=now)
         )
-    await session.commit()
     return orphans

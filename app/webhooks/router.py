@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from app.deps import ConnectionDep, RedisDep, SettingsDep
+from app.deps import ConnectionDep, SettingsDep, UnitOfWorkDep
 from app.drift.models import FoundBy
 from app.drift.service import store_sightings
 from app.errors import AppError, NotAuthenticated, problem_responses
 from app.webhooks.intuit import SIGNATURE_HEADER, MalformedNotification, parse, verify
-from app.worker.enqueue import enqueue_changes
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -50,8 +49,7 @@ async def intuit_webhook(
     request: Request,
     settings: SettingsDep,
     connection: ConnectionDep,
-    redis: RedisDep,
-    background: BackgroundTasks,
+    uow: UnitOfWorkDep,
 ) -> WebhookAccepted:
     """No API key: the `intuit-signature` header (Base64 HMAC-SHA256 of the raw body with
     QBO_WEBHOOK_VERIFIER_TOKEN) is the proof, checked before the body is parsed: 401 when
@@ -73,6 +71,5 @@ async def intuit_webhook(
     except MalformedNotification as err:
         raise MalformedBody(str(err)) from None
     realms = await store_sightings(connection, sightings, FoundBy.WEBHOOK.value)
-    if realms:
-        background.add_task(enqueue_changes, redis, realms)
+    uow.hint_changes(realms)
     return WebhookAccepted(received=len(sightings), new=len(realms))

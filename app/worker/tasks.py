@@ -9,22 +9,15 @@ from typing import Any
 from arq import Retry
 
 from app.callbacks.delivery import deliver_due, has_due
-from app.callbacks.service import hint_deliveries
 from app.connections.refresh import refresh_due_connections
-from app.db import session_scope
 from app.drift import jobs as drift_jobs
 from app.drift.service import due_change_realms
 from app.status.service import compact_event_counts
 from app.sync.dispatch import due_realms, reclaim_orphans
 from app.sync.pump import pump_realm
+from app.uow import unit_of_work
 from app.worker import watchdog
-from app.worker.enqueue import (
-    clear_stale_pump,
-    enqueue_cdc,
-    enqueue_changes,
-    enqueue_realms,
-    holding_pump,
-)
+from app.worker.enqueue import clear_stale_pump, holding_pump
 from app.worker.heartbeat import beat
 
 logger = logging.getLogger(__name__)
@@ -49,15 +42,16 @@ async def sync_realm(ctx: dict[str, Any], realm_id: str) -> str:
 async def sweep_due_events(ctx: dict[str, Any]) -> int:
     """Re-send a hint for every realm with due events; arq drops hints already queued."""
     settings = ctx["settings"]
-    async with ctx["session_factory"]() as session:
-        orphans = await reclaim_orphans(session)
+    async with unit_of_work(ctx["session_factory"]) as uow:
+        orphans = await reclaim_orphans(uow.session)
     if orphans:
         logger.warning("%d records left syncing by a dead worker are due again", len(orphans))
-    async with session_scope(ctx["session_factory"]) as session:
-        realms = await due_realms(session, settings.sweep_batch_size)
-    for realm_id in realms:
-        await clear_stale_pump(ctx["redis"], realm_id)
-    sent = await enqueue_realms(ctx["redis"], realms)
+    async with unit_of_work(ctx["session_factory"], ctx["redis"]) as uow:
+        realms = await due_realms(uow.session, settings.sweep_batch_size)
+        for realm_id in realms:
+            await clear_stale_pump(ctx["redis"], realm_id)
+        uow.hint_realms(realms)
+    sent = uow.sent
     if sent:
         logger.info("sweeper re-enqueued %d realms", sent)
     return sent
@@ -65,8 +59,8 @@ async def sweep_due_events(ctx: dict[str, Any]) -> int:
 
 async def compact_counts(ctx: dict[str, Any]) -> int:
     """Every 10 s: fold the event count deltas into the counts /sync-status reads."""
-    async with session_scope(ctx["session_factory"]) as session:
-        return await compact_event_counts(session)
+    async with unit_of_work(ctx["session_factory"]) as uow:
+        return await compact_event_counts(uow.session)
 
 
 async def worker_heartbeat(ctx: dict[str, Any]) -> None:
@@ -99,11 +93,11 @@ async def cdc_realm(ctx: dict[str, Any], realm_id: str) -> str:
 async def sweep_changes(ctx: dict[str, Any]) -> int:
     """Every few seconds: hint realms with due sightings, and realms due for CDC."""
     settings = ctx["settings"]
-    async with session_scope(ctx["session_factory"]) as session:
-        realms = await due_change_realms(session)
+    async with unit_of_work(ctx["session_factory"], ctx["redis"]) as uow:
+        uow.hint_changes(await due_change_realms(uow.session))
         interval = timedelta(minutes=settings.cdc_interval_minutes)
-        cdc = await drift_jobs.cdc_due_realms(session, interval) if interval else []
-    return await enqueue_changes(ctx["redis"], realms) + await enqueue_cdc(ctx["redis"], cdc)
+        uow.hint_cdc(await drift_jobs.cdc_due_realms(uow.session, interval) if interval else [])
+    return uow.sent
 
 
 async def deliver_callbacks(ctx: dict[str, Any]) -> str:
@@ -120,8 +114,8 @@ async def deliver_callbacks(ctx: dict[str, Any]) -> str:
 
 async def sweep_due_callbacks(ctx: dict[str, Any]) -> bool:
     """Every SWEEP_INTERVAL_SECONDS: hint the delivery job when a callback notice is due."""
-    async with ctx["session_factory"]() as session:
-        due = await has_due(session)
-    if due:
-        await hint_deliveries(ctx["redis"])
+    async with unit_of_work(ctx["session_factory"], ctx["redis"]) as uow:
+        due = await has_due(uow.session)
+        if due:
+            uow.notice()
     return due

@@ -17,6 +17,7 @@ from app.events.models import Event
 from app.events.service import EntityKey
 from app.sync.dispatch import reclaim_orphans
 from app.sync.engine import lock_id
+from app.uow import unit_of_work
 from app.worker.enqueue import clear_stale_pump, enqueue_realms, holding_pump, sync_job_id
 from tests.e2e_support import post
 from tests.factories import customer_event
@@ -38,8 +39,8 @@ async def test_only_unheld_syncing_records_are_reclaimed(
         # A live sync holds its record's lock for as long as it works on it.
         key = EntityKey(realm, "customer", "live-worker")
         assert await live.scalar(select(func.pg_try_advisory_lock(lock_id(key))))
-        async with session_factory() as session:
-            reclaimed = await reclaim_orphans(session)
+        async with unit_of_work(session_factory) as uow:
+            reclaimed = await reclaim_orphans(uow.session)
         assert reclaimed == [EntityKey(realm, "customer", "dead-worker")]
         await live.scalar(select(func.pg_advisory_unlock(lock_id(key))))
     async with session_factory() as session:
