@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.callbacks.models import NoticeKind
@@ -29,7 +29,7 @@ from app.connections.models import Connection, ConnectionStatus
 from app.connections.notify import send_ops_notice
 from app.connections.tokens import read_tokens, store_tokens
 from app.db import utcnow
-from app.events.models import DUE_STATUSES, Event, EventStatus
+from app.events.repository import park_for_connection
 from app.metrics.store import TOKEN_REFRESHES, Metrics
 from app.qbo.errors import Category, QboError
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet
@@ -270,22 +270,7 @@ async def _needs_reauth(session: AsyncSession, connection: Connection, reason: s
     """Stop using the connection, park its due events until it is reconnected, and queue a
     `connection.needs_reauth` notice to every callback (same transaction)."""
     connection.status = ConnectionStatus.NEEDS_REAUTH.value
-    # Not `syncing` ones, and none a sync holds: their worker parks them itself when it
-    # finds the connection gone, knowing whether its write may have reached QBO. Skipping
-    # locked rows also keeps this from deadlocking with the sync engine's transactions.
-    parkable = (
-        select(Event.id)
-        .where(
-            Event.realm_id == connection.realm_id,
-            Event.status.in_([s for s in DUE_STATUSES if s != EventStatus.SYNCING]),
-        )
-        .with_for_update(skip_locked=True)
-    )
-    await session.execute(
-        update(Event)
-        .where(Event.id.in_(parkable.scalar_subquery()))
-        .values(status=EventStatus.WAITING_CONNECTION.value, updated_at=utcnow())
-    )
+    await park_for_connection(session, connection.realm_id)
     await enqueue_notice_to_all(
         session,
         NoticeKind.CONNECTION_NEEDS_REAUTH.value,

@@ -20,7 +20,7 @@ from app.connections.crypto import TokenCipher, TokenDecryptError
 from app.connections.models import Connection, ConnectionStatus, OAuthState
 from app.connections.tokens import read_tokens, store_tokens
 from app.db import utcnow
-from app.events.models import Event, EventStatus
+from app.events.repository import resume_waiting_connection
 from app.events.service import EntityKey
 from app.qbo.client import CompanyProfile
 from app.qbo.oauth import IntuitOAuth, OAuthFailure, TokenSet
@@ -138,13 +138,7 @@ async def save_connection(
     connection.disconnected_at = None
     store_tokens(session, connection, tokens.access_token, tokens.refresh_token, cipher=cipher)
     await session.flush()
-    released = await session.execute(
-        update(Event)
-        .where(Event.realm_id == realm_id, Event.status == EventStatus.WAITING_CONNECTION.value)
-        .values(status=EventStatus.PENDING.value, next_attempt_at=now, updated_at=now)
-        .returning(Event.entity_type, Event.external_id)
-    )
-    keys = list(dict.fromkeys(EntityKey(realm_id, t, e) for t, e in released))
+    keys = await resume_waiting_connection(session, realm_id)
     logger.info(
         "connected realm %s; %d entities resume", realm_id, len(keys), extra={"realm_id": realm_id}
     )

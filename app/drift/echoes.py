@@ -6,7 +6,8 @@ notifications per synced record. Most are plainly ours from what the mapping hol
 deciding so needs neither QBO nor the record's sync lock, because the answer is only ever
 "ours": a change the stored mapping proves is our last write, older than it, or made by
 our write of an invoice or payment in that second. Whatever this cannot prove goes on to
-`handle_sight`, which takes the lock, waits for a write being recorded and reads QBO.
+`handle_sight`, which takes the lock, waits for a write being recorded and reads QBO;
+the tests it makes there (`echo_of_ours`, `write_in_flight`) close this module.
 
 The only state a decision changes is the mapping's `qbo_echoed` flag (a second change in
 the second of our write is someone else's). It is set compare-and-set on the write it was
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.drift.models import ChangeStatus, FoundBy, QboChange
 from app.drift.owned import ENTITY_TYPES, Json, echo_of_own_write, touched_by, whole_second
+from app.events import repository as events
 from app.mappings.models import EntityMapping
 
 # Whose writes move a record's LastUpdatedTime in QBO: an invoice or a payment of ours
@@ -41,7 +43,7 @@ WRITERS_PER_SECOND = 1000
 
 
 class Noticed(Protocol):
-    """What settling needs of a sighting (`app.drift.service.Sight` has it)."""
+    """What settling needs of a sighting (`app.drift.sightings.Sight` has it)."""
 
     @property
     def id(self) -> uuid.UUID: ...
@@ -253,3 +255,51 @@ async def settle_echoes(session: AsyncSession, sights: Sequence[Noticed]) -> set
             ],
         )
     return set(reasons)
+
+
+# -- one sighting, holding the record's sync lock (app.drift.jobs.handle_sight) ------------
+
+
+async def echo_of_ours(session: AsyncSession, sight: Noticed, mapping: EntityMapping) -> str | None:
+    """Why a webhook's change is a write of ours coming back, with no need to read the
+    record, or None when it may be someone else's. Call it holding the record's sync lock
+    (no write of ours to it is then in flight, and the mapping holds the last one).
+
+    Intuit's notification says which record, the operation and `lastUpdated`
+    (https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks); QBO's answer
+    to our write gave `MetaData.LastUpdatedTime`, kept with the mapping. A change is ours
+    when it is our last write or older (`echo_of_own_write`), or when it is an `Update`
+    stamped in the second of our write of an invoice or payment that moved this record's
+    balance (QBO moves the customer's, and a paid invoice's, LastUpdatedTime then).
+    """
+    reason = echo_of_own_write(
+        sight.operation,
+        sight.changed_at,
+        mapping.qbo_last_write,
+        mapping.qbo_updated_at,
+        mapping.qbo_echoed,
+    )
+    if reason == "our own write":
+        mapping.qbo_echoed = True  # a second change in that second is someone else's
+    elif reason == "our own deletion" and sight.changed_at is not None:
+        # A deletion's answer has no time: its notification's is QBO's moment of it.
+        mapping.qbo_updated_at = sight.changed_at
+    if reason is not None or sight.operation != "Update" or sight.changed_at is None:
+        return reason
+    if mapping.entity_type not in WRITERS:
+        return None
+    writers = await writers_in(session, sight.realm_id, [sight.changed_at])
+    return moved_by(sight, mapping.entity_type, writers[whole_second(sight.changed_at)])
+
+
+async def write_in_flight(session: AsyncSession, sight: Noticed, mapping: EntityMapping) -> bool:
+    """Whether a write of ours that may have made this change is still being recorded:
+    QBO answered it, but its event (`syncing` until the mapping is stored, in the same
+    transaction) has not committed yet."""
+    return await events.write_syncing(
+        session,
+        sight.realm_id,
+        mapping.entity_type,
+        mapping.external_id,
+        WRITERS.get(mapping.entity_type, ()),
+    )

@@ -17,26 +17,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.connections.models import Connection
 from app.connections.refresh import ConnectionUnavailable, RefreshFailed
 from app.db import utcnow
-from app.drift.echoes import settle_echoes
+from app.drift.echoes import echo_of_ours, settle_echoes, write_in_flight
 from app.drift.models import CdcCheckpoint, FoundBy
 from app.drift.owned import ENTITY_TYPES
 from app.drift.service import (
-    BUSY_RETRY,
-    Sight,
     active_connection,
-    claim_changes,
     classify_sight,
     count_unmapped,
-    echo_of_ours,
     find_mapping,
-    finish,
     is_not_found,
-    later,
     record_verdict,
     restore_key,
-    store_sightings,
-    write_in_flight,
 )
+from app.drift.sightings import BUSY_RETRY, Sight, claim_changes, finish, later, store_sightings
 from app.events.service import EntityKey
 from app.metrics.store import DRIFT_FOUND
 from app.qbo.errors import QboError

@@ -24,6 +24,7 @@ from app.connections import service as connections
 from app.connections.crypto import TokenCipher
 from app.db import utcnow
 from app.deps import ConnectionDep, SessionDep, UnitOfWorkDep
+from app.events import repository as event_rows
 from app.events import service as events
 from app.events.models import EventStatus
 from app.ops import service
@@ -220,7 +221,7 @@ async def dashboard(request: Request, user: OpsUser, session: SessionDep) -> HTM
     now = utcnow()
     reports = await realm_reports(session, request.app.state.budget)
     activity = await service.hourly_activity(session, [r.realm_id for r in reports], now)
-    dead = await service.dead_events(session)
+    dead = await event_rows.dead_events(session)
     return render(
         request,
         "dashboard.html",
@@ -244,7 +245,7 @@ async def realm_page(
     now = utcnow()
     reports = await realm_reports(session, request.app.state.budget, realm_id)
     activity = await service.hourly_activity(session, [realm_id], now)
-    recent = await service.recent_events(session, realm_id, status.value if status else None)
+    recent = await event_rows.recent_events(session, realm_id, status.value if status else None)
     return render(
         request,
         "realm.html",

@@ -1,8 +1,8 @@
-"""What the ops console reads: hourly activity per realm, dead events, a realm's recent events.
+"""What the ops console reads besides event listings (app.events.repository): hourly
+activity per realm.
 
-Each query is bounded and index-backed: activity over 24 hours scans
-`ix_events_realm_synced` / `ix_events_realm_failed` per realm; listings are LIMITed seeks on
-`ix_events_status_received` and `ix_events_realm_received`.
+The query is bounded and index-backed: activity over 24 hours scans
+`ix_events_realm_synced` / `ix_events_realm_failed` per realm.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.events.models import Event, EventStatus
 
 HOURS = 24
 
@@ -64,25 +62,3 @@ async def hourly_activity(
         ]
         for realm in realm_ids
     }
-
-
-async def dead_events(
-    session: AsyncSession, realm_id: str | None = None, limit: int = 50
-) -> list[Event]:
-    """Dead events, newest first."""
-    query = select(Event).where(Event.status == EventStatus.DEAD.value)
-    if realm_id is not None:
-        query = query.where(Event.realm_id == realm_id)
-    query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit)
-    return list(await session.scalars(query))
-
-
-async def recent_events(
-    session: AsyncSession, realm_id: str, status: str | None = None, limit: int = 50
-) -> list[Event]:
-    """A realm's events, newest first, optionally of one status."""
-    query = select(Event).where(Event.realm_id == realm_id)
-    if status is not None:
-        query = query.where(Event.status == status)
-    query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit)
-    return list(await session.scalars(query))

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from app.deps import ConnectionDep, SettingsDep, UnitOfWorkDep
 from app.drift.models import FoundBy
-from app.drift.service import store_sightings
+from app.drift.sightings import store_sightings
 from app.errors import AppError, NotAuthenticated, problem_responses
 from app.webhooks.intuit import SIGNATURE_HEADER, MalformedNotification, parse, verify
 

@@ -11,7 +11,7 @@ from arq import Retry
 from app.callbacks.delivery import deliver_due, has_due
 from app.connections.refresh import refresh_due_connections
 from app.drift import jobs as drift_jobs
-from app.drift.service import due_change_realms
+from app.drift.sightings import due_change_realms
 from app.status.service import compact_event_counts
 from app.sync.dispatch import due_realms, reclaim_orphans
 from app.sync.pump import pump_realm

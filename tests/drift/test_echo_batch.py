@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.drift.echoes import settle_echoes
 from app.drift.models import ChangeStatus, FoundBy, QboChange
-from app.drift.service import Sight
+from app.drift.sightings import Sight
 from app.mappings.models import EntityMapping
 
 REALM = "echo-batch-1"

@@ -18,7 +18,7 @@ from app.connections.refresh import TokenKeeper
 from app.drift.jobs import handle_sight
 from app.drift.models import ChangeStatus, QboChange, UnmappedRecord
 from app.drift.owned import QBO_ENTITIES
-from app.drift.service import Sight
+from app.drift.sightings import Sight
 from app.events.models import Event, EventStatus
 from app.mappings.models import EntityMapping
 from app.qbo.oauth import LazyOAuth

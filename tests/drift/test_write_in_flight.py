@@ -1,5 +1,5 @@
 """Which writes of ours still being recorded may have made a change announced by a webhook
-(app.drift.service.write_in_flight), against real PostgreSQL."""
+(app.drift.echoes.write_in_flight), against real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.drift.service import Sight, write_in_flight
+from app.drift.echoes import write_in_flight
+from app.drift.sightings import Sight
 from app.events.models import Event, EventStatus
 from app.mappings.models import EntityMapping
 from tests.factories import customer_event, invoice_event, item_event, payment_event
