@@ -2,8 +2,10 @@
 
 The other domains call `enqueue_notice` / `enqueue_notice_to_all` inside the transaction that
 changes the state a notice reports, so a notice is never lost and never sent for a change
-that was rolled back; after commit they call `hint_deliveries`, and the delivery cron picks
-up anything whose hint was lost. Sending is `app.callbacks.delivery`'s job, never theirs.
+that was rolled back; their unit of work (`uow.notice()`, app.uow) calls `hint_deliveries`
+after commit, and the delivery cron picks up anything whose hint was lost. Sending is
+`app.callbacks.delivery`'s job, never theirs. The sync engine, whose transactions run on its
+locked connection, still reads `notices_queued` after each commit and hints by hand.
 """
 
 from __future__ import annotations
