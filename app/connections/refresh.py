@@ -33,7 +33,7 @@ from app.events.repository import park_for_connection
 from app.metrics.store import TOKEN_REFRESHES, Metrics
 from app.qbo.errors import Category, QboError
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet
-from app.uow import unit_of_work
+from app.uow import UnitOfWork, unit_of_work
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ async def with_access_token(
         )
         if connection is not None and connection.status == ConnectionStatus.ACTIVE.value:
             connection.refresh_failures += 1
-            await _needs_reauth(uow.session, connection, failure.description or failure.error)
+            await _needs_reauth(uow, connection, failure.description or failure.error)
     await _report_reauth(keeper, realm_id, failure)
     raise ConnectionUnavailable(realm_id, ConnectionStatus.NEEDS_REAUTH.value, failure.error)
 
@@ -157,7 +157,7 @@ async def mark_needs_reauth(
         )
         if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
             return
-        await _needs_reauth(uow.session, connection, why)
+        await _needs_reauth(uow, connection, why)
     await _report_reauth(keeper, realm_id, OAuthFailure("rejected", why, intuit_tid))
 
 
@@ -186,7 +186,7 @@ async def refresh_connection(keeper: TokenKeeper, realm_id: str, needed: Needed)
             await keeper.count(failure.error)
             connection.refresh_failures += 1
             if not failure.retryable:
-                await _needs_reauth(uow.session, connection, failure.description or failure.error)
+                await _needs_reauth(uow, connection, failure.description or failure.error)
         else:
             _save(uow.session, connection, tokens, keeper.cipher)
             await keeper.count("refreshed")
@@ -266,13 +266,16 @@ def _save(
     connection.refresh_failures = 0
 
 
-async def _needs_reauth(session: AsyncSession, connection: Connection, reason: str) -> None:
+async def _needs_reauth(uow: UnitOfWork, connection: Connection, reason: str) -> None:
     """Stop using the connection, park its due events until it is reconnected, and queue a
-    `connection.needs_reauth` notice to every callback (same transaction)."""
+    `connection.needs_reauth` notice to every callback (same transaction). The keeper has no
+    Redis, so no delivery hint leaves: the sync engine hints after `mark_needs_reauth`, and
+    the delivery cron finds the rest."""
     connection.status = ConnectionStatus.NEEDS_REAUTH.value
-    await park_for_connection(session, connection.realm_id)
+    await park_for_connection(uow.session, connection.realm_id)
+    uow.notice()
     await enqueue_notice_to_all(
-        session,
+        uow.session,
         NoticeKind.CONNECTION_NEEDS_REAUTH.value,
         {
             "realm_id": connection.realm_id,
