@@ -161,6 +161,17 @@ async def write_syncing(
     return bool(found)
 
 
+def sent_by(source: str, realm_id: Any, entity_type: Any, external_id: Any) -> ColumnElement[bool]:
+    """An SQL condition for another table's query: some event of `source` names the record
+    in these columns (`ix_events_entity_order` answers it)."""
+    return exists().where(
+        Event.realm_id == realm_id,
+        Event.entity_type == entity_type,
+        Event.external_id == external_id,
+        Event.source == source,
+    )
+
+
 async def dead_events(
     session: AsyncSession, realm_id: str | None = None, limit: int = 50
 ) -> list[Event]:

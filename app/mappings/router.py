@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from app.deps import EventsReader, SessionDep
 from app.errors import bad_cursor, problem_responses
-from app.events.models import Event
+from app.events.repository import sent_by
 from app.mappings.models import EntityMapping
 from app.pagination import newest_first
 
@@ -55,11 +55,11 @@ async def list_mappings(
         # Mappings belong to a company, not a source: a record is this source's when one of
         # its events names it (ix_events_entity_order answers this).
         query = query.where(
-            exists().where(
-                Event.realm_id == EntityMapping.realm_id,
-                Event.entity_type == EntityMapping.entity_type,
-                Event.external_id == EntityMapping.external_id,
-                Event.source == caller.name,
+            sent_by(
+                caller.name,
+                EntityMapping.realm_id,
+                EntityMapping.entity_type,
+                EntityMapping.external_id,
             )
         )
     for column, value in (
