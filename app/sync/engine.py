@@ -26,9 +26,7 @@ from typing import Any
 
 import httpx
 from arq.connections import ArqRedis
-from sqlalchemy import and_, func, literal, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.callbacks.service import hint_deliveries, notices_queued, notify_event
@@ -42,9 +40,13 @@ from app.connections.refresh import (
 )
 from app.db import utcnow
 from app.drift.owned import last_updated, owned_fields, write_operation
-from app.events.models import DUE_STATUSES, FINAL_STATUSES, Event, EventStatus
+from app.events import repository as event_store
+from app.events.models import FINAL_STATUSES, Event, EventStatus
+from app.events.repository import waiting_key
 from app.events.service import EntityKey
-from app.mappings.models import QBO_ID_INDEX, EntityMapping
+from app.mappings import repository as mapping_store
+from app.mappings.models import EntityMapping
+from app.mappings.repository import MappingWrite
 from app.metrics.store import SYNC_OUTCOMES, Metrics
 from app.qbo.errors import Category, QboError
 from app.qbo.limiter import BudgetWait, RealmBudget
@@ -105,10 +107,6 @@ def lock_id(key: EntityKey) -> int:
 def _parent_lock(key: EntityKey) -> int:
     """The entity's key in the dependency lock space (signed 32 bits)."""
     return int.from_bytes(_digest(key)[:4], "big", signed=True)
-
-
-def waiting_key(entity_type: str, external_id: str) -> str:
-    return f"{entity_type}:{external_id}"
 
 
 async def sync_entity(deps: SyncDeps, key: EntityKey) -> JobResult:
@@ -218,38 +216,31 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
     connection = await session.scalar(
         select(Connection).where(Connection.realm_id == key.realm_id).with_for_update(read=True)
     )
-    events = list(
-        (
-            await session.scalars(
-                select(Event)
-                .where(
-                    Event.realm_id == key.realm_id,
-                    Event.entity_type == key.entity_type,
-                    Event.external_id == key.external_id,
-                    Event.status.in_(DUE_STATUSES),
-                )
-                .order_by(Event.occurred_at, Event.received_at, Event.id)
-            )
-        ).all()
-    )
+    events = await event_store.due_events_of(session, key)
     if not events:
         return Step(done=JobResult("idle"))
     now = utcnow()
     if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
         for stopped in (e for e in events if e.status == EventStatus.SYNCING.value):
             # Its worker stopped while sending it: QBO may hold it, so look before re-creating.
-            stopped.last_error = {
-                **_reason("connection", "its worker stopped while sending it"),
-                "ambiguous": True,
-                "at": now.isoformat(),
-            }
-        await _set(session, [e.id for e in events], status=EventStatus.WAITING_CONNECTION)
+            event_store.set_reason(
+                stopped,
+                {
+                    **_reason("connection", "its worker stopped while sending it"),
+                    "ambiguous": True,
+                    "at": now.isoformat(),
+                },
+            )
+        ids = [e.id for e in events]
+        await event_store.set_status(session, ids, EventStatus.WAITING_CONNECTION)
         return Step(done=JobResult("waiting_connection"))
-    mapping = await _mapping(session, key.realm_id, key.entity_type, key.external_id)
+    mapping = await mapping_store.mapping_of(
+        session, key.realm_id, key.entity_type, key.external_id
+    )
     last_applied = await _last_applied_at(session, mapping)
     chosen = plan(events, last_applied)
     for event_id, why in chosen.superseded:
-        await _set(session, [event_id], status=EventStatus.SUPERSEDED, note=why)
+        await event_store.set_status(session, [event_id], EventStatus.SUPERSEDED, note=why)
     step = await _choose(deps, session, connection, events, chosen.next, _target(mapping), now)
     step.superseded = bool(chosen.superseded)
     return step
@@ -281,8 +272,9 @@ async def _choose(
     except PayloadError as err:
         # Nothing to build bodies with until the company is connected again.
         reason = {**_reason("connection", str(err)), "at": now.isoformat()}
-        await _set(session, [e.id for e in events], status=EventStatus.WAITING_CONNECTION)
-        event.last_error = reason
+        ids = [e.id for e in events]
+        await event_store.set_status(session, ids, EventStatus.WAITING_CONNECTION)
+        event_store.set_reason(event, reason)
         return Step(done=JobResult("waiting_connection"))
 
     parents = _parents(event)
@@ -295,8 +287,6 @@ async def _choose(
     blocked = await _after_earlier(session, event, now, deps.settings)
     if blocked is not None:
         return blocked
-    if event.status == EventStatus.WAITING_DEPENDENCY.value:
-        event.waiting_for = None
     work = Work(
         event_id=event.id,
         entity_type=event.entity_type,
@@ -314,14 +304,15 @@ async def _choose(
     if work.maybe_applied and target is None and not (event.last_error or {}).get("ambiguous"):
         # Left `syncing` by a worker that stopped: from now on only the ambiguous mark
         # says that QBO may hold the record, whatever happens to this try.
-        event.last_error = {
-            **_reason("transient", "its worker stopped while sending it"),
-            "ambiguous": True,
-            "at": now.isoformat(),
-        }
-    event.status = EventStatus.SYNCING.value
-    event.next_attempt_at = now + LEASE
-    event.updated_at = now
+        event_store.set_reason(
+            event,
+            {
+                **_reason("transient", "its worker stopped while sending it"),
+                "ambiguous": True,
+                "at": now.isoformat(),
+            },
+        )
+    event_store.mark_syncing(event, now + LEASE, now)
     return Step(work=work, event=event)
 
 
@@ -346,7 +337,7 @@ async def _resolve(
     settings: Settings,
 ) -> tuple[dict[tuple[str, str], str], Step | None]:
     """QBO ids of the parents, or the step that makes the event wait (or die) for one."""
-    refs = await _mapped_ids(session, event.realm_id, parents)
+    refs = await mapping_store.qbo_ids_of(session, event.realm_id, parents)
     for parent in parents:
         if parent in refs:
             continue
@@ -359,7 +350,7 @@ async def _resolve(
                 )
             )
         )
-        again = await _mapped_ids(session, event.realm_id, [parent])
+        again = await mapping_store.qbo_ids_of(session, event.realm_id, [parent])
         if parent in again:
             refs.update(again)
             continue
@@ -381,20 +372,13 @@ async def _wait_or_die(
     kind, ext = parent
     own = parent == (event.entity_type, event.external_id)
     name = f"{kind} {ext!r}"
-    query = select(Event.id, Event.status, Event.last_error).where(
-        Event.realm_id == event.realm_id,
-        Event.entity_type == kind,
-        Event.external_id == ext,
-        Event.id != event.id,
+    # Its own create: an upsert of the record before it (a later one cannot be).
+    latest = await event_store.latest_event_of(
+        session,
+        EntityKey(event.realm_id, kind, ext),
+        besides=event.id,
+        upserted_until=event.occurred_at if own else None,
     )
-    if own:
-        # Its create: an upsert of the record before it (a later one cannot be).
-        query = query.where(Event.operation == "upserted", Event.occurred_at <= event.occurred_at)
-    latest = (
-        await session.execute(
-            query.order_by(Event.occurred_at.desc(), Event.received_at.desc()).limit(1)
-        )
-    ).first()
     open_parent = latest is not None and latest.status not in FINAL
     what = f"its create ({name})" if own else name
     if latest is not None and latest.status == EventStatus.DEAD.value:
@@ -457,31 +441,7 @@ async def _wait(
     now: datetime,
 ) -> Step:
     """Park the event (and the record's events behind it) until `parent` is released."""
-    waiting_for = waiting_key(*parent)
-    event.status = EventStatus.WAITING_DEPENDENCY.value
-    event.waiting_for = waiting_for
-    event.next_attempt_at = later
-    event.note = note
-    event.updated_at = now
-    # The record's later events wait with it: they go only after it, and are released
-    # with it rather than looked at again and again.
-    await session.execute(
-        update(Event)
-        .where(
-            Event.realm_id == event.realm_id,
-            Event.entity_type == event.entity_type,
-            Event.external_id == event.external_id,
-            Event.id != event.id,
-            Event.status.in_((EventStatus.PENDING.value, EventStatus.RETRYING.value)),
-        )
-        .values(
-            status=EventStatus.WAITING_DEPENDENCY.value,
-            waiting_for=waiting_for,
-            next_attempt_at=later,
-            note=f"waiting behind event {event.id}",
-            updated_at=now,
-        )
-    )
+    await event_store.park_waiting(session, event, waiting_key(*parent), later, note, now)
     return Step(done=JobResult("waiting_dependency"))
 
 
@@ -547,51 +507,25 @@ def realm_api(deps: SyncDeps, realm_id: str) -> RealmApi:
 def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
     async def mapped_elsewhere(entity_type: str, qbo_id: str, external_id: str) -> bool:
         async with AsyncSession(deps.engine) as session:
-            other = await session.scalar(
-                select(EntityMapping.external_id).where(
-                    EntityMapping.realm_id == realm_id,
-                    EntityMapping.entity_type == entity_type,
-                    EntityMapping.qbo_id == qbo_id,
-                    EntityMapping.external_id != external_id,
-                )
+            other = await mapping_store.holder_of(
+                session, realm_id, entity_type, qbo_id, besides=external_id
             )
         return other is not None
 
     async def creating_elsewhere(entity_type: str, name: str, external_id: str) -> bool:
-        # A create is in flight while its event is `syncing` (committed before the call,
-        # until its mapping is), or may have landed while it is marked ambiguous; a record
-        # already mapped is creating nothing (`mapped_elsewhere` covers it). Names are
-        # compared as QBO compares them: without case, and as sent (`clean_name`).
+        # Names are compared as QBO compares them: without case, and as sent (`clean_name`).
         field = "display_name" if entity_type == "customer" else "name"
         limit = 500 if entity_type == "customer" else 100
         async with AsyncSession(deps.engine) as session:
-            other = await session.scalar(
-                select(Event.id)
-                .where(
-                    Event.realm_id == realm_id,
-                    Event.entity_type == entity_type,
-                    Event.external_id != external_id,
-                    Event.operation == "upserted",
-                    or_(
-                        Event.status == EventStatus.SYNCING.value,
-                        and_(
-                            Event.status.in_((*DUE_STATUSES, EventStatus.WAITING_CONNECTION)),
-                            Event.last_error["ambiguous"].as_boolean().is_(True),
-                        ),
-                    ),
-                    _name_key(Event.payload["data"][field].astext, limit)
-                    == _name_key(literal(name), limit),
-                    ~select(EntityMapping.id)
-                    .where(
-                        EntityMapping.realm_id == realm_id,
-                        EntityMapping.entity_type == entity_type,
-                        EntityMapping.external_id == Event.external_id,
-                    )
-                    .exists(),
-                )
-                .limit(1)
+            return await event_store.creating_under_name(
+                session,
+                realm_id,
+                entity_type,
+                name,
+                name_field=field,
+                limit=limit,
+                besides=external_id,
             )
-        return other is not None
 
     return Applier(
         deps.settings,
@@ -600,12 +534,6 @@ def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
         mapped_elsewhere,
         creating_elsewhere,
     )
-
-
-def _name_key(value: Any, limit: int) -> Any:
-    """A name as QBO would hold it, for comparison: forbidden characters replaced (as
-    `clean_name` does), trimmed, cut to the field's length, lower case."""
-    return func.lower(func.left(func.btrim(func.translate(value, ":\t\r\n", "-   ")), limit))
 
 
 def log_extra(work: Work, realm_id: str) -> dict[str, Any]:
@@ -693,7 +621,7 @@ async def record(
 ) -> tuple[list[EntityKey], float | None]:
     """Store the outcome. Returns the entities released from waiting on this one, and the
     seconds until the event's next attempt when it is to be retried."""
-    current = await session.get(Event, event.id, with_for_update=True, populate_existing=True)
+    current = await event_store.lock_event(session, event.id)
     if current is None:
         return [], None
     now = utcnow()
@@ -713,24 +641,12 @@ async def record(
                 throttled=False,
             )
             return await record(deps, session, event, work, outcome)
-        _set_fields(
-            current,
-            status=EventStatus.SYNCED,
-            qbo_id=outcome.applied.qbo_id,
-            synced_at=now,
-            last_error=None,
-            failing_since=None,
-            waiting_for=None,
-            note=outcome.applied.note,
-            now=now,
-        )
+        event_store.mark_synced(current, outcome.applied.qbo_id, outcome.applied.note, now)
         await notify_event(session, current)
         return await _release(session, event), None
     if isinstance(outcome, Deferred):
         # Not an attempt: the event is as it was, due again when the budget allows.
-        previous = EventStatus.RETRYING if current.attempts else EventStatus.PENDING
-        _set_fields(current, status=previous, now=now)
-        current.next_attempt_at = now + timedelta(seconds=outcome.delay)
+        event_store.mark_deferred(current, now + timedelta(seconds=outcome.delay), now)
         return [], outcome.delay
     if isinstance(outcome, NoConnection):
         connection = await session.scalar(
@@ -741,18 +657,13 @@ async def record(
         if connection == ConnectionStatus.ACTIVE.value:
             # Reconnected since the call failed: try again rather than wait for a resume
             # that has already happened.
-            _set_fields(
-                current,
-                status=EventStatus.RETRYING,
-                last_error={**outcome.reason, "at": now.isoformat()},
-                now=now,
-            )
-            current.next_attempt_at = now
+            reason = {**outcome.reason, "at": now.isoformat()}
+            event_store.mark_retrying(current, reason, now, now)
             return [], 0.0
         parked = {**outcome.reason, "at": now.isoformat()}
         if _still_ambiguous(current, work):
             parked["ambiguous"] = True
-        _set_fields(current, status=EventStatus.WAITING_CONNECTION, last_error=parked, now=now)
+        event_store.mark_waiting_connection(current, parked, now)
         return [], None
     if isinstance(outcome, Dead):
         await _lock_as_parent(session, event)
@@ -763,8 +674,7 @@ async def record(
     if _still_ambiguous(current, work):
         reason["ambiguous"] = True
     if not outcome.throttled:
-        current.attempts += 1
-        current.failing_since = current.failing_since or now
+        event_store.count_failed_attempt(current, now)
         if gives_up(current.failing_since, now, deps.settings):
             await _lock_as_parent(session, event)
             reason["message"] = (
@@ -778,8 +688,7 @@ async def record(
         )
     else:
         delay = outcome.delay
-    _set_fields(current, status=EventStatus.RETRYING, last_error=reason, now=now)
-    current.next_attempt_at = now + timedelta(seconds=delay)
+    event_store.mark_retrying(current, reason, now + timedelta(seconds=delay), now)
     return [], delay
 
 
@@ -796,70 +705,28 @@ async def _lock_as_parent_of(session: AsyncSession, key: EntityKey) -> None:
 
 
 async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -> str | None:
-    """Store the event's mapping. Every write path ends here (single and batch writes,
-    adoptions, voids, deletions): the mapping keeps what QBO answered, to tell the webhook of
-    this write from others. Returns None, or, storing nothing, the external id that already
-    holds that QBO record (the unique index on realm, entity type and QBO id)."""
-    now = utcnow()
+    """Store the event's mapping; it keeps what QBO answered, to tell the webhook of this
+    write from others. Returns None, or, storing nothing, the external id that already
+    holds that QBO record."""
     # What changes made in QBO are later compared with (app.drift.owned).
     owned = (
         owned_fields(event.entity_type, applied.record)
         if applied.record and "SyncToken" in applied.record
         else None
     )
-    written_at = last_updated(applied.record)
-    statement = pg_insert(EntityMapping).values(
-        id=uuid.uuid4(),
+    write = MappingWrite(
         realm_id=event.realm_id,
         entity_type=event.entity_type,
         external_id=event.external_id,
         qbo_id=applied.qbo_id,
         sync_token=applied.sync_token,
-        last_payload_hash=event.payload_hash,
-        last_event_id=event.id,
-        qbo_owned=owned,
-        qbo_updated_at=written_at,
-        qbo_last_write=write_operation(event.operation, applied.record),
-        qbo_echoed=False,
-        created_at=now,
-        updated_at=now,
+        payload_hash=event.payload_hash,
+        event_id=event.id,
+        owned=owned,
+        qbo_updated_at=last_updated(applied.record),
+        last_write=write_operation(event.operation, applied.record),
     )
-    try:
-        async with session.begin_nested():
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["realm_id", "entity_type", "external_id"],
-                    set_={
-                        "qbo_id": statement.excluded.qbo_id,
-                        "sync_token": statement.excluded.sync_token,
-                        "last_payload_hash": statement.excluded.last_payload_hash,
-                        "last_event_id": statement.excluded.last_event_id,
-                        # A deletion's answer has neither fields nor time: the last ones
-                        # known stay (what the deleted record referred to, for its webhooks).
-                        "qbo_owned": EntityMapping.qbo_owned
-                        if owned is None
-                        else statement.excluded.qbo_owned,
-                        "qbo_updated_at": EntityMapping.qbo_updated_at
-                        if written_at is None
-                        else statement.excluded.qbo_updated_at,
-                        "qbo_last_write": statement.excluded.qbo_last_write,
-                        "qbo_echoed": False,
-                        "updated_at": now,
-                    },
-                )
-            )
-    except IntegrityError as err:
-        if QBO_ID_INDEX not in str(err.orig):
-            raise
-        holder = await session.scalar(
-            select(EntityMapping.external_id).where(
-                EntityMapping.realm_id == event.realm_id,
-                EntityMapping.entity_type == event.entity_type,
-                EntityMapping.qbo_id == applied.qbo_id,
-            )
-        )
-        return holder or "another record"
-    return None
+    return await mapping_store.save_mapping(session, write)
 
 
 async def _release(session: AsyncSession, parent: Event) -> list[EntityKey]:
@@ -870,22 +737,7 @@ async def _release(session: AsyncSession, parent: Event) -> list[EntityKey]:
 
 
 async def _release_key(session: AsyncSession, parent: EntityKey) -> list[EntityKey]:
-    now = utcnow()
-    rows = await session.execute(
-        update(Event)
-        .where(
-            Event.realm_id == parent.realm_id,
-            Event.status == EventStatus.WAITING_DEPENDENCY.value,
-            Event.waiting_for == waiting_key(parent.entity_type, parent.external_id),
-        )
-        .values(
-            status=EventStatus.PENDING.value, waiting_for=None, next_attempt_at=now, updated_at=now
-        )
-        .returning(Event.realm_id, Event.entity_type, Event.external_id)
-    )
-    own = EntityKey(parent.realm_id, parent.entity_type, parent.external_id)
-    keys = [EntityKey(r.realm_id, r.entity_type, r.external_id) for r in rows]
-    return [k for k in dict.fromkeys(keys) if k != own]
+    return await event_store.release_waiting(session, parent)
 
 
 # -- small helpers -----------------------------------------------------------------------
@@ -904,13 +756,7 @@ def _reason(category: str, message: str) -> dict[str, Any]:
 
 async def _dead(session: AsyncSession, event: Event, reason: dict[str, Any]) -> None:
     now = utcnow()
-    _set_fields(
-        event,
-        status=EventStatus.DEAD,
-        last_error={**reason, "at": reason.get("at") or now.isoformat()},
-        waiting_for=None,
-        now=now,
-    )
+    event_store.mark_dead(event, {**reason, "at": reason.get("at") or now.isoformat()}, now)
     await notify_event(session, event)
     logger.error(
         "event dead: %s",
@@ -925,72 +771,7 @@ async def _dead(session: AsyncSession, event: Event, reason: dict[str, Any]) -> 
     )
 
 
-_UNSET: Any = object()
-
-
-def _set_fields(
-    event: Event,
-    *,
-    status: EventStatus,
-    now: datetime,
-    qbo_id: str | None = _UNSET,
-    synced_at: datetime | None = _UNSET,
-    last_error: dict[str, Any] | None = _UNSET,
-    failing_since: datetime | None = _UNSET,
-    waiting_for: str | None = _UNSET,
-    note: str | None = _UNSET,
-) -> None:
-    event.status = status.value
-    event.updated_at = now
-    values = {
-        "qbo_id": qbo_id,
-        "synced_at": synced_at,
-        "last_error": last_error,
-        "failing_since": failing_since,
-        "waiting_for": waiting_for,
-        "note": note,
-    }
-    for name, value in values.items():
-        if value is not _UNSET:
-            setattr(event, name, value)
-
-
-async def _set(
-    session: AsyncSession, ids: list[uuid.UUID], *, status: EventStatus, note: str | None = None
-) -> None:
-    values: dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
-    if note is not None:
-        values["note"] = note
-    await session.execute(update(Event).where(Event.id.in_(ids)).values(**values))
-
-
-async def _mapping(
-    session: AsyncSession, realm_id: str, entity_type: str, external_id: str
-) -> EntityMapping | None:
-    return await session.scalar(
-        select(EntityMapping).where(
-            EntityMapping.realm_id == realm_id,
-            EntityMapping.entity_type == entity_type,
-            EntityMapping.external_id == external_id,
-        )
-    )
-
-
 async def _last_applied_at(session: AsyncSession, mapping: EntityMapping | None) -> datetime | None:
     if mapping is None or mapping.last_event_id is None:
         return None
-    return await session.scalar(select(Event.occurred_at).where(Event.id == mapping.last_event_id))
-
-
-async def _mapped_ids(
-    session: AsyncSession, realm_id: str, parents: list[tuple[str, str]]
-) -> dict[tuple[str, str], str]:
-    if not parents:
-        return {}
-    rows = await session.execute(
-        select(EntityMapping.entity_type, EntityMapping.external_id, EntityMapping.qbo_id).where(
-            EntityMapping.realm_id == realm_id,
-            tuple_(EntityMapping.entity_type, EntityMapping.external_id).in_(parents),
-        )
-    )
-    return {(r.entity_type, r.external_id): r.qbo_id for r in rows}
+    return await event_store.occurred_at_of(session, mapping.last_event_id)
