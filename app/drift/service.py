@@ -37,8 +37,9 @@ from app.drift.owned import (
 from app.events.models import Event, EventStatus
 from app.events.references import applied_to, names_customer
 from app.events.service import EntityKey, payload_hash
+from app.failures import Category
 from app.mappings.models import EntityMapping
-from app.qbo.errors import Category, QboError
+from app.qbo.errors import QboError
 from app.webhooks.intuit import Sighting
 
 logger = logging.getLogger(__name__)

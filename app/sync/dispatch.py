@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.events import repository as event_store
 from app.events.service import EntityKey
-from app.sync.engine import lock_id
+from app.sync.locks import lock_id
 
 ORPHAN_SCAN = 200
 

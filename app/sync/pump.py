@@ -28,7 +28,8 @@ from app.events import repository as event_store
 from app.events.service import EntityKey
 from app.qbo.limiter import YIELD_TO_BATCHES
 from app.sync.batch import sync_batch
-from app.sync.engine import SyncDeps, sync_entity
+from app.sync.deps import SyncDeps
+from app.sync.engine import sync_entity
 from app.worker.enqueue import clear_dirty, is_dirty
 
 logger = logging.getLogger(__name__)
