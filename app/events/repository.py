@@ -134,7 +134,7 @@ async def set_status(
     session: AsyncSession, ids: list[uuid.UUID], status: EventStatus, note: str | None = None
 ) -> None:
     """Move events to `status` (superseded, waiting for their connection) in one statement."""
-    values: dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
+    values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
     if note is not None:
         values["note"] = note
     await session.execute(update(Event).where(Event.id.in_(ids)).values(**values))
@@ -147,9 +147,9 @@ def set_reason(event: Event, reason: dict[str, Any]) -> None:
 
 def mark_syncing(event: Event, lease_until: datetime, now: datetime) -> None:
     """Taken by a worker: due again at `lease_until` only if that worker dies."""
-    if event.status == EventStatus.WAITING_DEPENDENCY.value:
+    if event.status == EventStatus.WAITING_DEPENDENCY:
         event.waiting_for = None
-    event.status = EventStatus.SYNCING.value
+    event.status = EventStatus.SYNCING
     event.next_attempt_at = lease_until
     event.updated_at = now
 
@@ -165,7 +165,7 @@ async def park_waiting(
     """The event waits for the record `waiting_for` (looked at again at `later` at the
     latest), and the record's later events wait with it: they go only after it, and are
     released with it rather than looked at again and again."""
-    event.status = EventStatus.WAITING_DEPENDENCY.value
+    event.status = EventStatus.WAITING_DEPENDENCY
     event.waiting_for = waiting_for
     event.next_attempt_at = later
     event.note = note
@@ -177,10 +177,10 @@ async def park_waiting(
             Event.entity_type == event.entity_type,
             Event.external_id == event.external_id,
             Event.id != event.id,
-            Event.status.in_((EventStatus.PENDING.value, EventStatus.RETRYING.value)),
+            Event.status.in_((EventStatus.PENDING, EventStatus.RETRYING)),
         )
         .values(
-            status=EventStatus.WAITING_DEPENDENCY.value,
+            status=EventStatus.WAITING_DEPENDENCY,
             waiting_for=waiting_for,
             next_attempt_at=later,
             note=f"waiting behind event {event.id}",
@@ -190,7 +190,7 @@ async def park_waiting(
 
 
 def mark_synced(event: Event, qbo_id: str, note: str | None, now: datetime) -> None:
-    event.status = EventStatus.SYNCED.value
+    event.status = EventStatus.SYNCED
     event.qbo_id = qbo_id
     event.synced_at = now
     event.last_error = None
@@ -204,7 +204,7 @@ def mark_deferred(event: Event, due_at: datetime, now: datetime) -> None:
     """Not an attempt: the event is as it was (pending, or retrying after failed attempts),
     due again at `due_at`."""
     previous = EventStatus.RETRYING if event.attempts else EventStatus.PENDING
-    event.status = previous.value
+    event.status = previous
     event.updated_at = now
     event.next_attempt_at = due_at
 
@@ -216,20 +216,20 @@ def count_failed_attempt(event: Event, now: datetime) -> None:
 
 
 def mark_retrying(event: Event, reason: dict[str, Any], due_at: datetime, now: datetime) -> None:
-    event.status = EventStatus.RETRYING.value
+    event.status = EventStatus.RETRYING
     event.last_error = reason
     event.updated_at = now
     event.next_attempt_at = due_at
 
 
 def mark_waiting_connection(event: Event, reason: dict[str, Any], now: datetime) -> None:
-    event.status = EventStatus.WAITING_CONNECTION.value
+    event.status = EventStatus.WAITING_CONNECTION
     event.last_error = reason
     event.updated_at = now
 
 
 def mark_dead(event: Event, reason: dict[str, Any], now: datetime) -> None:
-    event.status = EventStatus.DEAD.value
+    event.status = EventStatus.DEAD
     event.last_error = reason
     event.waiting_for = None
     event.updated_at = now
@@ -243,12 +243,10 @@ async def release_waiting(session: AsyncSession, parent: EntityKey) -> list[Enti
         update(Event)
         .where(
             Event.realm_id == parent.realm_id,
-            Event.status == EventStatus.WAITING_DEPENDENCY.value,
+            Event.status == EventStatus.WAITING_DEPENDENCY,
             Event.waiting_for == waiting_key(parent.entity_type, parent.external_id),
         )
-        .values(
-            status=EventStatus.PENDING.value, waiting_for=None, next_attempt_at=now, updated_at=now
-        )
+        .values(status=EventStatus.PENDING, waiting_for=None, next_attempt_at=now, updated_at=now)
         .returning(Event.realm_id, Event.entity_type, Event.external_id)
     )
     keys = [EntityKey(r.realm_id, r.entity_type, r.external_id) for r in rows]
@@ -323,7 +321,7 @@ async def creating_under_name(
             Event.external_id != besides,
             Event.operation == "upserted",
             or_(
-                Event.status == EventStatus.SYNCING.value,
+                Event.status == EventStatus.SYNCING,
                 and_(
                     Event.status.in_((*DUE_STATUSES, EventStatus.WAITING_CONNECTION)),
                     Event.last_error["ambiguous"].as_boolean().is_(True),
@@ -393,7 +391,7 @@ async def syncing_records(session: AsyncSession, now: datetime, limit: int) -> l
     """Records with an event `syncing` under a lease that has not run out."""
     rows = await session.execute(
         select(Event.realm_id, Event.entity_type, Event.external_id)
-        .where(Event.status == EventStatus.SYNCING.value, Event.next_attempt_at > now)
+        .where(Event.status == EventStatus.SYNCING, Event.next_attempt_at > now)
         .group_by(Event.realm_id, Event.entity_type, Event.external_id)
         .limit(limit)
     )
@@ -405,7 +403,7 @@ async def end_leases(session: AsyncSession, keys: list[EntityKey], now: datetime
     await session.execute(
         update(Event)
         .where(
-            Event.status == EventStatus.SYNCING.value,
+            Event.status == EventStatus.SYNCING,
             tuple_(Event.realm_id, Event.entity_type, Event.external_id).in_(
                 [(k.realm_id, k.entity_type, k.external_id) for k in keys]
             ),

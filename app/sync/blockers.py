@@ -32,11 +32,11 @@ from app.events.references import applied_to, has_item, names_customer
 from app.events.repository import Refers
 
 OPEN = (
-    EventStatus.PENDING.value,
-    EventStatus.SYNCING.value,
-    EventStatus.RETRYING.value,
-    EventStatus.WAITING_DEPENDENCY.value,
-    EventStatus.WAITING_CONNECTION.value,
+    EventStatus.PENDING,
+    EventStatus.SYNCING,
+    EventStatus.RETRYING,
+    EventStatus.WAITING_DEPENDENCY,
+    EventStatus.WAITING_CONNECTION,
 )
 
 

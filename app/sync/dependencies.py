@@ -25,9 +25,9 @@ from app.sync.blockers import earlier_references
 from app.sync.locks import lock_as_parent, lock_as_parent_of
 from app.sync.outcomes import failure_reason
 from app.sync.recording import record_dead, release_waiters
-from app.sync.results import JobResult, Step
+from app.sync.results import JobOutcome, JobResult, Step
 
-FINAL = frozenset(s.value for s in FINAL_STATUSES)
+FINAL = frozenset(FINAL_STATUSES)
 
 
 def parents_of(event: Event) -> list[tuple[str, str]]:
@@ -89,7 +89,7 @@ async def _wait_or_die(
     )
     open_parent = latest is not None and latest.status not in FINAL
     what = f"its create ({name})" if own else name
-    if latest is not None and latest.status == EventStatus.DEAD.value:
+    if latest is not None and latest.status == EventStatus.DEAD:
         message = (latest.last_error or {}).get("message") or "no reason recorded"
         reason = _dependency(f"{what} failed and was not synced: {message}", parent, latest.id)
         return await _die_with_children(session, event, reason)
@@ -150,7 +150,7 @@ async def _wait(
 ) -> Step:
     """Park the event (and the record's events behind it) until `parent` is released."""
     await event_store.park_waiting(session, event, waiting_key(*parent), later, note, now)
-    return Step(done=JobResult("waiting_dependency"))
+    return Step(done=JobResult(JobOutcome.WAITING_DEPENDENCY))
 
 
 async def _die_with_children(session: AsyncSession, event: Event, reason: dict[str, Any]) -> Step:

@@ -31,7 +31,7 @@ from app.sync.deps import SyncDeps
 from app.sync.locks import claim, release
 from app.sync.outcomes import Deferred, NoConnection, count_outcome
 from app.sync.recording import record
-from app.sync.results import JobResult
+from app.sync.results import JobOutcome, JobResult
 from app.sync.selection import after_prepare, prepare
 from app.worker.enqueue import enqueue_sync
 
@@ -43,7 +43,7 @@ async def sync_entity(deps: SyncDeps, key: EntityKey) -> JobResult:
     """Work through the entity's due events. Safe to run twice and to kill at any point."""
     async with deps.engine.connect() as conn:
         if not await claim(conn, [key]):
-            return JobResult("busy", retry_in=1.0)
+            return JobResult(JobOutcome.BUSY, retry_in=1.0)
         try:
             return await _run(deps, conn, key)
         finally:
@@ -73,12 +73,12 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
         if released and deps.redis is not None:
             await enqueue_sync(deps.redis, released)
         if isinstance(outcome, Deferred):
-            return JobResult("budget", handled, delay)
+            return JobResult(JobOutcome.BUDGET, handled, delay)
         if delay is not None:
-            return JobResult("retry", handled, delay)
+            return JobResult(JobOutcome.RETRY, handled, delay)
         if isinstance(outcome, NoConnection):
-            return JobResult("waiting_connection", handled)
-    return JobResult("idle", handled, retry_in=0.0)
+            return JobResult(JobOutcome.WAITING_CONNECTION, handled)
+    return JobResult(JobOutcome.IDLE, handled, retry_in=0.0)
 
 
 async def hint_notices(deps: SyncDeps, session: AsyncSession) -> None:

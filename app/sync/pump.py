@@ -30,6 +30,7 @@ from app.qbo.limiter import YIELD_TO_BATCHES
 from app.sync.batch import sync_batch
 from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
+from app.sync.results import JobOutcome
 from app.worker.enqueue import clear_dirty, is_dirty
 
 logger = logging.getLogger(__name__)
@@ -112,9 +113,9 @@ class _Pump:
             self.busy -= 1
             self._done([key])
         self.handled += result.handled
-        if result.result == "budget":
+        if result.result is JobOutcome.BUDGET:
             self.stop_for = max(self.stop_for or 0.0, result.retry_in or 0.0)
-        elif result.result in ("retry", "busy"):
+        elif result.result in (JobOutcome.RETRY, JobOutcome.BUSY):
             self._later(result.retry_in)
 
     def batching(self) -> bool:

@@ -28,7 +28,7 @@ from app.sync.ordering import OpenEvent, maybe_applied, plan
 from app.sync.outcomes import failure_reason
 from app.sync.payloads import PayloadError
 from app.sync.recording import release_waiters_of
-from app.sync.results import JobResult, Step
+from app.sync.results import JobOutcome, JobResult, Step
 from app.sync.work import Target, Work
 from app.worker.enqueue import enqueue_sync
 
@@ -58,10 +58,10 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
     )
     events = await event_store.due_events_of(session, key)
     if not events:
-        return Step(done=JobResult("idle"))
+        return Step(done=JobResult(JobOutcome.IDLE))
     now = utcnow()
     if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
-        for stopped in (e for e in events if e.status == EventStatus.SYNCING.value):
+        for stopped in (e for e in events if e.status == EventStatus.SYNCING):
             # Its worker stopped while sending it: QBO may hold it, so look before re-creating.
             event_store.set_reason(
                 stopped,
@@ -73,7 +73,7 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
             )
         ids = [e.id for e in events]
         await event_store.set_status(session, ids, EventStatus.WAITING_CONNECTION)
-        return Step(done=JobResult("waiting_connection"))
+        return Step(done=JobResult(JobOutcome.WAITING_CONNECTION))
     mapping = await mapping_store.mapping_of(
         session, key.realm_id, key.entity_type, key.external_id
     )
@@ -102,11 +102,11 @@ async def _choose(
     """Check the next event's parents and the earlier events it must follow, and mark it
     `syncing`, or say why it waits or died."""
     if event is None:
-        return Step(done=JobResult("idle"))
+        return Step(done=JobResult(JobOutcome.IDLE))
     assert isinstance(event, Event)
-    if event.next_attempt_at > now and event.status == EventStatus.RETRYING.value:
+    if event.next_attempt_at > now and event.status == EventStatus.RETRYING:
         wait = (event.next_attempt_at - now).total_seconds()
-        return Step(done=JobResult("retry", retry_in=wait))
+        return Step(done=JobResult(JobOutcome.RETRY, retry_in=wait))
     try:
         context = company_context(connection, deps.settings)
     except PayloadError as err:
@@ -115,7 +115,7 @@ async def _choose(
         ids = [e.id for e in events]
         await event_store.set_status(session, ids, EventStatus.WAITING_CONNECTION)
         event_store.set_reason(event, reason)
-        return Step(done=JobResult("waiting_connection"))
+        return Step(done=JobResult(JobOutcome.WAITING_CONNECTION))
 
     parents = parents_of(event)
     if target is None and event.operation != "upserted":
