@@ -5,13 +5,12 @@ deletion of one company's events, and every read and state change the sync engin
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Row,
     and_,
     case,
@@ -29,6 +28,7 @@ from sqlalchemy.orm import aliased
 
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
+from app.events.references import Refers
 from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
 from app.pagination import newest_first
@@ -72,10 +72,7 @@ async def delete_events_of_realm(session: AsyncSession, realm_id: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-# -- the sync engine's reads and state changes (app/sync) ------------------------------
-#
-# An event in the engine's hands is a loaded row of the session: its marks below change its
-# attributes, flushed with the transaction; the statements change rows in bulk.
+# -- the sync engine's (app/sync): marks change a loaded event, flushed with its transaction
 
 
 def waiting_key(entity_type: str, external_id: str) -> str:
@@ -113,7 +110,7 @@ async def latest_event_of(
     *,
     besides: uuid.UUID,
     upserted_until: datetime | None = None,
-) -> Row[uuid.UUID, str, dict[str, Any] | None] | None:
+) -> Row[uuid.UUID, EventStatus, dict[str, Any] | None] | None:
     """(id, status, last error) of the record's latest event other than `besides`; with
     `upserted_until`, of its latest upsert that occurred no later than that."""
     query = select(Event.id, Event.status, Event.last_error).where(
@@ -162,9 +159,8 @@ async def park_waiting(
     note: str,
     now: datetime,
 ) -> None:
-    """The event waits for the record `waiting_for` (looked at again at `later` at the
-    latest), and the record's later events wait with it: they go only after it, and are
-    released with it rather than looked at again and again."""
+    """The event waits for the record `waiting_for` (until `later` at most), and the record's
+    later events with it: they go only after it, and are released with it."""
     event.status = EventStatus.WAITING_DEPENDENCY
     event.waiting_for = waiting_for
     event.next_attempt_at = later
@@ -201,8 +197,7 @@ def mark_synced(event: Event, qbo_id: str, note: str | None, now: datetime) -> N
 
 
 def mark_deferred(event: Event, due_at: datetime, now: datetime) -> None:
-    """Not an attempt: the event is as it was (pending, or retrying after failed attempts),
-    due again at `due_at`."""
+    """Not an attempt: the event stays pending (or retrying), due again at `due_at`."""
     previous = EventStatus.RETRYING if event.attempts else EventStatus.PENDING
     event.status = previous
     event.updated_at = now
@@ -236,8 +231,7 @@ def mark_dead(event: Event, reason: dict[str, Any], now: datetime) -> None:
 
 
 async def release_waiting(session: AsyncSession, parent: EntityKey) -> list[EntityKey]:
-    """Send the events waiting for `parent`'s record back to pending (they re-check);
-    returns their records, `parent`'s own left out."""
+    """Send the events waiting for `parent` back to pending; returns their other records."""
     now = utcnow()
     rows = await session.execute(
         update(Event)
@@ -251,10 +245,6 @@ async def release_waiting(session: AsyncSession, parent: EntityKey) -> list[Enti
     )
     keys = [EntityKey(r.realm_id, r.entity_type, r.external_id) for r in rows]
     return [k for k in dict.fromkeys(keys) if k != parent]
-
-
-# How an event (of `events` or an alias) refers to a record's external id (app.events.references).
-Refers = Callable[[Any, str], ColumnElement[bool]]
 
 
 async def open_events_referring(
@@ -309,10 +299,8 @@ async def creating_under_name(
     limit: int,
     besides: str,
 ) -> bool:
-    """Whether another external id than `besides` of the company is creating a record
-    under `name` (as QBO compares names: `_name_key`): its create is in flight while its
-    event is `syncing` (committed before the call, until its mapping is), or may have
-    landed while it is marked ambiguous; a record already mapped is creating nothing."""
+    """Whether another external id than `besides` is creating a record under `name` (as QBO
+    compares names): its event is `syncing`, or ambiguous, and it has no mapping yet."""
     other = await session.scalar(
         select(Event.id)
         .where(
@@ -348,8 +336,7 @@ def _name_key(value: Any, limit: int) -> Any:
     return func.lower(func.left(func.btrim(func.translate(value, ":\t\r\n", "-   ")), limit))
 
 
-# Which records to work on first: parents' tiers (customers and items, then invoices, then
-# payments), so that a dependent finds its parents' QBO ids.
+# Parents' tiers first (customers and items, invoices, payments): dependents find their parents.
 _TIER = case(
     (Event.entity_type.in_(("customer", "item")), 0),
     (Event.entity_type == "invoice", 1),

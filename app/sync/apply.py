@@ -49,15 +49,14 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
 
 @dataclass(frozen=True, slots=True)
 class Applier:
+    """Writes events of one realm to QBO (built per call by app.sync.calls); what QBO may
+    already hold is found and adopted by its `adopter` (app.sync.adoption)."""
+
     settings: Settings
     lookups: CompanyLookups
     api: RealmApi
-    # (entity type, QBO id, external id) -> whether another external id is mapped to that
-    # record: a record is never adopted twice.
+    # Handed to the adopter (see `Adopter` for what each answers).
     mapped_elsewhere: Callable[[str, str, str], Awaitable[bool]]
-    # (entity type, name, external id) -> whether another external id of the company is
-    # creating a record under that name (in flight, or its answer lost): what QBO holds
-    # under that name may be that record's, not yet mapped.
     creating_elsewhere: Callable[[str, str, str], Awaitable[bool]]
     adopter: Adopter = field(init=False)
 

@@ -28,8 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import repository as event_store
 from app.events.models import Event, EventStatus
-from app.events.references import applied_to, has_item, names_customer
-from app.events.repository import Refers
+from app.events.references import Refers, applied_to, has_item, names_customer
 
 OPEN = (
     EventStatus.PENDING,

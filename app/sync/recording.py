@@ -5,13 +5,14 @@ events that waited for the record (under its dependency lock)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.callbacks.service import notify_event
+from app.config import Settings
 from app.connections.models import Connection, ConnectionStatus
 from app.db import utcnow
 from app.drift.owned import last_updated, owned_fields, write_operation
@@ -97,21 +98,35 @@ async def record(
         reason["ambiguous"] = True
     if not outcome.throttled:
         event_store.count_failed_attempt(current, now)
-        if gives_up(current.failing_since, now, deps.settings):
-            await lock_as_parent(session, event)
-            reason["message"] = (
-                f"gave up after {current.attempts} attempts over "
-                f"{deps.settings.retry_give_up_hours:g} hours; last error: {reason.get('message')}"
-            )
-            await record_dead(session, current, reason)
-            return await release_waiters(session, event), None
-        delay = retry_delay(
-            current.attempts, deps.settings.retry_base_seconds, deps.settings.retry_cap_seconds
+    delay = retry_in(outcome, current.attempts, current.failing_since, now, deps.settings)
+    if delay is None:
+        await lock_as_parent(session, event)
+        reason["message"] = (
+            f"gave up after {current.attempts} attempts over "
+            f"{deps.settings.retry_give_up_hours:g} hours; last error: {reason.get('message')}"
         )
-    else:
-        delay = outcome.delay
+        await record_dead(session, current, reason)
+        return await release_waiters(session, event), None
     event_store.mark_retrying(current, reason, now + timedelta(seconds=delay), now)
     return [], delay
+
+
+def retry_in(
+    outcome: RetryLater,
+    attempts: int,
+    failing_since: datetime | None,
+    now: datetime,
+    settings: Settings,
+) -> float | None:
+    """Seconds until a failed event's next try, or None when its failures have lasted long
+    enough to give up (RETRY_GIVE_UP_HOURS). A throttled call is not a failed attempt: it
+    waits its pause, however long the event has been failing; a failed attempt backs off
+    from the attempts counted in Postgres."""
+    if outcome.throttled:
+        return outcome.delay
+    if gives_up(failing_since, now, settings):
+        return None
+    return retry_delay(attempts, settings.retry_base_seconds, settings.retry_cap_seconds)
 
 
 async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -> str | None:

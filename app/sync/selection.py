@@ -51,6 +51,8 @@ async def after_prepare(deps: SyncDeps, conn: AsyncConnection, key: EntityKey, s
 
 
 async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step:
+    """Step 1 for the record `key`, in the caller's transaction: the event to send now,
+    marked `syncing`, or why there is none (see the module docstring)."""
     # FOR SHARE: a reconnect (which resumes parked events) waits for this transaction, and
     # this one for it, so an event is never parked after the resume that should wake it.
     connection = await session.scalar(
