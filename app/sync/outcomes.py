@@ -108,7 +108,8 @@ async def outcome_of_error(
         reason["ambiguous"] = True
     if kind is OutcomeKind.WAITING_CONNECTION:
         if failure.needs_reauth:
-            await mark_needs_reauth(deps.keeper, realm_id, reason["message"], reason["intuit_tid"])
+            tid = reason.get("intuit_tid")
+            await mark_needs_reauth(deps.keeper, realm_id, reason["message"], tid)
             if deps.redis is not None:  # the connection.needs_reauth notices
                 await hint_deliveries(deps.redis)
         return NoConnection(reason)
