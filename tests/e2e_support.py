@@ -180,7 +180,7 @@ async def drain(
             await worker.close()
         async with factory() as session:
             statuses = list((await session.scalars(select(Event.status))).all())
-        counts = {s: statuses.count(s) for s in set(statuses)}
+        counts = {s.value: statuses.count(s) for s in set(statuses)}
         if set(counts) <= allowed:
             return counts
         if time.monotonic() > deadline:

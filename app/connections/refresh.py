@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -30,8 +30,9 @@ from app.connections.notify import send_ops_notice
 from app.connections.tokens import read_tokens, store_tokens
 from app.db import utcnow
 from app.events.repository import park_for_connection
+from app.failures import Category, SyncFailure
 from app.metrics.store import TOKEN_REFRESHES, Metrics
-from app.qbo.errors import Category, QboError
+from app.qbo.errors import QboError
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet
 from app.uow import UnitOfWork, unit_of_work
 
@@ -44,8 +45,11 @@ Needed = Callable[[Connection, SecretStr], bool]
 T = TypeVar("T")
 
 
-class ConnectionUnavailable(Exception):
+class ConnectionUnavailable(SyncFailure):
     """The realm has no active connection (missing, disconnected, or needs re-authorisation)."""
+
+    category = Category.CONNECTION
+    retryable = False
 
     def __init__(self, realm_id: str, status: str | None, reason: str = "") -> None:
         super().__init__(f"realm {realm_id}: {status or 'not connected'} {reason}".strip())
@@ -53,13 +57,19 @@ class ConnectionUnavailable(Exception):
         self.status = status
 
 
-class RefreshFailed(Exception):
+class RefreshFailed(SyncFailure):
     """Intuit could not be reached or failed; the stored tokens are unchanged. Try later."""
+
+    category = Category.TRANSIENT
+    retryable = True
 
     def __init__(self, realm_id: str, failure: OAuthFailure) -> None:
         super().__init__(f"realm {realm_id}: token refresh failed ({failure.error})")
         self.realm_id = realm_id
         self.failure = failure
+
+    def log_warning(self, logger: logging.Logger, extra: dict[str, Any]) -> None:
+        logger.warning("token refresh failed; retrying later", extra=extra)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,8 @@ from app.events.service import EntityKey
 from app.metrics.store import DRIFT_FOUND
 from app.qbo.errors import QboError
 from app.qbo.limiter import BudgetWait
-from app.sync.engine import SyncDeps, claim, release
+from app.sync.deps import SyncDeps
+from app.sync.locks import claim, release
 from app.sync.realm import RealmApi
 from app.uow import UnitOfWork, unit_of_work
 from app.webhooks.intuit import Sighting, parse_time

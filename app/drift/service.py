@@ -27,8 +27,9 @@ from app.drift.sightings import Sight
 from app.events import repository as events
 from app.events.models import Event
 from app.events.service import EntityKey
+from app.failures import Category
 from app.mappings.models import EntityMapping
-from app.qbo.errors import Category, QboError
+from app.qbo.errors import QboError
 
 logger = logging.getLogger(__name__)
 

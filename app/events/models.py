@@ -11,6 +11,7 @@ from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.columns import StrEnumColumn
 from app.db import Base, utcnow
 
 
@@ -109,7 +110,9 @@ class Event(Base):
     occurred_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    status: Mapped[str] = mapped_column(String(24), default=EventStatus.PENDING.value)
+    status: Mapped[EventStatus] = mapped_column(
+        StrEnumColumn(EventStatus, 24), default=EventStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -5,9 +5,13 @@ which payments are applied to an invoice. The sync engine orders events by them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement
+
+# How an event (of `events` or an alias) refers to a record's external id: one of these.
+Refers = Callable[[Any, str], ColumnElement[bool]]
 
 
 def names_customer(events: Any, external_id: str) -> ColumnElement[bool]:

@@ -26,8 +26,9 @@ from tenacity import (
 )
 
 from app.config import QboEnvironment, Settings
+from app.failures import Category
 from app.metrics.store import QBO_LATENCY, QBO_REQUESTS, QBO_THROTTLED, Metrics
-from app.qbo.errors import Category, QboError, classify, lost_answer, tid_from
+from app.qbo.errors import QboError, classify, lost_answer, tid_from
 from app.qbo.limiter import RealmBudget
 
 API_BASE_URLS = {

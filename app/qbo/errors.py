@@ -4,34 +4,21 @@ QBO answers errors in several shapes: `{"Fault": {"Error": [...]}}`, the lower-c
 `{"fault": {"error": [...]}}` of a 401, XML (`IntuitResponse/Fault/Error`, even when JSON
 was asked for), and Faults inside an HTTP 200 (batch items, attachables). `classify` turns
 any of them, with the HTTP status, into one `QboError` whose `category` decides what the
-sync engine does; code branches on the category, never on status codes.
+sync engine does; code branches on the category, never on status codes. `QboError` is the
+QBO branch of the tree of sync failures (app.failures).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 from xml.etree import ElementTree
 
-
-class Category(StrEnum):
-    """What to do about an error."""
-
-    THROTTLED = "throttled"  # 429 / 3001: pause the realm, retry; not a failed attempt
-    TRANSIENT = "transient"  # 5xx, SystemFault, lost answers: back off and retry
-    AUTH = "auth"  # 401 / 3200 / 100: refresh the token once and retry
-    CONNECTION = "connection"  # 120 / 3100: the connection itself is refused: re-authorise
-    STALE = "stale"  # 5010: re-read the record, re-apply our fields, retry (bounded)
-    DUPLICATE_NAME = "duplicate_name"  # 6240: adopt or disambiguate, by policy
-    NOT_FOUND = "not_found"  # 610: a referenced record is gone or inactive in QBO
-    PERMANENT = "permanent"  # validation and business rules: dead, with the reason
-
-
-RETRYABLE = frozenset({Category.THROTTLED, Category.TRANSIENT, Category.AUTH, Category.STALE})
+from app.failures import RETRYABLE, Category, SyncFailure
 
 # Fault codes whose meaning does not depend on the HTTP status they came with.
 CODE_CATEGORIES: dict[str, Category] = {
@@ -73,11 +60,12 @@ class FaultError:
 
 
 @dataclass(slots=True)
-class QboError(Exception):
+class QboError(SyncFailure):
     """One failed QBO call (or batch item), classified.
 
     `retry_limit` caps retries where Intuit says so (HTTP 500: once); `ambiguous` marks a
     write whose outcome is unknown (the answer was lost; it may have been applied).
+    `retryable` follows the category (`RETRYABLE`).
     """
 
     category: Category
@@ -89,9 +77,11 @@ class QboError(Exception):
     ambiguous: bool = False
     retry_limit: int | None = None
     note: str = field(default="")
+    retryable: bool = field(init=False)
 
     def __post_init__(self) -> None:
         Exception.__init__(self, self.summary)
+        self.retryable = self.category in RETRYABLE
 
     @property
     def code(self) -> str | None:
@@ -109,8 +99,13 @@ class QboError(Exception):
         return next((e.element for e in self.errors if e.element), None)
 
     @property
-    def retryable(self) -> bool:
-        return self.category in RETRYABLE
+    def maybe_written(self) -> bool:
+        """A write whose outcome is unknown: no answer, or a server error after sending."""
+        return self.ambiguous or (self.category is Category.TRANSIENT and (self.status or 0) >= 500)
+
+    @property
+    def needs_reauth(self) -> bool:
+        return self.category is Category.CONNECTION
 
     @property
     def summary(self) -> str:
@@ -128,6 +123,11 @@ class QboError(Exception):
             "http_status": self.status,
             "ambiguous": self.ambiguous,
         }
+
+    def log_warning(self, logger: logging.Logger, extra: dict[str, Any]) -> None:
+        logger.warning(
+            "QBO refused: %s", self.summary, extra={**extra, "intuit_tid": self.intuit_tid}
+        )
 
 
 def _text(value: Any) -> str | None:

@@ -28,6 +28,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.config import Settings
+from app.failures import Category, SyncFailure
 
 logger = logging.getLogger(__name__)
 
@@ -112,13 +113,20 @@ def _yields() -> bool:
 MAX_QUEUEING = 30.0
 
 
-class BudgetWait(Exception):
+class BudgetWait(SyncFailure):
     """The realm has no budget for longer than a caller should sleep: come back later."""
+
+    category = Category.BUDGET
+    retryable = True
 
     def __init__(self, realm_id: str, seconds: float) -> None:
         super().__init__(f"realm {realm_id}: no QBO budget for {seconds:.1f} s")
         self.realm_id = realm_id
         self.seconds = seconds
+
+    @property
+    def retry_after(self) -> float:
+        return self.seconds
 
 
 @dataclass(frozen=True, slots=True)

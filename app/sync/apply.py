@@ -1,68 +1,44 @@
 """One event, made true in QBO: create or sparse update, deactivate, void, delete.
 
 Every write carries a requestid derived from our event id and what is written, so a retry
-of the same write is answered from Intuit's memory instead of being applied twice. A create
-whose earlier answer was lost first looks for the record (marker, DisplayName, DocNumber)
-and adopts it. A stale SyncToken (5010) re-reads the record and re-sends our fields only.
-A name QBO already holds (6240) is adopted or disambiguated by policy; a QBO record that
-another record of the company holds, or is creating, is never adopted (DESIGN invariant 9).
+of the same write is answered from Intuit's memory instead of being applied twice. A stale
+SyncToken (5010) re-reads the record and re-sends our fields only (app.sync.work). A create
+whose earlier answer was lost, or whose name QBO already holds (6240), goes through
+app.sync.adoption.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
 from app.config import Settings
 from app.events.schemas import CustomerData, InvoiceData, ItemData, PaymentData
-from app.qbo.errors import Category, QboError
+from app.failures import Category
+from app.qbo.errors import QboError
+from app.sync.adoption import NAME_TRIES, Adopter, renamed_note
 from app.sync.company import CompanyLookups
 from app.sync.payloads import (
-    CompanyContext,
     PayloadError,
-    clean_name,
     customer_body,
     deactivate_body,
     delete_body,
-    disambiguated_name,
-    has_marker,
     invoice_body,
     item_body,
-    marked_ids,
     payment_body,
-    query_literal,
-    requestid,
     sparse_update,
     void_invoice_body,
     void_payment_body,
 )
-from app.sync.payloads.text import DISPLAY_NAME_MAX, NAME_MAX
 from app.sync.realm import RealmApi
+from app.sync.work import Applied, Json, Target, Work, log_fields, sparse, write_at_token
 
 logger = logging.getLogger(__name__)
 
-Json = dict[str, Any]
-ENTITY_NAMES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "payment": "Payment"}
-# Re-reads after 5010 before the event is given back to the backoff.
-STALE_TRIES = 3
-# Names tried after a 6240 before the event dies: "Acme (c1)", "Acme (c1) 2", ...
-NAME_TRIES = 10
-# Characters of quoted names one lookup query carries at most (it goes in the URL).
-QUERY_NAMES_CHARS = 2000
-# Entity type -> (QBO name field, event data field, QBO's maximum length). Intuit: Customer
-# DisplayName <= 500, Item Name <= 100, both unique in the company (Customer, Item API
-# reference pages; see qbo-facts.md section 4).
-NAME_FIELDS = {
-    "customer": ("DisplayName", "display_name", DISPLAY_NAME_MAX),
-    "item": ("Name", "name", NAME_MAX),
-}
 DATA_MODELS: dict[str, type[BaseModel]] = {
     "customer": CustomerData,
     "item": ItemData,
@@ -72,61 +48,21 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """The QBO record an entity is mapped to."""
-
-    qbo_id: str
-    sync_token: str
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    qbo_id: str
-    sync_token: str
-    note: str | None = None
-    # The record as QBO answered the write: what changes made in QBO are compared with.
-    record: Json | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Work:
-    """Everything one event's write needs; built by the engine."""
-
-    event_id: uuid.UUID
-    entity_type: str
-    external_id: str
-    operation: str
-    payload: Json  # the stored envelope; `data` holds the entity
-    target: Target | None
-    refs: Mapping[tuple[str, str], str]  # (entity type, external id) -> QBO id of parents
-    maybe_applied: bool
-    context: CompanyContext
-    replays: int = 0
-    attempt: int = 1  # for logs: 1 + the failed attempts so far
-    # When the event arrived: no create of it can have reached QBO before.
-    received_at: datetime | None = None
-
-    @property
-    def entity(self) -> str:
-        return ENTITY_NAMES[self.entity_type]
-
-    def rid(self, what: str) -> str:
-        """The requestid of one write of this event; a replayed dead event writes anew."""
-        return requestid(self.event_id, f"{what}/replay-{self.replays}" if self.replays else what)
-
-
-@dataclass(frozen=True, slots=True)
 class Applier:
+    """Writes events of one realm to QBO (built per call by app.sync.calls); what QBO may
+    already hold is found and adopted by its `adopter` (app.sync.adoption)."""
+
     settings: Settings
     lookups: CompanyLookups
     api: RealmApi
-    # (entity type, QBO id, external id) -> whether another external id is mapped to that
-    # record: a record is never adopted twice.
+    # Handed to the adopter (see `Adopter` for what each answers).
     mapped_elsewhere: Callable[[str, str, str], Awaitable[bool]]
-    # (entity type, name, external id) -> whether another external id of the company is
-    # creating a record under that name (in flight, or its answer lost): what QBO holds
-    # under that name may be that record's, not yet mapped.
     creating_elsewhere: Callable[[str, str, str], Awaitable[bool]]
+    adopter: Adopter = field(init=False)
+
+    def __post_init__(self) -> None:
+        adopter = Adopter(self.settings, self.api, self.mapped_elsewhere, self.creating_elsewhere)
+        object.__setattr__(self, "adopter", adopter)
 
     async def apply(self, work: Work) -> Applied:
         """Make `work` true in QBO. Raises QboError (classified), PayloadError (permanent)."""
@@ -135,13 +71,15 @@ class Applier:
         if work.target is None:
             raise PayloadError(f"{work.entity_type} {work.external_id!r} has no QBO record")
         if work.operation == "deactivated":
-            return await self._update(work, work.target, deactivate_body, "deactivate")
+            return await write_at_token(self.api, work, work.target, deactivate_body, "deactivate")
         if work.operation == "voided":
             operation = "void_invoice" if work.entity_type == "invoice" else "void_payment"
             build = void_invoice_body if work.entity_type == "invoice" else void_payment_body
-            return await self._update(work, work.target, build, "void", operation)
+            return await write_at_token(self.api, work, work.target, build, "void", operation)
         if work.operation == "deleted":
-            applied = await self._update(work, work.target, delete_body, "delete", "delete")
+            applied = await write_at_token(
+                self.api, work, work.target, delete_body, "delete", "delete"
+            )
             return dataclasses.replace(applied, note="deleted in QBO")
         raise PayloadError(f"unknown operation {work.operation!r}")
 
@@ -162,14 +100,12 @@ class Applier:
         return "update", sparse_update(body, work.target.qbo_id, work.target.sync_token)
 
     def batch_rid(self, work: Work, operation: str) -> str:
-        """The requestid the same write would carry alone (see `_upsert` and `_update`)."""
+        """The requestid the same write would carry alone (see `_upsert` and `write_at_token`)."""
         if operation == "create":
             return work.rid("create")
         assert work.target is not None
         what = "deactivate" if work.operation == "deactivated" else "update"
         return work.rid(f"{what}:{work.target.sync_token}")
-
-    # -- bodies -----------------------------------------------------------------------
 
     async def _body(self, work: Work) -> Json:
         data = DATA_MODELS[work.entity_type].model_validate(work.payload["data"])
@@ -194,14 +130,12 @@ class Applier:
         customer = work.refs[("customer", data.customer_external_id)]
         return payment_body(data, ctx, customer, invoices)
 
-    # -- upsert -----------------------------------------------------------------------
-
     async def _upsert(self, work: Work) -> Applied:
         body = await self._body(work)
         if work.target is not None:
             return await self._update_body(work, work.target, body)
         if work.maybe_applied:
-            found = await self._find_created(work, body)
+            found = await self.adopter.find_created(work, body)
             if found is not None:
                 applied = Applied(
                     str(found["Id"]),
@@ -209,267 +143,33 @@ class Applier:
                     "adopted the record an earlier attempt created (its answer was lost)",
                     found,
                 )
-                logger.info("adopted after an ambiguous create", extra=_log(work))
+                logger.info("adopted after an ambiguous create", extra=log_fields(work))
                 return applied
         try:
             created = await self.api.write(work.entity, body, work.rid("create"))
         except QboError as err:
             if err.category is not Category.DUPLICATE_NAME:
                 raise
-            return await self._name_taken(work, body, err)
+            return await self.adopter.name_taken(work, body, err)
         return Applied(str(created["Id"]), str(created["SyncToken"]), record=created)
 
     async def _update_body(self, work: Work, target: Target, body: Json) -> Applied:
         try:
-            return await self._update(work, target, _sparse(body), "update")
+            return await write_at_token(self.api, work, target, sparse(body), "update")
         except QboError as err:
             if err.category is not Category.DUPLICATE_NAME or work.entity_type != "customer":
                 raise
             taken = err
         # Renamed to a name another record holds: the deterministic alternatives.
         for attempt in range(1, NAME_TRIES + 1):
-            renamed = {**body, "DisplayName": self._alternative(work, attempt)}
+            renamed = {**body, "DisplayName": self.adopter.alternative(work, attempt)}
             what = "update-renamed" if attempt == 1 else f"update-renamed-{attempt}"
             try:
-                applied = await self._update(work, target, _sparse(renamed), what)
+                applied = await write_at_token(self.api, work, target, sparse(renamed), what)
             except QboError as again:
                 if again.category is not Category.DUPLICATE_NAME:
                     raise
                 taken = again
                 continue
-            return dataclasses.replace(applied, note=_renamed_note(renamed["DisplayName"]))
+            return dataclasses.replace(applied, note=renamed_note(renamed["DisplayName"]))
         raise taken
-
-    async def _update(
-        self,
-        work: Work,
-        target: Target,
-        build: Callable[[str, str], Json],
-        what: str,
-        operation: str = "save",
-    ) -> Applied:
-        """A write at the stored SyncToken; on 5010, re-read and re-send (bounded). The
-        body holds only the fields we own, so an accountant's other edits survive."""
-        token = target.sync_token
-        for attempt in range(1, STALE_TRIES + 1):
-            body = build(target.qbo_id, token)
-            try:
-                answer = await self.api.write(
-                    work.entity, body, work.rid(f"{what}:{token}"), operation
-                )
-            except QboError as err:
-                if err.category is not Category.STALE or attempt == STALE_TRIES:
-                    raise
-                current = await self.api.read(work.entity, target.qbo_id)
-                token = str(current["SyncToken"])
-                logger.info("stale SyncToken; re-read %s", token, extra=_log(work))
-                continue
-            return Applied(
-                str(answer.get("Id") or target.qbo_id),
-                str(answer.get("SyncToken") or token),
-                record=answer,
-            )
-        raise AssertionError("unreachable")
-
-    # -- finding what an earlier attempt created ---------------------------------------
-
-    async def _find_created(self, work: Work, body: Json) -> Json | None:
-        """The record an earlier create of this entity made, if QBO holds it: found by
-        name (customers, items) or by customer and date (invoices, payments, or DocNumber),
-        and recognised by our marker where the entity carries one. Items carry none (see
-        `_own_record`); one another record holds or is creating is never taken."""
-        kind, ext = work.entity_type, work.external_id
-        if kind in NAME_FIELDS:
-            field = NAME_FIELDS[kind][0]
-            alternatives = [self._alternative(work, n) for n in range(1, NAME_TRIES + 1)]
-            for row in await self._by_names(work.entity, field, [body[field], *alternatives]):
-                if await self._own_record(work, row):
-                    return row
-            return None
-        conditions = [f"CustomerRef = {query_literal(body['CustomerRef']['value'])}"]
-        if body.get("DocNumber"):
-            conditions.append(f"DocNumber = {query_literal(body['DocNumber'])}")
-        else:
-            conditions.append(f"TxnDate = {query_literal(body['TxnDate'])}")
-        # Values are quoted by query_literal; entity names are our constants.
-        where = " AND ".join(conditions)
-        rows = await self.api.query(
-            f"SELECT * FROM {work.entity} WHERE {where} MAXRESULTS 1000"  # noqa: S608
-        )
-        return next((r for r in rows if has_marker(r.get("PrivateNote"), kind, ext)), None)
-
-    async def _own_record(self, work: Work, row: Json) -> bool:
-        """Whether a customer or item QBO holds is this record's own earlier create, never
-        one linked to, or being created by, another record of the company.
-
-        A customer is recognised by our marker in `Notes`. Item has no free-text field to
-        carry one that stays off the company's sales forms (Intuit's Item XSD: Description
-        is the sales description; PurchaseDesc needs an ExpenseAccountRef, making the item
-        a purchased one; Sku shows on invoices), so an item is recognised by our records
-        instead: under one of its disambiguated names (they hold its external id), or under
-        its plain name when QBO created it no earlier than this event arrived (an item the
-        company had before cannot be the answer of one of its creates). QBO's CreateTime
-        has whole seconds only; the comparison allows for that."""
-        kind, ext = work.entity_type, work.external_id
-        if kind == "customer":
-            if not has_marker(row.get("Notes"), kind, ext):
-                return False
-            return not await self.mapped_elsewhere(kind, str(row["Id"]), ext)
-        name = str(row.get("Name") or "").strip().casefold()
-        alternatives = {self._alternative(work, n).casefold() for n in range(1, NAME_TRIES + 1)}
-        if name not in alternatives:
-            plain = clean_name(str(work.payload["data"]["name"]), NAME_MAX).casefold()
-            if name != plain or not _created_since(row, work.received_at):
-                return False
-        return not await self._held_elsewhere(work, row)
-
-    async def _by_name(self, entity: str, field: str, name: str) -> list[Json]:
-        return await self._by_names(entity, field, [name])
-
-    async def _by_names(self, entity: str, field: str, names: list[str]) -> list[Json]:
-        # Inactive records hold their names too. Names are quoted by query_literal; a long
-        # list goes in several queries, so that no query URL grows past a few KB.
-        rows: list[Json] = []
-        literals = [query_literal(n) for n in dict.fromkeys(names)]
-        while literals:
-            chunk = [literals.pop(0)]
-            while literals and sum(map(len, chunk)) + len(literals[0]) <= QUERY_NAMES_CHARS:
-                chunk.append(literals.pop(0))
-            where = (
-                f"{field} = {chunk[0]}" if len(chunk) == 1 else f"{field} IN ({', '.join(chunk)})"
-            )
-            statement = f"SELECT * FROM {entity} WHERE {where}"  # noqa: S608
-            rows += await self.api.query(statement + " AND Active IN (true, false)")
-        return rows
-
-    # -- 6240 ---------------------------------------------------------------------------
-
-    def _alternative(self, work: Work, attempt: int = 1) -> str:
-        """The record's disambiguated name (DISPLAY_NAME_TEMPLATE), with a counter from
-        the second attempt on."""
-        _, data_field, limit = NAME_FIELDS[work.entity_type]
-        return disambiguated_name(
-            str(work.payload["data"][data_field]),
-            work.external_id,
-            self.settings.display_name_template,
-            attempt=attempt,
-            limit=limit,
-        )
-
-    async def _name_taken(self, work: Work, body: Json, err: QboError) -> Applied:
-        """Policy after 6240 on a create: adopt the holder of the name when `_adoptable`
-        says it may be ours, else create under the disambiguated name, then under counted
-        names ("Acme (c1) 2", ...), at most NAME_TRIES of them."""
-        field = NAME_FIELDS[work.entity_type][0]
-        for row in await self._by_name(work.entity, field, body[field]):
-            if await self._adoptable(work, row):
-                note = f"adopted the QBO {work.entity_type} of the same name"
-                adopted = await self._adopt(work, row, body, note)
-                if adopted is not None:
-                    return adopted
-        taken = err
-        for attempt in range(1, NAME_TRIES + 1):
-            renamed = {**body, field: self._alternative(work, attempt)}
-            what = "create-renamed" if attempt == 1 else f"create-renamed-{attempt}"
-            try:
-                created = await self.api.write(work.entity, renamed, work.rid(what))
-            except QboError as again:
-                if again.category is not Category.DUPLICATE_NAME:
-                    raise
-                taken = again
-                # An earlier try of this very write whose answer was lost?
-                for row in await self._by_name(work.entity, field, renamed[field]):
-                    if await self._own_record(work, row):
-                        note = _renamed_note(renamed[field])
-                        return Applied(str(row["Id"]), str(row["SyncToken"]), note, row)
-                continue
-            note = _renamed_note(renamed[field])
-            return Applied(str(created["Id"]), str(created["SyncToken"]), note, created)
-        raise taken
-
-    async def _adoptable(self, work: Work, row: Json) -> bool:
-        """Whether the record holding our name may become ours. A customer: when it carries
-        our marker, or the same e-mail and no other record's marker. An item (items carry
-        no marker): only when ITEM_ADOPT_EXISTING_BY_NAME allows it. Never one another
-        external id of the company holds or is creating (`_held_elsewhere`)."""
-        kind, ext = work.entity_type, work.external_id
-        if kind == "customer":
-            if has_marker(row.get("Notes"), kind, ext):
-                return not await self.mapped_elsewhere(kind, str(row["Id"]), ext)
-            email = (work.payload["data"].get("email") or "").strip().casefold()
-            address = (row.get("PrimaryEmailAddr") or {}).get("Address")
-            if not email or email != str(address or "").strip().casefold():
-                return False
-        elif not self.settings.item_adopt_existing_by_name:
-            return False
-        return not await self._held_elsewhere(work, row)
-
-    async def _held_elsewhere(self, work: Work, row: Json) -> bool:
-        """Whether another external id of the company holds this QBO record: mapped to it,
-        or, not mapped yet, its own create (a customer carries that record's marker; an
-        item, which carries none, may be one while a create of its name is in flight).
-        Two records adopting one customer at once cannot both win either: the adoption
-        writes at the SyncToken read, so the second is refused (5010) and re-checks."""
-        kind, ext = work.entity_type, work.external_id
-        if await self.mapped_elsewhere(kind, str(row["Id"]), ext):
-            return True
-        if kind == "customer":
-            return bool(marked_ids(row.get("Notes"), kind) - {ext})
-        name = str(row.get(NAME_FIELDS[kind][0]) or "")
-        return await self.creating_elsewhere(kind, name, ext)
-
-    async def _adopt(self, work: Work, row: Json, body: Json, note: str) -> Applied | None:
-        """Take an existing record as ours and bring it to the event's state; None when it
-        changed since it was read and is no longer adoptable (e.g. a sibling adopted it
-        first: the write at the SyncToken read is refused with 5010)."""
-        qbo_id, token = str(row["Id"]), str(row["SyncToken"])
-        try:
-            answer = await self.api.write(
-                work.entity, sparse_update(body, qbo_id, token), work.rid(f"adopt:{token}")
-            )
-        except QboError as err:
-            if err.category is not Category.STALE:
-                raise
-            current = await self.api.read(work.entity, qbo_id)
-            if not await self._adoptable(work, current):
-                return None
-            target = Target(qbo_id, str(current["SyncToken"]))
-            applied = await self._update(work, target, _sparse(body), "adopt")
-        else:
-            applied = Applied(
-                str(answer.get("Id") or qbo_id),
-                str(answer.get("SyncToken") or token),
-                record=answer,
-            )
-        logger.info(note, extra=_log(work))
-        return dataclasses.replace(applied, note=note)
-
-
-def _renamed_note(name: str) -> str:
-    return f"name already used in QBO; sent as {name!r}"
-
-
-def _created_since(row: Json, since: datetime | None) -> bool:
-    """Whether QBO's MetaData.CreateTime of `row` is not before `since` (to the second)."""
-    stamp = (row.get("MetaData") or {}).get("CreateTime")
-    if since is None or not stamp:
-        return False
-    try:
-        created = datetime.fromisoformat(str(stamp))
-    except ValueError:
-        return False
-    return created.tzinfo is not None and created >= since.replace(microsecond=0)
-
-
-def _sparse(body: Json) -> Callable[[str, str], Json]:
-    """The sparse update of `body` at a given Id and SyncToken."""
-    return lambda qbo_id, token: sparse_update(body, qbo_id, token)
-
-
-def _log(work: Work) -> dict[str, Any]:
-    return {
-        "event_id": str(work.event_id),
-        "entity_type": work.entity_type,
-        "external_id": work.external_id,
-        "attempt": work.attempt,
-    }

@@ -25,26 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.callbacks.service import hint_deliveries, notices_queued
 from app.events.models import Event
 from app.events.service import EntityKey
-from app.qbo.errors import Category, QboError, classify_item
+from app.failures import Category
+from app.qbo.errors import QboError, classify_item
 from app.qbo.limiter import BudgetWait
-from app.sync.apply import Applied, Work
-from app.sync.engine import (
-    Deferred,
-    Done,
-    Outcome,
-    SyncDeps,
-    after_prepare,
-    applier_for,
-    call_qbo,
-    claim,
-    count_outcome,
-    outcome_of_error,
-    prepare,
-    realm_api,
-    record,
-    release,
-)
+from app.sync.calls import applier_for, call_qbo, realm_api
+from app.sync.deps import SyncDeps
+from app.sync.locks import claim, release
+from app.sync.outcomes import Deferred, Done, Outcome, count_outcome, outcome_of_error
 from app.sync.payloads import body_json
+from app.sync.recording import record
+from app.sync.selection import after_prepare, prepare
+from app.sync.work import Applied, Work
 from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)

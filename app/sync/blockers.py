@@ -21,32 +21,25 @@ so they cannot form a cycle.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
+from app.events import lifecycle as event_store
 from app.events.models import Event, EventStatus
-from app.events.references import applied_to, has_item, names_customer
+from app.events.references import Refers, applied_to, has_item, names_customer
 
 OPEN = (
-    EventStatus.PENDING.value,
-    EventStatus.SYNCING.value,
-    EventStatus.RETRYING.value,
-    EventStatus.WAITING_DEPENDENCY.value,
-    EventStatus.WAITING_CONNECTION.value,
+    EventStatus.PENDING,
+    EventStatus.SYNCING,
+    EventStatus.RETRYING,
+    EventStatus.WAITING_DEPENDENCY,
+    EventStatus.WAITING_CONNECTION,
 )
 
 
-# How an event (of `events` or an alias) refers to a record's external id.
-Match = Callable[[Any, str], ColumnElement[bool]]
-
-
-def _rule(event: Event) -> tuple[tuple[str, ...], Match] | None:
+def _rule(event: Event) -> tuple[tuple[str, ...], Refers] | None:
     """Which records' events come first, and how they refer to the event's record."""
     if event.entity_type == "customer" and event.operation == "deactivated":
         return ("invoice", "payment"), names_customer
@@ -75,31 +68,7 @@ async def earlier_references(
     if rule is None:
         return []
     kinds, refers = rule
-    upsert = aliased(Event)
-    # A void or delete names only its record: what it concerns is in the record's upserts.
-    through_upserts = exists().where(
-        upsert.realm_id == Event.realm_id,
-        upsert.entity_type == Event.entity_type,
-        upsert.external_id == Event.external_id,
-        upsert.operation == "upserted",
-        refers(upsert, event.external_id),
-    )
-    query = select(
-        Event.id, Event.entity_type, Event.external_id, Event.operation, Event.occurred_at
-    ).where(
-        Event.realm_id == event.realm_id,
-        Event.status.in_(OPEN),
-        Event.entity_type.in_(kinds),
-        Event.occurred_at <= event.occurred_at,
-        or_(
-            and_(Event.operation == "upserted", refers(Event, event.external_id)),
-            and_(Event.operation != "upserted", through_upserts),
-        ),
-    )
-    if only is not None:
-        query = query.where(Event.entity_type == only[0], Event.external_id == only[1])
-    tier = case((Event.entity_type == "invoice", 0), else_=1)
-    rows = await session.execute(
-        query.order_by(tier, Event.occurred_at, Event.received_at, Event.id)
+    rows = await event_store.open_events_referring(
+        session, event, statuses=OPEN, kinds=kinds, refers=refers, only=only
     )
     return [Blocker(r.id, r.entity_type, r.external_id, r.operation, r.occurred_at) for r in rows]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.events.models import DUE_STATUSES, Event, EventStatus
+from app.events import lifecycle as event_store
 from app.events.service import EntityKey
-from app.sync.engine import lock_id
+from app.sync.locks import lock_id
 
 ORPHAN_SCAN = 200
 
@@ -16,14 +16,7 @@ ORPHAN_SCAN = 200
 async def due_realms(session: AsyncSession, limit: int) -> list[str]:
     """Realms with at least one event whose turn has come: pending, retrying or waiting for
     a dependency past its deadline, or left `syncing` by a worker that died."""
-    rows = await session.scalars(
-        select(Event.realm_id)
-        .where(Event.status.in_(DUE_STATUSES), Event.next_attempt_at <= utcnow())
-        .group_by(Event.realm_id)
-        .order_by(Event.realm_id)
-        .limit(limit)
-    )
-    return list(rows)
+    return await event_store.due_realms(session, utcnow(), limit)
 
 
 async def reclaim_orphans(session: AsyncSession, limit: int = ORPHAN_SCAN) -> list[EntityKey]:
@@ -35,27 +28,11 @@ async def reclaim_orphans(session: AsyncSession, limit: int = ORPHAN_SCAN) -> li
     record busy and comes back a second later. The caller's unit of work commits.
     """
     now = utcnow()
-    rows = await session.execute(
-        select(Event.realm_id, Event.entity_type, Event.external_id)
-        .where(Event.status == EventStatus.SYNCING.value, Event.next_attempt_at > now)
-        .group_by(Event.realm_id, Event.entity_type, Event.external_id)
-        .limit(limit)
-    )
     orphans = []
-    for realm_id, entity_type, external_id in rows.all():
-        key = EntityKey(realm_id, entity_type, external_id)
+    for key in await event_store.syncing_records(session, now, limit):
         if await session.scalar(select(func.pg_try_advisory_lock(lock_id(key)))):
             await session.scalar(select(func.pg_advisory_unlock(lock_id(key))))
             orphans.append(key)
     if orphans:
-        await session.execute(
-            update(Event)
-            .where(
-                Event.status == EventStatus.SYNCING.value,
-                tuple_(Event.realm_id, Event.entity_type, Event.external_id).in_(
-                    [(k.realm_id, k.entity_type, k.external_id) for k in orphans]
-                ),
-            )
-            .values(next_attempt_at=now)
-        )
+        await event_store.end_leases(session, orphans, now)
     return orphans

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from app.events.models import EventStatus
+
 # Carries the whole state of the record: a newer one makes older ones moot.
 FULL_STATE = "upserted"
 # Changes one flag; moot after a newer full state, or a newer change of the same kind.
@@ -24,7 +26,7 @@ class OpenEvent(Protocol):
     @property
     def operation(self) -> str: ...
     @property
-    def status(self) -> str: ...
+    def status(self) -> EventStatus: ...
     @property
     def occurred_at(self) -> datetime: ...
     @property
@@ -35,7 +37,7 @@ def maybe_applied(event: OpenEvent) -> bool:
     """Whether QBO may already have applied this event: its last write got no answer
     (`ambiguous`), or a worker died while sending it (still `syncing`). Such an event is
     never superseded: it is sent again with its own requestid, or adopted, first."""
-    return event.status == "syncing" or bool((event.last_error or {}).get("ambiguous"))
+    return event.status == EventStatus.SYNCING or bool((event.last_error or {}).get("ambiguous"))
 
 
 @dataclass(frozen=True, slots=True)

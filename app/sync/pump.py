@@ -21,15 +21,16 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.events.models import DUE_STATUSES, Event
+from app.events import lifecycle as event_store
 from app.events.service import EntityKey
 from app.qbo.limiter import YIELD_TO_BATCHES
 from app.sync.batch import sync_batch
-from app.sync.engine import SyncDeps, sync_entity
+from app.sync.deps import SyncDeps
+from app.sync.engine import sync_entity
+from app.sync.results import JobOutcome
 from app.worker.enqueue import clear_dirty, is_dirty
 
 logger = logging.getLogger(__name__)
@@ -39,11 +40,6 @@ REFILL_BATCH = 1000
 # A lane with nothing to do while others work re-reads the due records this often: the
 # others may release waiting children.
 IDLE_POLL_SECONDS = 0.05
-TIER = case(
-    (Event.entity_type.in_(("customer", "item")), 0),
-    (Event.entity_type == "invoice", 1),
-    else_=2,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +51,7 @@ class PumpResult:
 async def due_keys(deps: SyncDeps, realm_id: str, limit: int) -> list[EntityKey]:
     """The realm's records with due events, parents' tiers first, oldest first."""
     async with AsyncSession(deps.engine) as session:
-        rows = await session.execute(
-            select(Event.entity_type, Event.external_id)
-            .where(
-                Event.realm_id == realm_id,
-                Event.status.in_(DUE_STATUSES),
-                Event.next_attempt_at <= utcnow(),
-            )
-            .group_by(Event.entity_type, Event.external_id)
-            .order_by(func.min(TIER), func.min(Event.next_attempt_at))
-            .limit(limit)
-        )
-        return [EntityKey(realm_id, r.entity_type, r.external_id) for r in rows]
+        return await event_store.due_records(session, realm_id, utcnow(), limit)
 
 
 @dataclass
@@ -128,9 +113,9 @@ class _Pump:
             self.busy -= 1
             self._done([key])
         self.handled += result.handled
-        if result.result == "budget":
+        if result.result is JobOutcome.BUDGET:
             self.stop_for = max(self.stop_for or 0.0, result.retry_in or 0.0)
-        elif result.result in ("retry", "busy"):
+        elif result.result in (JobOutcome.RETRY, JobOutcome.BUSY):
             self._later(result.retry_in)
 
     def batching(self) -> bool:

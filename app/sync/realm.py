@@ -13,9 +13,10 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.connections.refresh import TokenKeeper, with_access_token
+from app.failures import Category
 from app.metrics.store import Metrics
 from app.qbo.client import QboClient
-from app.qbo.errors import Category, QboError
+from app.qbo.errors import QboError
 from app.qbo.limiter import RealmBudget
 from app.sync.payloads import body_json
 

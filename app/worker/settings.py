@@ -20,7 +20,7 @@ from app.qbo.client import http_client
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.redis_client import redis_client
-from app.sync.engine import SyncDeps
+from app.sync.deps import SyncDeps
 from app.worker import watchdog
 from app.worker.heartbeat import forget, worker_id
 from app.worker.tasks import (

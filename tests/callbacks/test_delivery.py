@@ -23,7 +23,8 @@ from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper, mark_needs_reauth
 from app.events.service import EntityKey
 from app.qbo.oauth import LazyOAuth
-from app.sync.engine import SyncDeps, sync_entity
+from app.sync.deps import SyncDeps
+from app.sync.engine import sync_entity
 from tests.callbacks.receiver import Receiver
 from tests.conftest import KeyFactory, remember_secret
 from tests.e2e_support import World, drain, event_of, post

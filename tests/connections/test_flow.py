@@ -26,7 +26,8 @@ from app.events.service import EntityKey
 from app.main import create_app
 from app.mappings.models import EntityMapping
 from app.qbo.oauth import OAuthFailure
-from app.sync.engine import SyncDeps, sync_entity
+from app.sync.deps import SyncDeps
+from app.sync.engine import sync_entity
 from tests.conftest import KeyFactory
 from tests.factories import customer_event
 from tests.helpers import asgi_client

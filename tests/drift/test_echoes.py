@@ -22,7 +22,7 @@ from app.drift.sightings import Sight
 from app.events.models import Event, EventStatus
 from app.mappings.models import EntityMapping
 from app.qbo.oauth import LazyOAuth
-from app.sync.engine import SyncDeps
+from app.sync.deps import SyncDeps
 from tests.drift.test_drift_flow import Receiver, drift_of, hooked, qbo_id, settle, webhooks
 from tests.e2e_support import World
 from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event

@@ -15,7 +15,8 @@ from app.connections.refresh import TokenKeeper
 from app.events.models import Event
 from app.events.service import EntityKey
 from app.qbo.oauth import LazyOAuth
-from app.sync.engine import SyncDeps, sync_entity
+from app.sync.deps import SyncDeps
+from app.sync.engine import sync_entity
 from tests.e2e_support import World, drain, event_of
 from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
 

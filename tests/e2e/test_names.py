@@ -26,9 +26,13 @@ from app.events.models import Event
 from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
 from app.qbo.oauth import LazyOAuth
-from app.sync.apply import Applied
 from app.sync.batch import sync_batch
-from app.sync.engine import Done, SyncDeps, prepare, record, sync_entity
+from app.sync.deps import SyncDeps
+from app.sync.engine import sync_entity
+from app.sync.outcomes import Done
+from app.sync.recording import record
+from app.sync.selection import prepare
+from app.sync.work import Applied
 from tests.e2e_support import World, event_of, post
 from tests.factories import customer_event, item_event
 

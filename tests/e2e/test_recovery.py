@@ -22,7 +22,9 @@ from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
 from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
-from app.sync.engine import SyncDeps, lock_id, sync_entity
+from app.sync.deps import SyncDeps
+from app.sync.engine import sync_entity
+from app.sync.locks import lock_id
 from app.sync.pump import pump_realm
 from tests.e2e_support import Books, connect, drain, event_of, post
 from tests.factories import customer_event, invoice_event, item_event, payment_event

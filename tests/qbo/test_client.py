@@ -14,8 +14,9 @@ from pydantic import SecretStr
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
 from app.emulator.app import create_app as create_emulator
 from app.emulator.config import EmulatorConfig
+from app.failures import Category
 from app.qbo.client import QboClient
-from app.qbo.errors import Category, QboError, classify_item
+from app.qbo.errors import QboError, classify_item
 from app.sync.payloads import body_json
 
 BASE = "https://sandbox-quickbooks.api.intuit.com/v3/company/123"

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.qbo.errors import Category, classify, classify_item, lost_answer, parse_fault
+from app.failures import Category
+from app.qbo.errors import classify, classify_item, lost_answer, parse_fault
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

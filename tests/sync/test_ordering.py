@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.events.models import EventStatus
 from app.sync.ordering import maybe_applied, plan
 
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -16,7 +17,7 @@ T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 class Ev:
     operation: str
     minute: int = 0
-    status: str = "pending"
+    status: EventStatus = EventStatus.PENDING
     last_error: dict[str, Any] | None = None
     id: uuid.UUID = field(default_factory=uuid.uuid4)
 
@@ -62,8 +63,8 @@ def test_a_late_arrival_older_than_qbo_state_is_moot() -> None:
 
 
 def test_an_event_qbo_may_hold_is_never_superseded() -> None:
-    lost = Ev("upserted", 0, status="retrying", last_error={"ambiguous": True})
-    dying = Ev("upserted", 1, status="syncing")
+    lost = Ev("upserted", 0, status=EventStatus.RETRYING, last_error={"ambiguous": True})
+    dying = Ev("upserted", 1, status=EventStatus.SYNCING)
     newest = Ev("upserted", 2)
     result = plan([lost, dying, newest], None)
     assert result.superseded == []

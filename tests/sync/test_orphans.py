@@ -16,7 +16,7 @@ from app.db import utcnow
 from app.events.models import Event
 from app.events.service import EntityKey
 from app.sync.dispatch import reclaim_orphans
-from app.sync.engine import lock_id
+from app.sync.locks import lock_id
 from app.uow import unit_of_work
 from app.worker.enqueue import clear_stale_pump, enqueue_realms, holding_pump, sync_job_id
 from tests.e2e_support import post

@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 
 from app.sync import pump
-from app.sync.engine import SyncDeps
+from app.sync.deps import SyncDeps
 
 
 class LaneFailed(Exception):

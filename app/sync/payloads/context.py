@@ -6,12 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.failures import Category, SyncFailure
+
 GLOBAL_TAX_CALCULATIONS = frozenset({"TaxExcluded", "TaxInclusive", "NotApplicable"})
 
 
-class PayloadError(ValueError):
+class PayloadError(SyncFailure, ValueError):
     """The event cannot become a body this company accepts (missing reference, tax code or
     currency the company cannot take). Permanent: resending the same event cannot help."""
+
+    category = Category.PERMANENT
+    retryable = False
 
 
 @dataclass(frozen=True, slots=True)

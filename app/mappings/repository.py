@@ -1,0 +1,135 @@
+"""Every lookup and upsert of `entity_mappings` the sync engine makes: the QBO record a
+caller's record is mapped to, the QBO ids of an event's parents, which external id holds a
+QBO record, and the one upsert every write path ends in."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.mappings.models import QBO_ID_INDEX, EntityMapping
+
+
+@dataclass(frozen=True, slots=True)
+class MappingWrite:
+    """What one write stores in its record's mapping (see `save_mapping`)."""
+
+    realm_id: str
+    entity_type: str
+    external_id: str
+    qbo_id: str
+    sync_token: str
+    payload_hash: str
+    event_id: uuid.UUID
+    # The fields we own as QBO answered, its MetaData.LastUpdatedTime, and what the write
+    # did (app.drift.owned); None where the answer has none (a deletion).
+    owned: dict[str, Any] | None
+    qbo_updated_at: datetime | None
+    last_write: str | None
+
+
+async def mapping_of(
+    session: AsyncSession, realm_id: str, entity_type: str, external_id: str
+) -> EntityMapping | None:
+    return await session.scalar(
+        select(EntityMapping).where(
+            EntityMapping.realm_id == realm_id,
+            EntityMapping.entity_type == entity_type,
+            EntityMapping.external_id == external_id,
+        )
+    )
+
+
+async def qbo_ids_of(
+    session: AsyncSession, realm_id: str, records: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """(entity type, external id) -> QBO id, for those of `records` that are mapped."""
+    if not records:
+        return {}
+    rows = await session.execute(
+        select(EntityMapping.entity_type, EntityMapping.external_id, EntityMapping.qbo_id).where(
+            EntityMapping.realm_id == realm_id,
+            tuple_(EntityMapping.entity_type, EntityMapping.external_id).in_(records),
+        )
+    )
+    return {(r.entity_type, r.external_id): r.qbo_id for r in rows}
+
+
+async def holder_of(
+    session: AsyncSession,
+    realm_id: str,
+    entity_type: str,
+    qbo_id: str,
+    besides: str | None = None,
+) -> str | None:
+    """The external id mapped to that QBO record (other than `besides`), if any."""
+    query = select(EntityMapping.external_id).where(
+        EntityMapping.realm_id == realm_id,
+        EntityMapping.entity_type == entity_type,
+        EntityMapping.qbo_id == qbo_id,
+    )
+    if besides is not None:
+        query = query.where(EntityMapping.external_id != besides)
+    return await session.scalar(query)
+
+
+async def save_mapping(session: AsyncSession, write: MappingWrite) -> str | None:
+    """Store the mapping of a write (every write path ends here: single and batch writes,
+    adoptions, voids, deletions). Returns None, or, storing nothing, the external id that
+    already holds that QBO record (the unique index on realm, entity type and QBO id)."""
+    now = utcnow()
+    statement = pg_insert(EntityMapping).values(
+        id=uuid.uuid4(),
+        realm_id=write.realm_id,
+        entity_type=write.entity_type,
+        external_id=write.external_id,
+        qbo_id=write.qbo_id,
+        sync_token=write.sync_token,
+        last_payload_hash=write.payload_hash,
+        last_event_id=write.event_id,
+        qbo_owned=write.owned,
+        qbo_updated_at=write.qbo_updated_at,
+        qbo_last_write=write.last_write,
+        qbo_echoed=False,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            await session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["realm_id", "entity_type", "external_id"],
+                    set_={
+                        "qbo_id": statement.excluded.qbo_id,
+                        "sync_token": statement.excluded.sync_token,
+                        "last_payload_hash": statement.excluded.last_payload_hash,
+                        "last_event_id": statement.excluded.last_event_id,
+                        # A deletion's answer has neither fields nor time: the last ones
+                        # known stay (what the deleted record referred to, for its webhooks).
+                        "qbo_owned": EntityMapping.qbo_owned
+                        if write.owned is None
+                        else statement.excluded.qbo_owned,
+                        "qbo_updated_at": EntityMapping.qbo_updated_at
+                        if write.qbo_updated_at is None
+                        else statement.excluded.qbo_updated_at,
+                        "qbo_last_write": statement.excluded.qbo_last_write,
+                        "qbo_echoed": False,
+                        "updated_at": now,
+                    },
+                )
+            )
+    except IntegrityError as err:
+        if QBO_ID_INDEX not in str(err.orig):
+            raise
+        holder = await holder_of(session, write.realm_id, write.entity_type, write.qbo_id)
+        return holder or "another record"
+    return None
