@@ -128,8 +128,8 @@ async def _with_session(settings: Settings, action: str, args: argparse.Namespac
 
 async def _rotate_encryption(settings: Settings) -> int:
     from app.callbacks.service import rotate_callback_secrets
-    from app.connections.crypto import TokenCipher, TokenDecryptError
     from app.connections.tokens import rotate_encryption
+    from app.core.cipher import TokenCipher, TokenDecryptError
     from app.db import create_engine, create_session_factory
 
     engine = create_engine(settings.server_urls()[0], pool_size=1)

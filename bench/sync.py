@@ -32,14 +32,12 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
-from app.connections.crypto import TokenCipher
 from app.connections.service import save_connection
+from app.core.cipher import TokenCipher
 from app.db import create_engine, create_session_factory
 from app.drift.models import ChangeStatus, QboChange
 from app.events.models import FINAL_STATUSES, Event, EventStatus
-from app.qbo.client import read_company
-from app.qbo.limiter import Limits, RealmBudget
-from app.qbo.oauth import token_set
+from app.qbo import Limits, RealmBudget, read_company, token_set
 from bench._procs import (
     REPO_ROOT,
     ApiProcess,

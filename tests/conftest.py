@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.cli import migrate_to_head
 from app.config import Environment, Settings
-from app.connections.crypto import TokenDecryptError
 from app.connections.models import Connection
 from app.connections.tokens import MissingTokensError, read_tokens
+from app.core.cipher import TokenDecryptError
 from app.db import Base
 from app.devservers import (
     create_database,

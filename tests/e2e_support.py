@@ -17,14 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
-from app.connections.crypto import TokenCipher
 from app.connections.service import save_connection
+from app.core.cipher import TokenCipher
 from app.emulator.app import create_app, store_of
 from app.emulator.config import EmulatorConfig, LimitsConfig
 from app.emulator.store import Store
 from app.events.models import FINAL_STATUSES, Event
-from app.qbo.client import read_company
-from app.qbo.oauth import token_set
+from app.qbo import read_company, token_set
 from app.worker.settings import worker_settings
 from app.worker.tasks import sweep_changes, sweep_due_callbacks, sweep_due_events
 

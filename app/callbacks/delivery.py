@@ -38,10 +38,10 @@ from app.callbacks.targets import (
     system_resolve,
 )
 from app.config import Settings
-from app.connections.crypto import TokenCipher, TokenDecryptError
+from app.core.backoff import retry_delay
+from app.core.cipher import TokenCipher, TokenDecryptError
+from app.core.metrics import CALLBACK_DELIVERIES, Metrics
 from app.db import utcnow
-from app.metrics.store import CALLBACK_DELIVERIES, Metrics
-from app.sync.backoff import retry_delay
 
 logger = logging.getLogger(__name__)
 

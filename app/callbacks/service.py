@@ -28,7 +28,7 @@ from app.callbacks.models import (
     DeliveryStatus,
     NoticeKind,
 )
-from app.connections.crypto import TokenCipher
+from app.core.cipher import TokenCipher
 from app.db import utcnow
 from app.events.models import Event, EventStatus
 from app.pagination import newest_first

@@ -24,15 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.callbacks.models import NoticeKind
 from app.callbacks.service import enqueue_notice_to_all
 from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.models import Connection, ConnectionStatus
 from app.connections.notify import send_ops_notice
 from app.connections.tokens import read_tokens, store_tokens
+from app.core.cipher import TokenCipher
+from app.core.metrics import TOKEN_REFRESHES, Metrics
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
-from app.metrics.store import TOKEN_REFRESHES, Metrics
-from app.qbo.errors import Category, QboError
-from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet
+from app.qbo import Category, IntuitOAuth, LazyOAuth, OAuthFailure, QboError, TokenSet
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.callbacks.service import hint_deliveries
 from app.connections.models import Connection
 from app.connections.refresh import ConnectionUnavailable, RefreshFailed
+from app.core.keys import EntityKey
+from app.core.metrics import DRIFT_FOUND
 from app.db import utcnow
 from app.drift.echoes import settle_echoes
 from app.drift.models import CdcCheckpoint, FoundBy
@@ -35,13 +37,10 @@ from app.drift.service import (
     store_sightings,
     write_in_flight,
 )
-from app.events.service import EntityKey
-from app.metrics.store import DRIFT_FOUND
-from app.qbo.errors import QboError
-from app.qbo.limiter import BudgetWait
+from app.qbo import BudgetWait, QboError, parse_time
 from app.sync.engine import SyncDeps, claim, release
 from app.sync.realm import RealmApi
-from app.webhooks.intuit import Sighting, parse_time
+from app.webhooks.intuit import Sighting
 from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)

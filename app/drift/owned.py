@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from app.webhooks.intuit import parse_time
+from app.qbo import parse_time
 
 Json = dict[str, Any]
 DriftKind = Literal["edited", "voided", "deleted", "merged", "inactive"]

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.callbacks.service import enqueue_notice
 from app.connections.models import Connection, ConnectionStatus
+from app.core.keys import EntityKey
 from app.db import BulkInsert, utcnow
 from app.drift.echoes import WRITERS, moved_by, writers_in
 from app.drift.models import ChangeStatus, Drift, QboChange, UnmappedRecord
@@ -36,9 +37,9 @@ from app.drift.owned import (
 )
 from app.events.models import Event, EventStatus
 from app.events.references import applied_to, names_customer
-from app.events.service import EntityKey, payload_hash
+from app.events.service import payload_hash
 from app.mappings.models import EntityMapping
-from app.qbo.errors import Category, QboError
+from app.qbo import Category, QboError
 from app.webhooks.intuit import Sighting
 
 logger = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.keys import EntityKey
 from app.db import BulkInsert, utcnow
 from app.errors import Conflict, validation_errors
 from app.events.models import Event, EventStatus
@@ -54,15 +55,6 @@ INSERT_EVENTS = BulkInsert(
 FIND_EVENT = select(_events.c.id, _events.c.status, _events.c.payload_hash).where(
     _events.c.source == bindparam("source"), _events.c.event_id == bindparam("event_id")
 )
-
-
-@dataclass(frozen=True, slots=True)
-class EntityKey:
-    """One record of one company: the unit a worker syncs."""
-
-    realm_id: str
-    entity_type: str
-    external_id: str
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from app.config import Settings
 from app.events.schemas import CustomerData, InvoiceData, ItemData, PaymentData
-from app.qbo.errors import Category, QboError
+from app.qbo import Category, QboError
 from app.sync.company import CompanyLookups
 from app.sync.payloads import (
     CompanyContext,

@@ -23,10 +23,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.callbacks.service import hint_deliveries, notices_queued
+from app.core.keys import EntityKey
 from app.events.models import Event
-from app.events.service import EntityKey
-from app.qbo.errors import Category, QboError, classify_item
-from app.qbo.limiter import BudgetWait
+from app.qbo import BudgetWait, Category, QboError, classify_item
 from app.sync.apply import Applied, Work
 from app.sync.engine import (
     Deferred,

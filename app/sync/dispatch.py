@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
-from app.events.service import EntityKey
 from app.sync.engine import lock_id
 
 ORPHAN_SCAN = 200

@@ -40,16 +40,15 @@ from app.connections.refresh import (
     TokenKeeper,
     mark_needs_reauth,
 )
+from app.core.backoff import gives_up, retry_delay
+from app.core.keys import EntityKey
+from app.core.metrics import SYNC_OUTCOMES, Metrics
 from app.db import utcnow
 from app.drift.owned import last_updated, owned_fields, write_operation
 from app.events.models import DUE_STATUSES, FINAL_STATUSES, Event, EventStatus
-from app.events.service import EntityKey
 from app.mappings.models import QBO_ID_INDEX, EntityMapping
-from app.metrics.store import SYNC_OUTCOMES, Metrics
-from app.qbo.errors import Category, QboError
-from app.qbo.limiter import BudgetWait, RealmBudget
+from app.qbo import BudgetWait, Category, QboError, RealmBudget, throttle_delay
 from app.sync.apply import Applied, Applier, Target, Work
-from app.sync.backoff import gives_up, retry_delay, throttle_delay
 from app.sync.blockers import earlier_references
 from app.sync.company import CompanyLookups, company_context
 from app.sync.ordering import OpenEvent, maybe_applied, plan

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event
-from app.events.service import EntityKey
-from app.qbo.limiter import YIELD_TO_BATCHES
+from app.qbo import YIELD_TO_BATCHES
 from app.sync.batch import sync_batch
 from app.sync.engine import SyncDeps, sync_entity
 from app.worker.enqueue import clear_dirty, is_dirty

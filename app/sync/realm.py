@@ -13,10 +13,8 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.connections.refresh import TokenKeeper, with_access_token
-from app.metrics.store import Metrics
-from app.qbo.client import QboClient
-from app.qbo.errors import Category, QboError
-from app.qbo.limiter import RealmBudget
+from app.core.metrics import Metrics
+from app.qbo import Category, QboClient, QboError, RealmBudget
 from app.sync.payloads import body_json
 
 logger = logging.getLogger(__name__)
@@ -40,7 +38,7 @@ class RealmApi:
             self.transport,
             budget=self.budget,
             http=self.http,
-            metrics=self.metrics,
+            recorder=self.metrics,
         )
 
     async def write(

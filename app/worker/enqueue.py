@@ -21,7 +21,7 @@ from arq.constants import (
     retry_key_prefix,
 )
 
-from app.events.service import EntityKey
+from app.core.keys import EntityKey
 
 logger = logging.getLogger(__name__)
 

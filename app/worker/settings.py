@@ -11,14 +11,12 @@ from arq.connections import RedisSettings
 
 from app.callbacks.delivery import DeliveryDeps, callback_client
 from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper
+from app.core.cipher import TokenCipher
+from app.core.metrics import Metrics
 from app.db import create_engine, create_session_factory
 from app.logs import configure_logging
-from app.metrics.store import Metrics
-from app.qbo.client import http_client
-from app.qbo.limiter import Limits, RealmBudget
-from app.qbo.oauth import LazyOAuth
+from app.qbo import LazyOAuth, Limits, RealmBudget, http_client
 from app.redis_client import redis_client
 from app.sync.engine import SyncDeps
 from app.worker import watchdog

@@ -19,10 +19,10 @@ from app.callbacks.delivery import DeliveryDeps, callback_client, deliver_due
 from app.callbacks.models import CallbackDelivery
 from app.callbacks.service import DELIVER_JOB_ID, enqueue_notice
 from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper, mark_needs_reauth
-from app.events.service import EntityKey
-from app.qbo.oauth import LazyOAuth
+from app.core.cipher import TokenCipher
+from app.core.keys import EntityKey
+from app.qbo import LazyOAuth
 from app.sync.engine import SyncDeps, sync_entity
 from tests.callbacks.receiver import Receiver
 from tests.conftest import KeyFactory, remember_secret

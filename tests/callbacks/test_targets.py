@@ -38,7 +38,7 @@ from app.callbacks.targets import (
     parse_ip,
 )
 from app.config import Settings
-from app.connections.crypto import TokenCipher
+from app.core.cipher import TokenCipher
 from app.db import utcnow
 from tests.callbacks.receiver import LocalReceiver
 from tests.conftest import remember_secret

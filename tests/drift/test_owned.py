@@ -12,7 +12,7 @@ from app.drift.owned import (
     touched_by,
     write_operation,
 )
-from app.webhooks.intuit import parse_time
+from app.qbo import parse_time
 
 
 def customer(
