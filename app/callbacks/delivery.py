@@ -25,13 +25,13 @@ from arq.connections import ArqRedis
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.allowed_hosts import TargetPolicy
 from app.callbacks.models import Callback, CallbackAttempt, CallbackDelivery, DeliveryStatus
-from app.callbacks.service import DIRTY_KEY, REMOVED
+from app.callbacks.service import REMOVED
 from app.callbacks.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_notice
 from app.callbacks.targets import (
     PinnedTransport,
     Resolver,
-    TargetPolicy,
     TargetRefused,
     check_url,
     refused_by_guard,
@@ -40,6 +40,7 @@ from app.callbacks.targets import (
 from app.config import Settings
 from app.core.backoff import retry_delay
 from app.core.cipher import TokenCipher, TokenDecryptError
+from app.core.hints import CALLBACK_DELIVERY, clear_dirty, is_dirty
 from app.core.metrics import CALLBACK_DELIVERIES, Metrics
 from app.db import utcnow
 
@@ -336,15 +337,17 @@ async def has_due(session: AsyncSession) -> bool:
     return found is not None
 
 
+# A delivery run outlives Redis trouble: a flag it cannot clear costs one more look, and
+# one it cannot read leaves the notice to the cron.
 async def _clear_dirty(redis: ArqRedis) -> None:
     try:
-        await redis.delete(DIRTY_KEY)
+        await clear_dirty(redis, CALLBACK_DELIVERY)
     except Exception:
         logger.debug("could not clear the callbacks flag", exc_info=True)
 
 
 async def _is_dirty(redis: ArqRedis) -> bool:
     try:
-        return bool(await redis.exists(DIRTY_KEY))
+        return await is_dirty(redis, CALLBACK_DELIVERY)
     except Exception:
         return False

@@ -14,10 +14,10 @@ from app.connections import service
 from app.connections.pages import page
 from app.connections.schemas import ConnectionOut, ConnectionStarted, Disconnected
 from app.core.cipher import TokenCipher
+from app.core.hints import enqueue_sync
 from app.deps import ConnectionsAdmin, RedisDep, SettingsDep
 from app.errors import PROBLEM_JSON, NotFound, ServiceUnavailable
 from app.qbo import BudgetWait, IntuitOAuth, LazyOAuth, OAuthFailure, QboError, read_company
-from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/connections", tags=["connections"])

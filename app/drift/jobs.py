@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.callbacks.service import hint_deliveries
 from app.connections.models import Connection
 from app.connections.refresh import ConnectionUnavailable, RefreshFailed
+from app.core.hints import enqueue_sync, hint_deliveries
 from app.core.keys import EntityKey
 from app.core.metrics import DRIFT_FOUND
 from app.db import utcnow
@@ -41,7 +41,6 @@ from app.qbo import BudgetWait, QboError, parse_time
 from app.sync.engine import SyncDeps, claim, release
 from app.sync.realm import RealmApi
 from app.webhooks.intuit import Sighting
-from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
 
@@ -305,7 +304,7 @@ async def cdc_realm(deps: SyncDeps, realm_id: str) -> int:
         raise
     await _checkpoint(deps, realm_id, asked_at - CDC_OVERLAP, now, error=gap, seen=seen)
     if seen and deps.redis is not None:
-        from app.worker.enqueue import enqueue_changes
+        from app.core.hints import enqueue_changes
 
         await enqueue_changes(deps.redis, [realm_id])
     return seen

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.core.hints import enqueue_sync
 from app.core.metrics import EVENTS_INGESTED
 from app.deps import (
     Caller,
@@ -41,7 +42,6 @@ from app.events.schemas import (
     Links,
 )
 from app.security import Scope
-from app.worker.enqueue import enqueue_sync
 
 router = APIRouter(prefix="/events", tags=["events"])
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from app.config import Environment
 from app.connections import service as connections
 from app.core.cipher import TokenCipher
+from app.core.hints import enqueue_sync
 from app.db import utcnow
 from app.deps import ConnectionDep, RedisDep, SessionDep
 from app.events import service as events
@@ -31,7 +32,6 @@ from app.ops.sessions import COOKIE, LOGIN_COOKIE, OpsSession, OpsSessions
 from app.qbo import IntuitOAuth, LazyOAuth, OAuthFailure
 from app.security import ApiKey, Scope, find_active_key
 from app.status.service import realm_reports
-from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/ops", include_in_schema=False)

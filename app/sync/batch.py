@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.callbacks.service import hint_deliveries, notices_queued
+from app.callbacks.service import notices_queued
+from app.core.hints import enqueue_sync, hint_deliveries
 from app.core.keys import EntityKey
 from app.events.models import Event
 from app.qbo import BudgetWait, Category, QboError, classify_item
@@ -44,7 +45,6 @@ from app.sync.engine import (
     release,
 )
 from app.sync.payloads import body_json
-from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
 

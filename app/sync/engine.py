@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.callbacks.service import hint_deliveries, notices_queued, notify_event
+from app.callbacks.service import notices_queued, notify_event
 from app.config import Settings
 from app.connections.models import Connection, ConnectionStatus
 from app.connections.refresh import (
@@ -41,6 +41,7 @@ from app.connections.refresh import (
     mark_needs_reauth,
 )
 from app.core.backoff import gives_up, retry_delay
+from app.core.hints import enqueue_sync, hint_deliveries
 from app.core.keys import EntityKey
 from app.core.metrics import SYNC_OUTCOMES, Metrics
 from app.db import utcnow
@@ -54,7 +55,6 @@ from app.sync.company import CompanyLookups, company_context
 from app.sync.ordering import OpenEvent, maybe_applied, plan
 from app.sync.payloads import PayloadError
 from app.sync.realm import RealmApi
-from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
 

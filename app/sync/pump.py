@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.hints import clear_dirty, is_dirty, realm_pump
 from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event
 from app.qbo import YIELD_TO_BATCHES
 from app.sync.batch import sync_batch
 from app.sync.engine import SyncDeps, sync_entity
-from app.worker.enqueue import clear_dirty, is_dirty
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class _Pump:
                 return
             self.last_refill = time.monotonic()
             if self.deps.redis is not None:
-                await clear_dirty(self.deps.redis, self.realm_id)
+                await clear_dirty(self.deps.redis, realm_pump(self.realm_id))
             for key in await due_keys(self.deps, self.realm_id, REFILL_BATCH + len(self.taken)):
                 if key not in self.taken:
                     self.queue.append(key)
@@ -194,6 +194,6 @@ async def pump_realm(deps: SyncDeps, realm_id: str) -> PumpResult:
         return PumpResult(pump.handled, pump.stop_for)
     if time.monotonic() >= pump.deadline:
         return PumpResult(pump.handled, 0.0)
-    if deps.redis is not None and await is_dirty(deps.redis, realm_id):
+    if deps.redis is not None and await is_dirty(deps.redis, realm_pump(realm_id)):
         return PumpResult(pump.handled, 0.0)  # events arrived after the last look
     return PumpResult(pump.handled, pump.wake_in)

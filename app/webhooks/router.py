@@ -9,12 +9,12 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel
 
+from app.core.hints import enqueue_changes
 from app.deps import ConnectionDep, RedisDep, SettingsDep
 from app.drift.models import FoundBy
 from app.drift.service import store_sightings
 from app.errors import PROBLEM_JSON, AppError, NotAuthenticated
 from app.webhooks.intuit import SIGNATURE_HEADER, MalformedNotification, parse, verify
-from app.worker.enqueue import enqueue_changes
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])

@@ -13,6 +13,7 @@ from app.callbacks.delivery import DeliveryDeps, callback_client
 from app.config import Settings
 from app.connections.refresh import TokenKeeper
 from app.core.cipher import TokenCipher
+from app.core.heartbeat import forget, worker_id
 from app.core.metrics import Metrics
 from app.db import create_engine, create_session_factory
 from app.logs import configure_logging
@@ -20,7 +21,6 @@ from app.qbo import LazyOAuth, Limits, RealmBudget, http_client
 from app.redis_client import redis_client
 from app.sync.engine import SyncDeps
 from app.worker import watchdog
-from app.worker.heartbeat import forget, worker_id
 from app.worker.tasks import (
     cdc_realm,
     compact_counts,

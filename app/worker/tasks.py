@@ -9,8 +9,9 @@ from typing import Any
 from arq import Retry
 
 from app.callbacks.delivery import deliver_due, has_due
-from app.callbacks.service import hint_deliveries
 from app.connections.refresh import refresh_due_connections
+from app.core.heartbeat import beat
+from app.core.hints import enqueue_cdc, enqueue_changes, enqueue_realms, hint_deliveries
 from app.db import session_scope
 from app.drift import jobs as drift_jobs
 from app.drift.service import due_change_realms
@@ -18,14 +19,7 @@ from app.status.service import compact_event_counts
 from app.sync.dispatch import due_realms, reclaim_orphans
 from app.sync.pump import pump_realm
 from app.worker import watchdog
-from app.worker.enqueue import (
-    clear_stale_pump,
-    enqueue_cdc,
-    enqueue_changes,
-    enqueue_realms,
-    holding_pump,
-)
-from app.worker.heartbeat import beat
+from app.worker.pumps import clear_stale_pump, holding_pump
 
 logger = logging.getLogger(__name__)
 
