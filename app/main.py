@@ -20,6 +20,8 @@ from app.core.metrics import Metrics
 from app.db import create_engine, create_session_factory
 from app.devservers import with_servers
 from app.drift.router import router as drift_router
+from app.drift.webhook_router import INTUIT_PATH
+from app.drift.webhook_router import router as webhooks_router
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.events.schemas import EVENT_TYPES
@@ -32,8 +34,6 @@ from app.ops.sessions import OpsSessions, signing_key
 from app.qbo import LazyOAuth, Limits, RealmBudget
 from app.redis_client import redis_client
 from app.status.router import router as status_router
-from app.webhooks.router import INTUIT_PATH
-from app.webhooks.router import router as webhooks_router
 
 
 def create_app(

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from app.webhooks.intuit import sign
+from app.drift.intuit import sign
 from bench._procs import api_process, create_api_key, throwaway_servers
 
 REALMS = ("9130357766412345", "9130357766499999")

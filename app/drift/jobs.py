@@ -18,6 +18,7 @@ from app.core.keys import EntityKey
 from app.core.metrics import DRIFT_FOUND
 from app.db import utcnow
 from app.drift.echoes import settle_echoes
+from app.drift.intuit import Sighting
 from app.drift.models import CdcCheckpoint, FoundBy
 from app.drift.owned import ENTITY_TYPES
 from app.drift.service import (
@@ -40,7 +41,6 @@ from app.drift.service import (
 from app.qbo import BudgetWait, QboError, parse_time
 from app.sync.engine import SyncDeps, claim, release
 from app.sync.realm import RealmApi
-from app.webhooks.intuit import Sighting
 
 logger = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from app.connections.models import Connection, ConnectionStatus
 from app.core.keys import EntityKey
 from app.db import BulkInsert, utcnow
 from app.drift.echoes import WRITERS, moved_by, writers_in
+from app.drift.intuit import Sighting
 from app.drift.models import ChangeStatus, Drift, QboChange, UnmappedRecord
 from app.drift.owned import (
     ENTITY_TYPES,
@@ -40,7 +41,6 @@ from app.events.references import applied_to, names_customer
 from app.events.service import payload_hash
 from app.mappings.models import EntityMapping
 from app.qbo import Category, QboError
-from app.webhooks.intuit import Sighting
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from pydantic import BaseModel
 
 from app.core.hints import enqueue_changes
 from app.deps import ConnectionDep, RedisDep, SettingsDep
+from app.drift.intuit import SIGNATURE_HEADER, MalformedNotification, parse, verify
 from app.drift.models import FoundBy
 from app.drift.service import store_sightings
 from app.errors import PROBLEM_JSON, AppError, NotAuthenticated
-from app.webhooks.intuit import SIGNATURE_HEADER, MalformedNotification, parse, verify
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
