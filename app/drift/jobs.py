@@ -20,7 +20,6 @@ from app.db import utcnow
 from app.drift.echoes import settle_echoes
 from app.drift.intuit import Sighting
 from app.drift.models import CdcCheckpoint, FoundBy
-from app.drift.owned import ENTITY_TYPES
 from app.drift.service import (
     BUSY_RETRY,
     Sight,
@@ -40,6 +39,7 @@ from app.drift.service import (
 )
 from app.qbo import BudgetWait, QboError, parse_time
 from app.sync.engine import SyncDeps, claim, release
+from app.sync.owned import ENTITY_TYPES
 from app.sync.realm import RealmApi
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """From a sighting of a change in QBO to drift, policy and notice.
 
 Sightings (webhook or CDC) are stored first, deduplicated, and worked through per realm
-by a job. Each is classified against what we last wrote (`app.drift.owned`) while holding
+by a job. Each is classified against what we last wrote (`app.drift.changes`) while holding
 the record's sync lock, so a write of ours in flight is never mistaken for someone else's.
 Drift is one row per record version and kind, so a change seen by both a webhook and CDC,
 or delivered twice, is recorded and announced once.
@@ -24,23 +24,16 @@ from app.callbacks.service import enqueue_notice
 from app.connections.models import Connection, ConnectionStatus
 from app.core.keys import EntityKey
 from app.db import BulkInsert, utcnow
+from app.drift.changes import Change, Verdict, classify, echo_of_own_write, whole_second
 from app.drift.echoes import WRITERS, moved_by, writers_in
 from app.drift.intuit import Sighting
 from app.drift.models import ChangeStatus, Drift, QboChange, UnmappedRecord
-from app.drift.owned import (
-    ENTITY_TYPES,
-    Change,
-    Verdict,
-    classify,
-    echo_of_own_write,
-    owned_fields,
-    whole_second,
-)
 from app.events.models import Event, EventStatus
 from app.events.references import applied_to, names_customer
 from app.events.service import payload_hash
 from app.mappings.models import EntityMapping
 from app.qbo import Category, QboError
+from app.sync.owned import ENTITY_TYPES, owned_fields
 
 logger = logging.getLogger(__name__)
 
@@ -426,7 +419,7 @@ def classify_sight(sight: Sight, mapping: EntityMapping, record: dict[str, Any] 
 # -- webhooks of our own writes ---------------------------------------------------------
 
 
-# Whose writes change which records besides their own (app.drift.owned.touched_by).
+# Whose writes change which records besides their own (app.drift.changes.touched_by).
 async def echo_of_ours(session: AsyncSession, sight: Sight, mapping: EntityMapping) -> str | None:
     """Why a webhook's change is a write of ours coming back, with no need to read the
     record, or None when it may be someone else's. Call it holding the record's sync lock

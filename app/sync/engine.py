@@ -45,7 +45,6 @@ from app.core.hints import enqueue_sync, hint_deliveries
 from app.core.keys import EntityKey
 from app.core.metrics import SYNC_OUTCOMES, Metrics
 from app.db import utcnow
-from app.drift.owned import last_updated, owned_fields, write_operation
 from app.events.models import DUE_STATUSES, FINAL_STATUSES, Event, EventStatus
 from app.mappings.models import QBO_ID_INDEX, EntityMapping
 from app.qbo import BudgetWait, Category, QboError, RealmBudget, throttle_delay
@@ -53,6 +52,7 @@ from app.sync.apply import Applied, Applier, Target, Work
 from app.sync.blockers import earlier_references
 from app.sync.company import CompanyLookups, company_context
 from app.sync.ordering import OpenEvent, maybe_applied, plan
+from app.sync.owned import last_updated, owned_fields, write_operation
 from app.sync.payloads import PayloadError
 from app.sync.realm import RealmApi
 

@@ -17,12 +17,12 @@ from app.connections.refresh import TokenKeeper
 from app.core.cipher import TokenCipher
 from app.drift.jobs import handle_sight
 from app.drift.models import ChangeStatus, QboChange, UnmappedRecord
-from app.drift.owned import QBO_ENTITIES
 from app.drift.service import Sight
 from app.events.models import Event, EventStatus
 from app.mappings.models import EntityMapping
 from app.qbo import LazyOAuth
 from app.sync.engine import SyncDeps
+from app.sync.owned import QBO_ENTITIES
 from tests.drift.test_drift_flow import Receiver, drift_of, hooked, qbo_id, settle, webhooks
 from tests.e2e_support import World
 from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
