@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-body-bytes", type=int, default=None)
     args = parser.parse_args()
-    from app.cli import migrate_to_head
+    from app.migrate import migrate_to_head
 
     token = secrets.token_urlsafe(24)
     with throwaway_servers("bench-sizes") as servers:

@@ -453,7 +453,7 @@ class Stack:
 def service_stack(prefix: str) -> Iterator[Stack]:
     """Throw-away servers (migrated), the emulator (Intuit's limits on), the API and two
     workers as real processes, and an API key; everything is stopped and removed at exit."""
-    from app.cli import migrate_to_head
+    from app.migrate import migrate_to_head
 
     with throwaway_servers(prefix) as servers:
         print(f"servers ready (data dir {servers.data_dir}); migrating ...", flush=True)
