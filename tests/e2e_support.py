@@ -26,6 +26,7 @@ from app.events.models import FINAL_STATUSES, Event
 from app.qbo import read_company, token_set
 from app.worker.settings import worker_settings
 from app.worker.tasks import sweep_changes, sweep_due_callbacks, sweep_due_events
+from tests.helpers import job_context
 
 WAITING = ("waiting_dependency", "waiting_connection")
 
@@ -155,10 +156,10 @@ async def drain(
     deadline = time.monotonic() + within
     allowed = {s.value for s in FINAL_STATUSES} | set(settle)
     while True:
-        ctx = {"settings": settings, "session_factory": factory, "redis": redis}
-        await sweep_due_events(ctx)
-        await sweep_due_callbacks(ctx)
-        await sweep_changes(ctx)
+        async with job_context(settings, redis) as ctx:
+            await sweep_due_events(ctx)
+            await sweep_due_callbacks(ctx)
+            await sweep_changes(ctx)
         worker = create_worker(
             worker_settings(settings, books.transport, callbacks),
             burst=True,

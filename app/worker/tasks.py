@@ -1,4 +1,4 @@
-"""arq jobs. Wiring only: each opens a session and calls a service."""
+"""arq jobs. Wiring only: each reads its `WorkerContext`, opens a session and calls a service."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from app.status.service import compact_event_counts
 from app.sync.dispatch import due_realms, reclaim_orphans
 from app.sync.pump import pump_realm
 from app.worker import watchdog
+from app.worker.context import worker_context
 from app.worker.pumps import clear_stale_pump, holding_pump
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ async def sync_realm(ctx: dict[str, Any], realm_id: str) -> str:
     itself to that time; Postgres keeps the schedule in case this hint is lost, and the
     sweeper re-sends it.
     """
-    async with holding_pump(ctx["redis"], realm_id):
-        outcome = await pump_realm(ctx["sync"], realm_id)
+    context = worker_context(ctx)
+    async with holding_pump(context.redis, realm_id):
+        outcome = await pump_realm(context.sync, realm_id)
     logger.debug("realm pump handled %d events", outcome.handled, extra={"realm_id": realm_id})
     if outcome.retry_in is not None:
         raise Retry(defer=max(outcome.retry_in, 0.0))
@@ -42,16 +44,16 @@ async def sync_realm(ctx: dict[str, Any], realm_id: str) -> str:
 
 async def sweep_due_events(ctx: dict[str, Any]) -> int:
     """Re-send a hint for every realm with due events; arq drops hints already queued."""
-    settings = ctx["settings"]
-    async with ctx["session_factory"]() as session:
+    context = worker_context(ctx)
+    async with context.session_factory() as session:
         orphans = await reclaim_orphans(session)
     if orphans:
         logger.warning("%d records left syncing by a dead worker are due again", len(orphans))
-    async with session_scope(ctx["session_factory"]) as session:
-        realms = await due_realms(session, settings.sweep_batch_size)
+    async with session_scope(context.session_factory) as session:
+        realms = await due_realms(session, context.settings.sweep_batch_size)
     for realm_id in realms:
-        await clear_stale_pump(ctx["redis"], realm_id)
-    sent = await enqueue_realms(ctx["redis"], realms)
+        await clear_stale_pump(context.redis, realm_id)
+    sent = await enqueue_realms(context.redis, realms)
     if sent:
         logger.info("sweeper re-enqueued %d realms", sent)
     return sent
@@ -59,19 +61,22 @@ async def sweep_due_events(ctx: dict[str, Any]) -> int:
 
 async def compact_counts(ctx: dict[str, Any]) -> int:
     """Every 10 s: fold the event count deltas into the counts /sync-status reads."""
-    async with session_scope(ctx["session_factory"]) as session:
+    context = worker_context(ctx)
+    async with session_scope(context.session_factory) as session:
         return await compact_event_counts(session)
 
 
 async def worker_heartbeat(ctx: dict[str, Any]) -> None:
     """Every 10 s: tell readiness checks that this worker is alive."""
-    await beat(ctx["redis"], ctx["worker_id"])
+    context = worker_context(ctx)
+    await beat(context.redis, context.worker_id)
     watchdog.progress()
 
 
 async def refresh_connection_tokens(ctx: dict[str, Any]) -> dict[str, str]:
     """Refresh every connection expiring soon or idle too long (single-flight per realm)."""
-    outcomes = await refresh_due_connections(ctx["tokens"])
+    context = worker_context(ctx)
+    outcomes = await refresh_due_connections(context.tokens)
     for realm_id, outcome in outcomes.items():
         if outcome != "refreshed":
             logger.warning("token refresh: %s", outcome, extra={"realm_id": realm_id})
@@ -80,24 +85,26 @@ async def refresh_connection_tokens(ctx: dict[str, Any]) -> dict[str, str]:
 
 async def process_qbo_changes(ctx: dict[str, Any], realm_id: str) -> str:
     """Classify a realm's sightings of changes made in QBO (see `app.drift`)."""
-    handled = await drift_jobs.process_realm_changes(ctx["sync"], realm_id)
+    context = worker_context(ctx)
+    handled = await drift_jobs.process_realm_changes(context.sync, realm_id)
     return f"handled {handled}"
 
 
 async def cdc_realm(ctx: dict[str, Any], realm_id: str) -> str:
     """One CDC pass for a realm: what webhooks may have missed."""
-    seen = await drift_jobs.cdc_realm(ctx["sync"], realm_id)
+    context = worker_context(ctx)
+    seen = await drift_jobs.cdc_realm(context.sync, realm_id)
     return f"seen {seen}"
 
 
 async def sweep_changes(ctx: dict[str, Any]) -> int:
     """Every few seconds: hint realms with due sightings, and realms due for CDC."""
-    settings = ctx["settings"]
-    async with session_scope(ctx["session_factory"]) as session:
+    context = worker_context(ctx)
+    async with session_scope(context.session_factory) as session:
         realms = await due_change_realms(session)
-        interval = timedelta(minutes=settings.cdc_interval_minutes)
+        interval = timedelta(minutes=context.settings.cdc_interval_minutes)
         cdc = await drift_jobs.cdc_due_realms(session, interval) if interval else []
-    return await enqueue_changes(ctx["redis"], realms) + await enqueue_cdc(ctx["redis"], cdc)
+    return await enqueue_changes(context.redis, realms) + await enqueue_cdc(context.redis, cdc)
 
 
 async def deliver_callbacks(ctx: dict[str, Any]) -> str:
@@ -106,7 +113,8 @@ async def deliver_callbacks(ctx: dict[str, Any]) -> str:
     Defers itself to the earliest retry when it is due within SWEEP_INTERVAL_SECONDS; later
     ones, and notices whose hint was lost, are brought back by `sweep_due_callbacks`.
     """
-    run = await deliver_due(ctx["callbacks"])
+    context = worker_context(ctx)
+    run = await deliver_due(context.callbacks)
     if run.again_in is not None:
         raise Retry(defer=max(run.again_in, 0.0))
     return f"attempted {run.attempted}"
@@ -114,8 +122,9 @@ async def deliver_callbacks(ctx: dict[str, Any]) -> str:
 
 async def sweep_due_callbacks(ctx: dict[str, Any]) -> bool:
     """Every SWEEP_INTERVAL_SECONDS: hint the delivery job when a callback notice is due."""
-    async with ctx["session_factory"]() as session:
+    context = worker_context(ctx)
+    async with context.session_factory() as session:
         due = await has_due(session)
     if due:
-        await hint_deliveries(ctx["redis"])
+        await hint_deliveries(context.redis)
     return due
