@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.qbo import parse_time
+from app.core.times import parse_time
 
 SIGNATURE_HEADER = "intuit-signature"
 # qbo.<entity>.<verb>.v1

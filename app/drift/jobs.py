@@ -16,6 +16,7 @@ from app.connections.refresh import ConnectionUnavailable, RefreshFailed
 from app.core.hints import enqueue_sync, hint_deliveries
 from app.core.keys import EntityKey
 from app.core.metrics import DRIFT_FOUND
+from app.core.times import parse_time
 from app.db import utcnow
 from app.drift.echoes import settle_echoes
 from app.drift.intuit import Sighting
@@ -37,7 +38,7 @@ from app.drift.service import (
     store_sightings,
     write_in_flight,
 )
-from app.qbo import BudgetWait, QboError, parse_time
+from app.qbo import BudgetWait, QboError
 from app.sync.engine import SyncDeps, claim, release
 from app.sync.owned import ENTITY_TYPES
 from app.sync.realm import RealmApi

@@ -18,7 +18,6 @@ from app.qbo.client import (
 from app.qbo.errors import Category, QboError, classify_item
 from app.qbo.limiter import YIELD_TO_BATCHES, BudgetState, BudgetWait, Limits, RealmBudget
 from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet, token_set
-from app.qbo.times import parse_time
 
 __all__ = [
     "YIELD_TO_BATCHES",
@@ -37,7 +36,6 @@ __all__ = [
     "TokenSet",
     "classify_item",
     "http_client",
-    "parse_time",
     "read_company",
     "throttle_delay",
     "token_set",

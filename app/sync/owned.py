@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.qbo import parse_time
+from app.core.times import parse_time
 
 Json = dict[str, Any]
 

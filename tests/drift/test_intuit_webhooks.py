@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from app.core.times import parse_time
 from app.drift.intuit import MalformedNotification, parse, sign, verify
-from app.qbo import parse_time
 
 VECTORS = Path(__file__).resolve().parents[1] / "emulator" / "fixtures" / "webhooks"
 

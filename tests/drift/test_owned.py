@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.core.times import parse_time
 from app.drift.changes import classify, echo_of_own_write, touched_by
-from app.qbo import parse_time
 from app.sync.owned import last_updated, owned_fields, write_operation
 
 

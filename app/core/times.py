@@ -1,5 +1,6 @@
-"""Intuit's timestamps, as records (`MetaData.LastUpdatedTime`), CDC answers and webhook
-deliveries write them, read as aware UTC datetimes."""
+"""Timestamps as Intuit writes them in records (`MetaData.LastUpdatedTime`), CDC answers
+and webhook deliveries, read as aware UTC datetimes. Pure, so that payload builders, the
+owned-fields snapshot and webhook parsing can share it without importing the QBO client."""
 
 from __future__ import annotations
 
