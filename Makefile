@@ -24,9 +24,11 @@ run: $(VENV)/.installed
 ## Lint, type-check and run the whole test suite against real PostgreSQL and Redis.
 test: $(VENV)/.installed-dev lint typecheck dockerlint pytest
 
+## Style, and the import contracts of pyproject.toml (who may import whom).
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy app tests bench

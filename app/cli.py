@@ -14,31 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.config import Settings, get_settings
+from app.migrate import migrate_to_head
 
 
 def _settings_with_servers() -> Settings:
     from app.devservers import with_servers
 
     return with_servers(get_settings())
-
-
-def alembic_ini() -> Path:
-    """alembic.ini of a source checkout, else of the working directory (as in the image)."""
-    for folder in (Path(__file__).resolve().parent.parent, Path.cwd()):
-        if (folder / "alembic.ini").exists():
-            return folder / "alembic.ini"
-    raise SystemExit("alembic.ini not found next to the app or in the working directory")
-
-
-def migrate_to_head(settings: Settings) -> None:
-    """Apply every Alembic migration to the configured database."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(alembic_ini()))
-    cfg.attributes["database_url"] = settings.server_urls()[0]
-    cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -130,8 +112,8 @@ async def _with_session(settings: Settings, action: str, args: argparse.Namespac
 
 async def _rotate_encryption(settings: Settings) -> int:
     from app.callbacks.service import rotate_callback_secrets
-    from app.connections.crypto import TokenCipher, TokenDecryptError
     from app.connections.tokens import rotate_encryption
+    from app.core.cipher import TokenCipher, TokenDecryptError
     from app.db import create_engine, create_session_factory
     from app.uow import unit_of_work
 

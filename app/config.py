@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from app.callbacks.targets import TargetPolicy
+from app.allowed_hosts import TargetPolicy
 
 # A valid Fernet key that everyone can read in this file: fine on a laptop, refused elsewhere.
 DEV_ENCRYPTION_KEY = "cWJvLXN5bmMgZGV2ZWxvcG1lbnQga2V5LCBwdWJsaWM="

@@ -14,11 +14,14 @@ from app.bodylimit import BodySizeLimit
 from app.callbacks.router import router as callbacks_router
 from app.callbacks.targets import system_resolve
 from app.config import Settings, get_settings
-from app.connections.crypto import TokenCipher
 from app.connections.router import router as connections_router
+from app.core.cipher import TokenCipher
+from app.core.metrics import Metrics
 from app.db import create_engine, create_session_factory
 from app.devservers import with_servers
 from app.drift.router import router as drift_router
+from app.drift.webhook_router import INTUIT_PATH
+from app.drift.webhook_router import router as webhooks_router
 from app.errors import install_error_handlers
 from app.events.router import router as events_router
 from app.events.schemas import EVENT_TYPES
@@ -26,15 +29,11 @@ from app.health.router import router as health_router
 from app.logs import configure_logging
 from app.mappings.router import router as mappings_router
 from app.metrics.router import router as metrics_router
-from app.metrics.store import Metrics
 from app.ops.router import install_ops_console
 from app.ops.sessions import OpsSessions, signing_key
-from app.qbo.limiter import Limits, RealmBudget
-from app.qbo.oauth import LazyOAuth
+from app.qbo import LazyOAuth, Limits, RealmBudget
 from app.redis_client import redis_client
 from app.status.router import router as status_router
-from app.webhooks.router import INTUIT_PATH
-from app.webhooks.router import router as webhooks_router
 
 
 def create_app(

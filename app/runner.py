@@ -65,8 +65,8 @@ def emulator_args(settings: Settings, verifier: str) -> list[str]:
 
 def run_all(settings: Settings, *, with_emulator: bool) -> int:
     """Run until a signal arrives or a child dies; returns the exit code for the shell."""
-    from app.cli import migrate_to_head
     from app.devservers import with_servers
+    from app.migrate import migrate_to_head
 
     embedded = [
         n

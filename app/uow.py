@@ -21,9 +21,8 @@ from functools import partial
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.callbacks.service import hint_deliveries
-from app.events.service import EntityKey
-from app.worker.enqueue import enqueue_cdc, enqueue_changes, enqueue_realms
+from app.core.hints import enqueue_cdc, enqueue_changes, enqueue_realms, hint_deliveries
+from app.core.keys import EntityKey
 
 
 @dataclass(slots=True)

@@ -43,7 +43,7 @@ from redis.asyncio import Redis
 
 from app import devservers
 from app.db import to_libpq_url
-from app.drift.owned import is_voided
+from app.sync.owned import is_voided
 from app.sync.payloads.text import has_marker
 from bench._procs import REPO_ROOT, create_api_key, free_port, stop_process
 from bench.chaos_scenario import RealmScenario, build

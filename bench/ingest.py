@@ -526,7 +526,7 @@ def _run(coro: Awaitable[Any]) -> Any:
 
 
 def run(args: argparse.Namespace) -> list[PhaseResult]:
-    from app.cli import migrate_to_head
+    from app.migrate import migrate_to_head
 
     factory = EventFactory(secrets.token_hex(4))
     with throwaway_servers("bench_ingest") as servers:

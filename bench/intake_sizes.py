@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from app.webhooks.intuit import sign
+from app.drift.intuit import sign
 from bench._procs import api_process, create_api_key, throwaway_servers
 
 REALMS = ("9130357766412345", "9130357766499999")
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-body-bytes", type=int, default=None)
     args = parser.parse_args()
-    from app.cli import migrate_to_head
+    from app.migrate import migrate_to_head
 
     token = secrets.token_urlsafe(24)
     with throwaway_servers("bench-sizes") as servers:

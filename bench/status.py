@@ -102,7 +102,7 @@ async def measure(base_url: str, key: str, rounds: int) -> dict[str, list[float]
 
 
 def run(args: argparse.Namespace) -> str:
-    from app.cli import migrate_to_head
+    from app.migrate import migrate_to_head
 
     with throwaway_servers("bench_status") as servers:
         print(f"servers ready (data dir {servers.data_dir}); migrating ...", flush=True)

@@ -32,14 +32,12 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
-from app.connections.crypto import TokenCipher
 from app.connections.service import save_connection
+from app.core.cipher import TokenCipher
 from app.db import create_engine, create_session_factory
 from app.drift.models import ChangeStatus, QboChange
 from app.events.models import FINAL_STATUSES, Event, EventStatus
-from app.qbo.client import read_company
-from app.qbo.limiter import Limits, RealmBudget
-from app.qbo.oauth import token_set
+from app.qbo import Limits, RealmBudget, read_company, token_set
 from bench._procs import (
     REPO_ROOT,
     ApiProcess,
@@ -455,7 +453,7 @@ class Stack:
 def service_stack(prefix: str) -> Iterator[Stack]:
     """Throw-away servers (migrated), the emulator (Intuit's limits on), the API and two
     workers as real processes, and an API key; everything is stopped and removed at exit."""
-    from app.cli import migrate_to_head
+    from app.migrate import migrate_to_head
 
     with throwaway_servers(prefix) as servers:
         print(f"servers ready (data dir {servers.data_dir}); migrating ...", flush=True)

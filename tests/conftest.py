@@ -20,11 +20,10 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.cli import migrate_to_head
 from app.config import Environment, Settings
-from app.connections.crypto import TokenDecryptError
 from app.connections.models import Connection
 from app.connections.tokens import MissingTokensError, read_tokens
+from app.core.cipher import TokenDecryptError
 from app.db import Base
 from app.devservers import (
     create_database,
@@ -33,6 +32,7 @@ from app.devservers import (
     start_embedded_redis,
 )
 from app.main import create_app
+from app.migrate import migrate_to_head
 from app.models import load_all_models
 from app.security import Scope, create_api_key
 from tests.helpers import asgi_client

@@ -17,16 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
-from app.connections.crypto import TokenCipher
 from app.connections.service import save_connection
+from app.core.cipher import TokenCipher
 from app.emulator.app import create_app, store_of
 from app.emulator.config import EmulatorConfig, LimitsConfig
 from app.emulator.store import Store
 from app.events.models import FINAL_STATUSES, Event
-from app.qbo.client import read_company
-from app.qbo.oauth import token_set
+from app.qbo import read_company, token_set
 from app.worker.settings import worker_settings
 from app.worker.tasks import sweep_changes, sweep_due_callbacks, sweep_due_events
+from tests.helpers import job_context
 
 WAITING = ("waiting_dependency", "waiting_connection")
 
@@ -156,10 +156,10 @@ async def drain(
     deadline = time.monotonic() + within
     allowed = {s.value for s in FINAL_STATUSES} | set(settle)
     while True:
-        ctx = {"settings": settings, "session_factory": factory, "redis": redis}
-        await sweep_due_events(ctx)
-        await sweep_due_callbacks(ctx)
-        await sweep_changes(ctx)
+        async with job_context(settings, redis) as ctx:
+            await sweep_due_events(ctx)
+            await sweep_due_callbacks(ctx)
+            await sweep_changes(ctx)
         worker = create_worker(
             worker_settings(settings, books.transport, callbacks),
             burst=True,

@@ -13,15 +13,29 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from arq.connections import ArqRedis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.events.models import Event
+from app.worker.context import CONTEXT_KEY, WorkerContext
 
 
 async def count_events(factory: async_sessionmaker[AsyncSession]) -> int:
     async with factory() as session:
         return int(await session.scalar(select(func.count()).select_from(Event)) or 0)
+
+
+@asynccontextmanager
+async def job_context(settings: Settings, redis: ArqRedis) -> AsyncIterator[dict[str, Any]]:
+    """The ctx a worker hands its jobs, for calling one (a sweeper) directly; what it opened
+    is closed afterwards."""
+    context = WorkerContext.build(settings, redis)
+    try:
+        yield {CONTEXT_KEY: context}
+    finally:
+        await context.close()
 
 
 def free_port() -> int:

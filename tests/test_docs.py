@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from app.webhooks.router import WebhookNotConfigured
+from app.drift.webhook_router import WebhookNotConfigured
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIABLES = sorted(name.upper() for name in Settings.model_fields)

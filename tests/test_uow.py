@@ -12,13 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import Message, Scope
 
-from app.callbacks.service import DELIVER_JOB_ID
+from app.core.hints import CALLBACK_DELIVERY, sync_job_id
+from app.core.keys import EntityKey
 from app.deps import UnitOfWorkDep
-from app.events.service import EntityKey
 from app.security import ApiKey, create_api_key
 from app.security import Scope as KeyScope
 from app.uow import Hints, UnitOfWork, send_hints, unit_of_work
-from app.worker.enqueue import sync_job_id
 from tests.helpers import asgi_client
 
 REALM = "9130000000000021"
@@ -59,7 +58,7 @@ async def test_hints_and_notices_leave_after_the_commit(
         sync_job_id(REALM),
         f"changes:{OTHER}",
         f"cdc:{OTHER}",
-        DELIVER_JOB_ID,
+        CALLBACK_DELIVERY.job_id,
     }
     # One pump job for the realm, however many of its records were hinted.
     assert uow.sent == 3
@@ -168,7 +167,7 @@ async def test_the_routers_dependency_commits_and_hints_only_a_success(
     async with asgi_client(_route_app(app)) as client:
         assert (await client.post("/ok")).status_code == 200
         assert "answered" in await _key_names(session_factory)
-        assert await _queued(redis) == {sync_job_id(REALM), DELIVER_JOB_ID}
+        assert await _queued(redis) == {sync_job_id(REALM), CALLBACK_DELIVERY.job_id}
         await redis.flushdb()
         with pytest.raises(WorkFailed):
             await client.post("/fail")
@@ -205,4 +204,4 @@ async def test_the_commit_precedes_the_answer_and_the_hints_follow_it(
     }
     await _route_app(app)(scope, receive, send)
     assert seen == [({"answered"}, set())]
-    assert await _queued(redis) == {sync_job_id(REALM), DELIVER_JOB_ID}
+    assert await _queued(redis) == {sync_job_id(REALM), CALLBACK_DELIVERY.job_id}

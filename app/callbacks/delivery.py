@@ -25,23 +25,24 @@ from arq.connections import ArqRedis
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.allowed_hosts import TargetPolicy
 from app.callbacks.models import Callback, CallbackAttempt, CallbackDelivery, DeliveryStatus
-from app.callbacks.service import DIRTY_KEY, REMOVED
+from app.callbacks.service import REMOVED
 from app.callbacks.signing import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_notice
 from app.callbacks.targets import (
     PinnedTransport,
     Resolver,
-    TargetPolicy,
     TargetRefused,
     check_url,
     refused_by_guard,
     system_resolve,
 )
 from app.config import Settings
-from app.connections.crypto import TokenCipher, TokenDecryptError
+from app.core.backoff import retry_delay
+from app.core.cipher import TokenCipher, TokenDecryptError
+from app.core.hints import CALLBACK_DELIVERY, clear_dirty, is_dirty
+from app.core.metrics import CALLBACK_DELIVERIES, Metrics
 from app.db import utcnow
-from app.metrics.store import CALLBACK_DELIVERIES, Metrics
-from app.sync.backoff import retry_delay
 from app.uow import unit_of_work
 
 logger = logging.getLogger(__name__)
@@ -337,15 +338,17 @@ async def has_due(session: AsyncSession) -> bool:
     return found is not None
 
 
+# A delivery run outlives Redis trouble: a flag it cannot clear costs one more look, and
+# one it cannot read leaves the notice to the cron.
 async def _clear_dirty(redis: ArqRedis) -> None:
     try:
-        await redis.delete(DIRTY_KEY)
+        await clear_dirty(redis, CALLBACK_DELIVERY)
     except Exception:
         logger.debug("could not clear the callbacks flag", exc_info=True)
 
 
 async def _is_dirty(redis: ArqRedis) -> bool:
     try:
-        return bool(await redis.exists(DIRTY_KEY))
+        return await is_dirty(redis, CALLBACK_DELIVERY)
     except Exception:
         return False

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, HttpUrl, SecretStr, StringConstraints
 
-from app.callbacks.targets import TargetRefused, canonical_host, parse_callback_url
+from app.allowed_hosts import canonical_host
+from app.callbacks.targets import TargetRefused, parse_callback_url
 from app.events.fields import Strict
 
 

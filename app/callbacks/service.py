@@ -2,20 +2,19 @@
 
 The other domains call `enqueue_notice` / `enqueue_notice_to_all` inside the transaction that
 changes the state a notice reports, so a notice is never lost and never sent for a change
-that was rolled back; their unit of work (`uow.notice()`, app.uow) calls `hint_deliveries`
-after commit, and the delivery cron picks up anything whose hint was lost. Sending is
-`app.callbacks.delivery`'s job, never theirs. The sync engine, whose transactions run on its
-locked connection, still reads `notices_queued` after each commit and hints by hand.
+that was rolled back; their unit of work (`uow.notice()`, app.uow) calls
+`app.core.hints.hint_deliveries` after commit, and the delivery cron picks up anything whose
+hint was lost. Sending is `app.callbacks.delivery`'s job, never theirs.
+The sync engine, whose transactions run on its locked connection, still reads
+`notices_queued` after each commit and hints by hand.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from arq.connections import ArqRedis
 from pydantic import SecretStr
 from sqlalchemy import Table, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
@@ -30,19 +29,11 @@ from app.callbacks.models import (
     DeliveryStatus,
     NoticeKind,
 )
-from app.connections.crypto import TokenCipher
+from app.core.cipher import TokenCipher
 from app.db import utcnow
 from app.events.models import Event, EventStatus
 from app.pagination import newest_first
 
-logger = logging.getLogger(__name__)
-
-DELIVER_JOB = "deliver_callbacks"
-# One delivery job at a time across all workers (arq keeps one queued job per id).
-DELIVER_JOB_ID = "callbacks:deliver"
-# Set by every hint: a delivery job that is running (so arq refused the hint) looks again.
-DIRTY_KEY = "qbo:callbacks:dirty"
-DIRTY_SECONDS = 3600
 # `session.info` key: notices this session queued, so the caller knows whether to hint.
 QUEUED = "callback_notices_queued"
 KINDS = frozenset(k.value for k in NoticeKind)
@@ -110,16 +101,6 @@ async def enqueue_notice_to_all(session: AsyncSession, kind: str, data: dict[str
 def notices_queued(session: AsyncSession) -> bool:
     """Whether this session queued a notice (read after commit, to decide on a hint)."""
     return bool(session.info.get(QUEUED))
-
-
-async def hint_deliveries(redis: ArqRedis) -> None:
-    """After commit: ask a worker to deliver now. Never raises; the delivery cron looks for
-    due notices every SWEEP_INTERVAL_SECONDS anyway."""
-    try:
-        await redis.set(DIRTY_KEY, b"1", ex=DIRTY_SECONDS)
-        await redis.enqueue_job(DELIVER_JOB, _job_id=DELIVER_JOB_ID)
-    except Exception:
-        logger.warning("callback delivery hint failed; the cron will deliver", exc_info=True)
 
 
 def event_notice_data(event: Event) -> dict[str, Any]:

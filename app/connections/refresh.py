@@ -24,16 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.callbacks.models import NoticeKind
 from app.callbacks.service import enqueue_notice_to_all
 from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.models import Connection, ConnectionStatus
 from app.connections.notify import send_ops_notice
 from app.connections.tokens import read_tokens, store_tokens
+from app.core.cipher import TokenCipher
+from app.core.failures import Category, SyncFailure
+from app.core.metrics import TOKEN_REFRESHES, Metrics
 from app.db import utcnow
 from app.events.repository import park_for_connection
-from app.failures import Category, SyncFailure
-from app.metrics.store import TOKEN_REFRESHES, Metrics
-from app.qbo.errors import QboError
-from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure, TokenSet
+from app.qbo import IntuitOAuth, LazyOAuth, OAuthFailure, QboError, TokenSet
 from app.uow import UnitOfWork, unit_of_work
 
 logger = logging.getLogger(__name__)

@@ -11,15 +11,12 @@ from pydantic import SecretStr
 from starlette.convertors import Convertor, register_url_convertor
 
 from app.connections import service
-from app.connections.crypto import TokenCipher
 from app.connections.pages import page
 from app.connections.schemas import ConnectionOut, ConnectionStarted, Disconnected
+from app.core.cipher import TokenCipher
 from app.deps import ConnectionsAdmin, SessionDep, SettingsDep, UnitOfWorkDep
 from app.errors import NotFound, ServiceUnavailable, problem_responses
-from app.qbo.client import read_company
-from app.qbo.errors import QboError
-from app.qbo.limiter import BudgetWait
-from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure
+from app.qbo import BudgetWait, IntuitOAuth, LazyOAuth, OAuthFailure, QboError, read_company
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/connections", tags=["connections"])

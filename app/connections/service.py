@@ -16,14 +16,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.connections.crypto import TokenCipher, TokenDecryptError
 from app.connections.models import Connection, ConnectionStatus, OAuthState
 from app.connections.tokens import read_tokens, store_tokens
+from app.core.cipher import TokenCipher, TokenDecryptError
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.repository import resume_waiting_connection
-from app.events.service import EntityKey
-from app.qbo.client import CompanyProfile
-from app.qbo.oauth import IntuitOAuth, OAuthFailure, TokenSet
+from app.qbo import CompanyProfile, IntuitOAuth, OAuthFailure, TokenSet
 from app.security import ApiKey, Scope
 
 logger = logging.getLogger(__name__)

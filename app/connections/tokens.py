@@ -12,8 +12,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.connections.crypto import TokenCipher, TokenDecryptError
 from app.connections.models import Connection
+from app.core.cipher import TokenCipher, TokenDecryptError
 from app.uow import unit_of_work
 
 

@@ -30,10 +30,11 @@ from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
+from app.drift.changes import echo_of_own_write, touched_by, whole_second
 from app.drift.models import ChangeStatus, FoundBy, QboChange
-from app.drift.owned import ENTITY_TYPES, Json, echo_of_own_write, touched_by, whole_second
 from app.events import repository as events
 from app.mappings.models import EntityMapping
+from app.sync.owned import ENTITY_TYPES, Json
 
 # Whose writes move a record's LastUpdatedTime in QBO: an invoice or a payment of ours
 # moves its customer's, a payment the invoices it pays.

@@ -16,10 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
 from app.connections.refresh import ConnectionUnavailable, RefreshFailed
+from app.core.keys import EntityKey
+from app.core.metrics import DRIFT_FOUND
+from app.core.times import parse_time
 from app.db import utcnow
 from app.drift.echoes import echo_of_ours, settle_echoes, write_in_flight
+from app.drift.intuit import Sighting
 from app.drift.models import CdcCheckpoint, FoundBy
-from app.drift.owned import ENTITY_TYPES
 from app.drift.service import (
     active_connection,
     classify_sight,
@@ -30,15 +33,12 @@ from app.drift.service import (
     restore_key,
 )
 from app.drift.sightings import BUSY_RETRY, Sight, claim_changes, finish, later, store_sightings
-from app.events.service import EntityKey
-from app.metrics.store import DRIFT_FOUND
-from app.qbo.errors import QboError
-from app.qbo.limiter import BudgetWait
+from app.qbo import BudgetWait, QboError
 from app.sync.deps import SyncDeps
 from app.sync.locks import claim, release
+from app.sync.owned import ENTITY_TYPES
 from app.sync.realm import RealmApi
 from app.uow import UnitOfWork, unit_of_work
-from app.webhooks.intuit import Sighting, parse_time
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Sightings are stored and claimed by `app.drift.sightings`, and our own writes coming back
 are recognised by `app.drift.echoes`. What is left is classified against what we last wrote
-(`app.drift.owned`) while holding the record's sync lock, so a write of ours in flight is
+(`app.drift.changes`) while holding the record's sync lock, so a write of ours in flight is
 never mistaken for someone else's. Drift is one row per record version and kind, so a
 change seen by both a webhook and CDC, or delivered twice, is recorded and announced once.
 """
@@ -20,16 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.callbacks.service import enqueue_notice
 from app.connections.models import Connection, ConnectionStatus
+from app.core.failures import Category
+from app.core.keys import EntityKey
 from app.db import utcnow
+from app.drift.changes import Change, Verdict, classify
 from app.drift.models import Drift, UnmappedRecord
-from app.drift.owned import ENTITY_TYPES, Change, Verdict, classify, owned_fields
 from app.drift.sightings import Sight
 from app.events import repository as events
 from app.events.models import Event
-from app.events.service import EntityKey
-from app.failures import Category
 from app.mappings.models import EntityMapping
-from app.qbo.errors import QboError
+from app.qbo import QboError
+from app.sync.owned import ENTITY_TYPES, owned_fields
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db import BulkInsert, utcnow
+from app.drift.intuit import Sighting
 from app.drift.models import ChangeStatus, QboChange
-from app.webhooks.intuit import Sighting
 
 CLAIM_SIZE = 50
 LEASE = timedelta(minutes=2)

@@ -14,12 +14,13 @@ from starlette.responses import Response
 
 from app.emulator import entities, faults
 from app.emulator.chaos import FaultSettings
+from app.emulator.company import Company, Counters
 from app.emulator.config import EmulatorConfig, LimitsConfig, WebhookConfig
 from app.emulator.gateway import StoreDep, write_context
 from app.emulator.jsonio import QboJSONResponse, loads, response_time
 from app.emulator.rules import bump
 from app.emulator.seed import preferences
-from app.emulator.store import WRITABLE_ENTITIES, Company, Counters, Store, clone
+from app.emulator.store import WRITABLE_ENTITIES, Store, clone
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

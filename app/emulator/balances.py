@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from app.emulator.company import Company
 from app.emulator.jsonio import money
 from app.emulator.rules import Json, bump, ref_value
-from app.emulator.store import Company
 
 
 def applied_to_invoice(

@@ -17,9 +17,10 @@ from app.emulator.chaos import (
     Outcome,
     decide,
 )
+from app.emulator.company import Company, Memo
 from app.emulator.jsonio import JSON_MEDIA_TYPE, QboJSONResponse, response_time
 from app.emulator.rules import Json, WriteContext
-from app.emulator.store import Company, Memo, Store
+from app.emulator.store import Store
 from app.emulator.tokens import AccessCheck
 
 

@@ -14,7 +14,7 @@ from app.emulator.gateway import StoreDep
 from app.emulator.jsonio import dumps
 
 if TYPE_CHECKING:
-    from app.emulator.store import Company
+    from app.emulator.company import Company
 
 router = APIRouter()
 

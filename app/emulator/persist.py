@@ -24,7 +24,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.emulator.store import Company, Memo, Store
+from app.emulator.company import Company, Memo
+from app.emulator.store import Store
 from app.emulator.tokens import AccessToken, AuthCode, Grant
 
 FORMAT = 1

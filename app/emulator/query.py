@@ -19,9 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 from app.emulator import faults
+from app.emulator.company import Company
 from app.emulator.jsonio import parse_time, to_decimal
 from app.emulator.schema import KNOWN_PROPERTIES
-from app.emulator.store import NAME_LIST_ENTITIES, Company, clone
+from app.emulator.store import NAME_LIST_ENTITIES, clone
 
 QUERYABLE = (
     "Customer",

@@ -9,9 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from app.emulator import faults
+from app.emulator.company import Company
 from app.emulator.jsonio import to_decimal
 from app.emulator.schema import KNOWN_PROPERTIES
-from app.emulator.store import TRANSACTION_ENTITIES, Company, Store
+from app.emulator.store import TRANSACTION_ENTITIES, Store
 
 Json = dict[str, Any]
 FORBIDDEN_NAME_CHARS = (":", "\t", "\n", "\r")

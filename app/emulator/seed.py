@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from app.emulator.store import Company
+from app.emulator.company import Company
 
 # (name, classification, AccountType, AccountSubType)
 ACCOUNTS = [

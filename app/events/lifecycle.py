@@ -16,7 +16,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal,
     or_,
     select,
     tuple_,
@@ -25,11 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.events.references import Refers
-from app.events.service import EntityKey
-from app.mappings.models import EntityMapping
 
 
 def waiting_key(entity_type: str, external_id: str) -> str:
@@ -246,48 +244,7 @@ async def open_events_referring(
     return list(rows.all())
 
 
-async def creating_under_name(
-    session: AsyncSession,
-    realm_id: str,
-    entity_type: str,
-    name: str,
-    *,
-    name_field: str,
-    limit: int,
-    besides: str,
-) -> bool:
-    """Whether another external id than `besides` is creating a record under `name` (as QBO
-    compares names): its event is `syncing`, or ambiguous, and it has no mapping yet."""
-    other = await session.scalar(
-        select(Event.id)
-        .where(
-            Event.realm_id == realm_id,
-            Event.entity_type == entity_type,
-            Event.external_id != besides,
-            Event.operation == "upserted",
-            or_(
-                Event.status == EventStatus.SYNCING,
-                and_(
-                    Event.status.in_((*DUE_STATUSES, EventStatus.WAITING_CONNECTION)),
-                    Event.last_error["ambiguous"].as_boolean().is_(True),
-                ),
-            ),
-            _name_key(Event.payload["data"][name_field].astext, limit)
-            == _name_key(literal(name), limit),
-            ~select(EntityMapping.id)
-            .where(
-                EntityMapping.realm_id == realm_id,
-                EntityMapping.entity_type == entity_type,
-                EntityMapping.external_id == Event.external_id,
-            )
-            .exists(),
-        )
-        .limit(1)
-    )
-    return other is not None
-
-
-def _name_key(value: Any, limit: int) -> Any:
+def name_key(value: Any, limit: int) -> Any:
     """A name as QBO would hold it, for comparison: forbidden characters replaced (as
     `clean_name` does), trimmed, cut to the field's length, lower case."""
     return func.lower(func.left(func.btrim(func.translate(value, ":\t\r\n", "-   ")), limit))

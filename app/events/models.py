@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -11,7 +13,7 @@ from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.columns import StrEnumColumn
+from app.core.columns import StrEnumColumn
 from app.db import Base, utcnow
 
 
@@ -130,3 +132,10 @@ class Event(Base):
     @property
     def type(self) -> str:
         return f"{self.entity_type}.{self.operation}"
+
+
+def payload_hash(body: dict[str, Any]) -> str:
+    """Hash of the event as validated, so that formatting differences are not 'different bodies'."""
+    content = {k: v for k, v in body.items() if k != "event_id"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.keys import EntityKey
 from app.db import utcnow
-from app.events.models import DUE_STATUSES, Event, EventStatus
+from app.events.models import DUE_STATUSES, Event, EventStatus, payload_hash
 from app.events.references import applied_to, names_customer
-from app.events.service import EntityKey, payload_hash
 from app.pagination import newest_first
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.core.metrics import EVENTS_INGESTED
 from app.deps import (
     Caller,
     ConnectionDep,
@@ -39,7 +40,6 @@ from app.events.schemas import (
     EventPage,
     Links,
 )
-from app.metrics.store import EVENTS_INGESTED
 from app.security import Scope
 
 router = APIRouter(prefix="/events", tags=["events"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -13,9 +11,10 @@ from sqlalchemy import Table, bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.core.keys import EntityKey
 from app.db import BulkInsert, utcnow
 from app.errors import Conflict, validation_errors
-from app.events.models import Event, EventStatus
+from app.events.models import Event, EventStatus, payload_hash
 from app.events.schemas import EVENT_TYPES, EventIn, _Envelope
 
 EVENT_ADAPTER: TypeAdapter[_Envelope] = TypeAdapter(EventIn)
@@ -56,15 +55,6 @@ FIND_EVENT = select(_events.c.id, _events.c.status, _events.c.payload_hash).wher
 )
 
 
-@dataclass(frozen=True, slots=True)
-class EntityKey:
-    """One record of one company: the unit a worker syncs."""
-
-    realm_id: str
-    entity_type: str
-    external_id: str
-
-
 @dataclass(slots=True)
 class Ingested:
     id: uuid.UUID
@@ -76,13 +66,6 @@ class Ingested:
 
 def _type(values: dict[str, Any]) -> str:
     return f"{values['entity_type']}.{values['operation']}"
-
-
-def payload_hash(body: dict[str, Any]) -> str:
-    """Hash of the event as validated, so that formatting differences are not 'different bodies'."""
-    content = {k: v for k, v in body.items() if k != "event_id"}
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def row_values(source: str, event: _Envelope) -> dict[str, Any]:

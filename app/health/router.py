@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from app.core.heartbeat import FRESH_SECONDS, alive
 from app.errors import problem
-from app.worker.heartbeat import FRESH_SECONDS, alive
 
 router = APIRouter(prefix="/health", tags=["health"])
 

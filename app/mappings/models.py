@@ -24,7 +24,7 @@ class EntityMapping(Base):
         # Webhooks and CDC arrive with QBO ids.
         Index(QBO_ID_INDEX, "realm_id", "entity_type", "qbo_id", unique=True),
         # A customer's or invoice's change announced in the second of our write of an invoice
-        # or payment that moved its balance (app.drift.owned.touched_by).
+        # or payment that moved its balance (app.drift.changes.touched_by).
         Index(
             "ix_entity_mappings_written",
             "realm_id",
@@ -43,11 +43,11 @@ class EntityMapping(Base):
     last_event_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("events.id", ondelete="SET NULL")
     )
-    # The fields we own as QBO answered our last write (app.drift.owned.owned_fields).
+    # The fields we own as QBO answered our last write (app.sync.owned.owned_fields).
     qbo_owned: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # MetaData.LastUpdatedTime (UTC) of QBO's answer to our last write that carried one, and
     # what that last write did (Create, Update, Void, Delete, as webhooks name changes):
-    # the webhook of our own write is recognised by them, with no read (app.drift.owned).
+    # the webhook of our own write is recognised by them, with no read (app.drift.changes).
     qbo_updated_at: Mapped[datetime | None]
     qbo_last_write: Mapped[str | None] = mapped_column(String(8))
     # The webhook of that write has been seen (a second one in the same second is not ours).

@@ -1,6 +1,7 @@
 """Every lookup and upsert of `entity_mappings` the sync engine makes: the QBO record a
 caller's record is mapped to, the QBO ids of an event's parents, which external id holds a
-QBO record, and the one upsert every write path ends in."""
+QBO record, whether another external id is creating a record under a name, and the one
+upsert every write path ends in."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
+from app.events.lifecycle import name_key
+from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.mappings.models import QBO_ID_INDEX, EntityMapping
 
 
@@ -31,7 +34,7 @@ class MappingWrite:
     payload_hash: str
     event_id: uuid.UUID
     # The fields we own as QBO answered, its MetaData.LastUpdatedTime, and what the write
-    # did (app.drift.owned); None where the answer has none (a deletion).
+    # did (app.sync.owned); None where the answer has none (a deletion).
     owned: dict[str, Any] | None
     qbo_updated_at: datetime | None
     last_write: str | None
@@ -133,3 +136,44 @@ async def save_mapping(session: AsyncSession, write: MappingWrite) -> str | None
         holder = await holder_of(session, write.realm_id, write.entity_type, write.qbo_id)
         return holder or "another record"
     return None
+
+
+async def creating_under_name(
+    session: AsyncSession,
+    realm_id: str,
+    entity_type: str,
+    name: str,
+    *,
+    name_field: str,
+    limit: int,
+    besides: str,
+) -> bool:
+    """Whether another external id than `besides` is creating a record under `name` (as QBO
+    compares names): its event is `syncing`, or ambiguous, and it has no mapping yet."""
+    other = await session.scalar(
+        select(Event.id)
+        .where(
+            Event.realm_id == realm_id,
+            Event.entity_type == entity_type,
+            Event.external_id != besides,
+            Event.operation == "upserted",
+            or_(
+                Event.status == EventStatus.SYNCING,
+                and_(
+                    Event.status.in_((*DUE_STATUSES, EventStatus.WAITING_CONNECTION)),
+                    Event.last_error["ambiguous"].as_boolean().is_(True),
+                ),
+            ),
+            name_key(Event.payload["data"][name_field].astext, limit)
+            == name_key(literal(name), limit),
+            ~select(EntityMapping.id)
+            .where(
+                EntityMapping.realm_id == realm_id,
+                EntityMapping.entity_type == entity_type,
+                EntityMapping.external_id == Event.external_id,
+            )
+            .exists(),
+        )
+        .limit(1)
+    )
+    return other is not None

@@ -16,11 +16,11 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from app.core.metrics import COUNTERS, HISTOGRAMS, Metrics
 from app.db import utcnow
 from app.deps import SessionDep, StatusReader
 from app.errors import problem_responses
 from app.events.models import FINAL_STATUSES
-from app.metrics.store import COUNTERS, HISTOGRAMS, Metrics
 from app.status.service import realm_reports
 
 router = APIRouter(tags=["status"])

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from app.config import Environment
 from app.connections import service as connections
-from app.connections.crypto import TokenCipher
+from app.core.cipher import TokenCipher
 from app.db import utcnow
 from app.deps import ConnectionDep, SessionDep, UnitOfWorkDep
 from app.events import repository as event_rows
@@ -29,7 +29,7 @@ from app.events import service as events
 from app.events.models import EventStatus
 from app.ops import service
 from app.ops.sessions import COOKIE, LOGIN_COOKIE, OpsSession, OpsSessions
-from app.qbo.oauth import IntuitOAuth, LazyOAuth, OAuthFailure
+from app.qbo import IntuitOAuth, LazyOAuth, OAuthFailure
 from app.security import ApiKey, Scope, find_active_key
 from app.status.service import realm_reports
 

@@ -13,7 +13,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from pydantic import SecretStr
@@ -26,8 +26,7 @@ from tenacity import (
 )
 
 from app.config import QboEnvironment, Settings
-from app.failures import Category
-from app.metrics.store import QBO_LATENCY, QBO_REQUESTS, QBO_THROTTLED, Metrics
+from app.core.failures import Category
 from app.qbo.errors import QboError, classify, lost_answer, tid_from
 from app.qbo.limiter import RealmBudget
 
@@ -50,6 +49,24 @@ OPERATIONS: dict[str, dict[str, str]] = {
     "void_invoice": {"operation": "void"},
     "void_payment": {"operation": "update", "include": "void"},
 }
+
+
+class CallRecorder(Protocol):
+    """Where a client reports each request it sent; the caller that builds the client
+    chooses it (the service passes its Redis metrics, `app.core.metrics.Metrics`). Must
+    not raise: a lost measurement is not worth failing a call for."""
+
+    async def qbo_request(self, endpoint: str, status: str, seconds: float) -> None:
+        """One request: `endpoint` as `GET customer`, the HTTP status (`none` without an
+        answer) and its latency."""
+
+
+def throttle_delay(retry_after: float | None, rng: random.Random | None = None) -> float:
+    """Seconds to pause after a 429: `Retry-After` when QBO sent one, else a minute, plus
+    up to 10 s of jitter so that paused jobs do not all return in the same second."""
+    rng = rng or random.SystemRandom()
+    pause = retry_after if retry_after is not None else THROTTLE_PAUSE
+    return pause + rng.uniform(0.0, THROTTLE_JITTER)
 
 
 def http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
@@ -82,10 +99,12 @@ async def read_company(
     access_token: SecretStr,
     transport: httpx.AsyncBaseTransport | None = None,
     budget: RealmBudget | None = None,
-    metrics: Metrics | None = None,
+    recorder: CallRecorder | None = None,
 ) -> CompanyProfile:
     """CompanyInfo and Preferences of a realm. Raises QboError (and BudgetWait)."""
-    client = QboClient(settings, realm_id, access_token, transport, budget=budget, metrics=metrics)
+    client = QboClient(
+        settings, realm_id, access_token, transport, budget=budget, recorder=recorder
+    )
     company = await client.read("CompanyInfo", realm_id)
     preferences = await client.read("Preferences")
     return CompanyProfile(
@@ -102,7 +121,7 @@ class QboClient:
     With a `budget`, every request (each transport try included) first takes a slot of the
     realm's shared budget, and a 429 pauses the realm for every worker. Pass a long-lived
     `http` client (see `http_client`) to reuse connections; without one each call opens its
-    own.
+    own. A `recorder` hears of every request sent (each transport try included).
     """
 
     def __init__(
@@ -115,11 +134,11 @@ class QboClient:
         retry_wait_max: float = 2.0,
         budget: RealmBudget | None = None,
         http: httpx.AsyncClient | None = None,
-        metrics: Metrics | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self._realm_id = realm_id
         self._http = http
-        self._metrics = metrics
+        self._recorder = recorder
         self._budget = budget
         self._base = f"{api_base_url(settings)}/v3/company/{realm_id}"
         self._minor = str(settings.qbo_minor_version)
@@ -233,9 +252,8 @@ class QboClient:
         error = classify(response.status_code, response.content, dict(response.headers))
         if error is not None:
             if error.category is Category.THROTTLED and self._budget is not None:
-                pause = error.retry_after if error.retry_after is not None else THROTTLE_PAUSE
                 error.retry_after = await self._budget.pause(
-                    self._realm_id, pause + random.uniform(0, THROTTLE_JITTER)
+                    self._realm_id, throttle_delay(error.retry_after)
                 )
             raise error
         try:
@@ -272,17 +290,13 @@ class QboClient:
                 status = str(response.status_code)
                 return response
             finally:
-                await self._count(method, url, status, time.perf_counter() - started)
+                await self._record(method, url, status, time.perf_counter() - started)
         raise AssertionError("unreachable")
 
-    async def _count(self, method: str, url: str, status: str, seconds: float) -> None:
-        if self._metrics is None:
-            return
-        endpoint = f"{method} {_endpoint(url, self._base)}"
-        await self._metrics.incr(QBO_REQUESTS, {"endpoint": endpoint, "status": status})
-        await self._metrics.observe(QBO_LATENCY, seconds, {"endpoint": endpoint})
-        if status == "429":
-            await self._metrics.incr(QBO_THROTTLED)
+    async def _record(self, method: str, url: str, status: str, seconds: float) -> None:
+        if self._recorder is not None:
+            endpoint = f"{method} {_endpoint(url, self._base)}"
+            await self._recorder.qbo_request(endpoint, status, seconds)
 
 
 def _endpoint(url: str, base: str) -> str:

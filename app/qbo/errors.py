@@ -5,7 +5,7 @@ QBO answers errors in several shapes: `{"Fault": {"Error": [...]}}`, the lower-c
 was asked for), and Faults inside an HTTP 200 (batch items, attachables). `classify` turns
 any of them, with the HTTP status, into one `QboError` whose `category` decides what the
 sync engine does; code branches on the category, never on status codes. `QboError` is the
-QBO branch of the tree of sync failures (app.failures).
+QBO branch of the tree of sync failures (app.core.failures).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
-from app.failures import RETRYABLE, Category, SyncFailure
+from app.core.failures import RETRYABLE, Category, SyncFailure
 
 # Fault codes whose meaning does not depend on the HTTP status they came with.
 CODE_CATEGORIES: dict[str, Category] = {

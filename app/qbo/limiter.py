@@ -28,7 +28,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from app.config import Settings
-from app.failures import Category, SyncFailure
+from app.core.failures import Category, SyncFailure
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.connections.models import Connection, ConnectionStatus
 from app.db import utcnow
 from app.events.models import FINAL_STATUSES, OPEN_SQL
-from app.qbo.limiter import BudgetState, RealmBudget
+from app.qbo import BudgetState, RealmBudget
 from app.status.models import EventCount, EventCountDelta
 
 COMPACT_LOCK = 0x5153_0001  # advisory lock key: one compaction at a time

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.config import Settings
-from app.failures import Category
-from app.qbo.errors import QboError
+from app.core.failures import Category
+from app.qbo import QboError
 from app.sync.payloads import (
     clean_name,
     disambiguated_name,

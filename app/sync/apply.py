@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from app.config import Settings
+from app.core.failures import Category
 from app.events.schemas import CustomerData, InvoiceData, ItemData, PaymentData
-from app.failures import Category
-from app.qbo.errors import QboError
+from app.qbo import QboError
 from app.sync.adoption import NAME_TRIES, Adopter, renamed_note
 from app.sync.company import CompanyLookups
 from app.sync.payloads import (

@@ -22,12 +22,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.callbacks.service import hint_deliveries, notices_queued
+from app.callbacks.service import notices_queued
+from app.core.failures import Category
+from app.core.hints import enqueue_sync, hint_deliveries
+from app.core.keys import EntityKey
 from app.events.models import Event
-from app.events.service import EntityKey
-from app.failures import Category
-from app.qbo.errors import QboError, classify_item
-from app.qbo.limiter import BudgetWait
+from app.qbo import BudgetWait, QboError, classify_item
 from app.sync.calls import applier_for, call_qbo, realm_api
 from app.sync.deps import SyncDeps
 from app.sync.locks import claim, release
@@ -36,7 +36,6 @@ from app.sync.payloads import body_json
 from app.sync.recording import record
 from app.sync.selection import after_prepare, prepare
 from app.sync.work import Applied, Work
-from app.worker.enqueue import enqueue_sync
 
 logger = logging.getLogger(__name__)
 

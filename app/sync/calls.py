@@ -7,8 +7,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.events import lifecycle as event_store
-from app.events.service import EntityKey
+from app.core.keys import EntityKey
 from app.mappings import repository as mapping_store
 from app.sync.apply import Applier
 from app.sync.deps import SyncDeps
@@ -39,7 +38,7 @@ def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
         field = "display_name" if entity_type == "customer" else "name"
         limit = 500 if entity_type == "customer" else 100
         async with AsyncSession(deps.engine) as session:
-            return await event_store.creating_under_name(
+            return await mapping_store.creating_under_name(
                 session,
                 realm_id,
                 entity_type,

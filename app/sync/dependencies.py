@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
+from app.core.keys import EntityKey
 from app.events import lifecycle as event_store
 from app.events.lifecycle import waiting_key
 from app.events.models import FINAL_STATUSES, Event, EventStatus
-from app.events.service import EntityKey
 from app.mappings import repository as mapping_store
 from app.sync.blockers import earlier_references
 from app.sync.locks import lock_as_parent, lock_as_parent_of

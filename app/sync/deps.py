@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
 from app.connections.refresh import TokenKeeper
-from app.metrics.store import Metrics
-from app.qbo.limiter import RealmBudget
+from app.core.metrics import Metrics
+from app.qbo import RealmBudget
 from app.sync.company import CompanyLookups
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events import lifecycle as event_store
-from app.events.service import EntityKey
 from app.sync.locks import lock_id
 
 ORPHAN_SCAN = 200

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.callbacks.service import hint_deliveries, notices_queued
-from app.events.service import EntityKey
+from app.callbacks.service import notices_queued
+from app.core.hints import enqueue_sync, hint_deliveries
+from app.core.keys import EntityKey
 from app.sync.calls import call_qbo
 from app.sync.deps import SyncDeps
 from app.sync.locks import claim, release
@@ -33,7 +34,6 @@ from app.sync.outcomes import Deferred, NoConnection, count_outcome
 from app.sync.recording import record
 from app.sync.results import JobOutcome, JobResult
 from app.sync.selection import after_prepare, prepare
-from app.worker.enqueue import enqueue_sync
 
 # Events one job run handles before it yields the worker slot (the sweeper brings it back).
 MAX_STEPS = 200

@@ -16,8 +16,8 @@ import logging
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.core.keys import EntityKey
 from app.events.models import Event
-from app.events.service import EntityKey
 
 # The engine's log lines keep the logger name they have always had.
 logger = logging.getLogger("app.sync.engine")

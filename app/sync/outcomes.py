@@ -2,7 +2,7 @@
 outcomes (done, retry later, dead, no connection, deferred), and the metric counting them.
 
 A failure's outcome is a lookup of its `category` and `retryable` (`kind_of`); the failures
-and what each means are drawn as one tree in app.failures."""
+and what each means are drawn as one tree in app.core.failures."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from app.callbacks.service import hint_deliveries
+import httpx
+
 from app.connections.refresh import mark_needs_reauth
-from app.failures import Category, SyncFailure, failure_of
-from app.metrics.store import SYNC_OUTCOMES
-from app.sync.backoff import throttle_delay
+from app.core.failures import Category, QboUnreachable, SyncFailure
+from app.core.hints import hint_deliveries
+from app.core.metrics import SYNC_OUTCOMES
+from app.qbo import throttle_delay
 from app.sync.deps import SyncDeps
 from app.sync.work import Applied, Work
 
@@ -73,7 +75,7 @@ _KINDS: dict[type[Outcome], OutcomeKind] = {
 
 
 # What a failure's category means for its event. Any other category: retrying when the
-# failure is retryable, else dead (app.failures draws the whole tree).
+# failure is retryable, else dead (app.core.failures draws the whole tree).
 KIND_OF_CATEGORY = {
     Category.BUDGET: OutcomeKind.DEFERRED,
     Category.CONNECTION: OutcomeKind.WAITING_CONNECTION,
@@ -96,7 +98,7 @@ async def outcome_of_error(
     deps: SyncDeps, err: BaseException, work: Work, realm_id: str
 ) -> Outcome:
     """What a failed write means for its event. Exceptions outside the tree of sync
-    failures (app.failures) propagate. A connection QBO refused is marked as needing
+    failures (app.core.failures) propagate. A connection QBO refused is marked as needing
     re-authorisation on the way."""
     failure = failure_of(err)
     kind = kind_of(failure)
@@ -142,3 +144,12 @@ def log_extra(work: Work, realm_id: str) -> dict[str, Any]:
         "external_id": work.external_id,
         "attempt": work.attempt,
     }
+
+
+def failure_of(err: BaseException) -> SyncFailure:
+    """`err` as a member of the tree; raises `err` itself when it is none (a bug)."""
+    if isinstance(err, SyncFailure):
+        return err
+    if isinstance(err, httpx.HTTPError | OSError):
+        return QboUnreachable(err)
+    raise err

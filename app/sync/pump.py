@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.hints import clear_dirty, is_dirty, realm_pump
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events import lifecycle as event_store
-from app.events.service import EntityKey
-from app.qbo.limiter import YIELD_TO_BATCHES
+from app.qbo import YIELD_TO_BATCHES
 from app.sync.batch import sync_batch
 from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
 from app.sync.results import JobOutcome
-from app.worker.enqueue import clear_dirty, is_dirty
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class _Pump:
                 return
             self.last_refill = time.monotonic()
             if self.deps.redis is not None:
-                await clear_dirty(self.deps.redis, self.realm_id)
+                await clear_dirty(self.deps.redis, realm_pump(self.realm_id))
             for key in await due_keys(self.deps, self.realm_id, REFILL_BATCH + len(self.taken)):
                 if key not in self.taken:
                     self.queue.append(key)
@@ -179,6 +179,6 @@ async def pump_realm(deps: SyncDeps, realm_id: str) -> PumpResult:
         return PumpResult(pump.handled, pump.stop_for)
     if time.monotonic() >= pump.deadline:
         return PumpResult(pump.handled, 0.0)
-    if deps.redis is not None and await is_dirty(deps.redis, realm_id):
+    if deps.redis is not None and await is_dirty(deps.redis, realm_pump(realm_id)):
         return PumpResult(pump.handled, 0.0)  # events arrived after the last look
     return PumpResult(pump.handled, pump.wake_in)

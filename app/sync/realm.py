@@ -13,11 +13,9 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.connections.refresh import TokenKeeper, with_access_token
-from app.failures import Category
-from app.metrics.store import Metrics
-from app.qbo.client import QboClient
-from app.qbo.errors import QboError
-from app.qbo.limiter import RealmBudget
+from app.core.failures import Category
+from app.core.metrics import Metrics
+from app.qbo import QboClient, QboError, RealmBudget
 from app.sync.payloads import body_json
 
 logger = logging.getLogger(__name__)
@@ -41,7 +39,7 @@ class RealmApi:
             self.transport,
             budget=self.budget,
             http=self.http,
-            metrics=self.metrics,
+            recorder=self.metrics,
         )
 
     async def write(

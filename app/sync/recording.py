@@ -14,14 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.callbacks.service import notify_event
 from app.config import Settings
 from app.connections.models import Connection, ConnectionStatus
+from app.core.backoff import gives_up, retry_delay
+from app.core.keys import EntityKey
 from app.db import utcnow
-from app.drift.owned import last_updated, owned_fields, write_operation
 from app.events import lifecycle as event_store
 from app.events.models import Event
-from app.events.service import EntityKey
 from app.mappings import repository as mapping_store
 from app.mappings.repository import MappingWrite
-from app.sync.backoff import gives_up, retry_delay
 from app.sync.deps import SyncDeps
 from app.sync.locks import lock_as_parent
 from app.sync.outcomes import (
@@ -33,6 +32,7 @@ from app.sync.outcomes import (
     RetryLater,
     failure_reason,
 )
+from app.sync.owned import last_updated, owned_fields, write_operation
 from app.sync.work import Applied, Work
 
 # The engine's log lines keep the logger name they have always had.

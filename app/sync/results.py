@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from app.core.keys import EntityKey
 from app.events.models import Event
-from app.events.service import EntityKey
 from app.sync.work import Work
 
 

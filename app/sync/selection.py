@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.connections.models import Connection, ConnectionStatus
+from app.core.hints import enqueue_sync
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events import lifecycle as event_store
 from app.events.models import Event, EventStatus
-from app.events.service import EntityKey
 from app.mappings import repository as mapping_store
 from app.mappings.models import EntityMapping
 from app.sync.company import company_context
@@ -30,7 +31,6 @@ from app.sync.payloads import PayloadError
 from app.sync.recording import release_waiters_of
 from app.sync.results import JobOutcome, JobResult, Step
 from app.sync.work import Target, Work
-from app.worker.enqueue import enqueue_sync
 
 # A `syncing` event is looked at again after this long: its worker died (jobs time out at 300 s).
 LEASE = timedelta(minutes=6)

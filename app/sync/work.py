@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from app.failures import Category
-from app.qbo.errors import QboError
+from app.core.failures import Category
+from app.qbo import QboError
 from app.sync.payloads import (
     CompanyContext,
     requestid,

@@ -9,20 +9,12 @@ import httpx
 from arq import cron
 from arq.connections import RedisSettings
 
-from app.callbacks.delivery import DeliveryDeps, callback_client
 from app.config import Settings
-from app.connections.crypto import TokenCipher
-from app.connections.refresh import TokenKeeper
-from app.db import create_engine, create_session_factory
+from app.core.heartbeat import forget
 from app.logs import configure_logging
-from app.metrics.store import Metrics
-from app.qbo.client import http_client
-from app.qbo.limiter import Limits, RealmBudget
-from app.qbo.oauth import LazyOAuth
 from app.redis_client import redis_client
-from app.sync.deps import SyncDeps
 from app.worker import watchdog
-from app.worker.heartbeat import forget, worker_id
+from app.worker.context import CONTEXT_KEY, WorkerContext, worker_context
 from app.worker.tasks import (
     cdc_realm,
     compact_counts,
@@ -52,53 +44,19 @@ def worker_settings(
     in-process emulator. `callback_transport` does the same for callback notices (default:
     the network).
     """
-    database_url, redis_url = settings.server_urls()
+    redis_url = settings.server_urls()[1]
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.log_level)
-        # A realm pump runs a lane per call in flight; each lane holds one connection (its
-        # records' locks) and briefly a second.
-        lanes = settings.qbo_limit_in_flight
-        jobs = settings.worker_max_jobs
-        engine = create_engine(database_url, pool_size=lanes * 2 + 4, max_overflow=jobs * lanes)
-        ctx["settings"] = settings
-        ctx["worker_id"] = worker_id()
-        ctx["engine"] = engine
-        ctx["session_factory"] = create_session_factory(engine)
-        ctx["tokens"] = TokenKeeper(
-            settings=settings,
-            session_factory=ctx["session_factory"],
-            oauth=LazyOAuth(settings, qbo_transport),
-            cipher=TokenCipher.from_settings(settings),
-            notice_transport=None,
-            metrics=Metrics(ctx["redis"]),
-        )
-        ctx["sync"] = SyncDeps(
-            settings=settings,
-            engine=engine,
-            keeper=ctx["tokens"],
-            redis=ctx["redis"],
-            transport=qbo_transport,
-            budget=RealmBudget(ctx["redis"], Limits.from_settings(settings)),
-            http=http_client(qbo_transport),
-            metrics=ctx["tokens"].metrics,
-        )
-        ctx["callbacks"] = DeliveryDeps(
-            settings=settings,
-            session_factory=ctx["session_factory"],
-            cipher=ctx["tokens"].cipher,
-            http=callback_client(callback_transport, policy=settings.callback_targets),
-            redis=ctx["redis"],
-            metrics=ctx["tokens"].metrics,
+        ctx[CONTEXT_KEY] = WorkerContext.build(
+            settings, ctx["redis"], qbo_transport, callback_transport
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        context = worker_context(ctx)
         with contextlib.suppress(Exception):
-            await forget(ctx["redis"], ctx["worker_id"])
-        if ctx["sync"].http is not None:
-            await ctx["sync"].http.aclose()
-        await ctx["callbacks"].http.aclose()
-        await ctx["engine"].dispose()
+            await forget(context.redis, context.worker_id)
+        await context.close()
 
     step = settings.sweep_interval_seconds
     return type(

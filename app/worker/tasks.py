@@ -1,4 +1,4 @@
-"""arq jobs. Wiring only: each opens a session and calls a service."""
+"""arq jobs. Wiring only: each reads its `WorkerContext`, opens a session and calls a service."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from arq import Retry
 
 from app.callbacks.delivery import deliver_due, has_due
 from app.connections.refresh import refresh_due_connections
+from app.core.heartbeat import beat
 from app.drift import jobs as drift_jobs
 from app.drift.sightings import due_change_realms
 from app.status.service import compact_event_counts
@@ -17,8 +18,8 @@ from app.sync.dispatch import due_realms, reclaim_orphans
 from app.sync.pump import pump_realm
 from app.uow import unit_of_work
 from app.worker import watchdog
-from app.worker.enqueue import clear_stale_pump, holding_pump
-from app.worker.heartbeat import beat
+from app.worker.context import worker_context
+from app.worker.pumps import clear_stale_pump, holding_pump
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +32,9 @@ async def sync_realm(ctx: dict[str, Any], realm_id: str) -> str:
     itself to that time; Postgres keeps the schedule in case this hint is lost, and the
     sweeper re-sends it.
     """
-    async with holding_pump(ctx["redis"], realm_id):
-        outcome = await pump_realm(ctx["sync"], realm_id)
+    context = worker_context(ctx)
+    async with holding_pump(context.redis, realm_id):
+        outcome = await pump_realm(context.sync, realm_id)
     logger.debug("realm pump handled %d events", outcome.handled, extra={"realm_id": realm_id})
     if outcome.retry_in is not None:
         raise Retry(defer=max(outcome.retry_in, 0.0))
@@ -41,15 +43,15 @@ async def sync_realm(ctx: dict[str, Any], realm_id: str) -> str:
 
 async def sweep_due_events(ctx: dict[str, Any]) -> int:
     """Re-send a hint for every realm with due events; arq drops hints already queued."""
-    settings = ctx["settings"]
-    async with unit_of_work(ctx["session_factory"]) as uow:
+    context = worker_context(ctx)
+    async with unit_of_work(context.session_factory) as uow:
         orphans = await reclaim_orphans(uow.session)
     if orphans:
         logger.warning("%d records left syncing by a dead worker are due again", len(orphans))
-    async with unit_of_work(ctx["session_factory"], ctx["redis"]) as uow:
-        realms = await due_realms(uow.session, settings.sweep_batch_size)
+    async with unit_of_work(context.session_factory, context.redis) as uow:
+        realms = await due_realms(uow.session, context.settings.sweep_batch_size)
         for realm_id in realms:
-            await clear_stale_pump(ctx["redis"], realm_id)
+            await clear_stale_pump(context.redis, realm_id)
         uow.hint_realms(realms)
     sent = uow.sent
     if sent:
@@ -59,19 +61,22 @@ async def sweep_due_events(ctx: dict[str, Any]) -> int:
 
 async def compact_counts(ctx: dict[str, Any]) -> int:
     """Every 10 s: fold the event count deltas into the counts /sync-status reads."""
-    async with unit_of_work(ctx["session_factory"]) as uow:
+    context = worker_context(ctx)
+    async with unit_of_work(context.session_factory) as uow:
         return await compact_event_counts(uow.session)
 
 
 async def worker_heartbeat(ctx: dict[str, Any]) -> None:
     """Every 10 s: tell readiness checks that this worker is alive."""
-    await beat(ctx["redis"], ctx["worker_id"])
+    context = worker_context(ctx)
+    await beat(context.redis, context.worker_id)
     watchdog.progress()
 
 
 async def refresh_connection_tokens(ctx: dict[str, Any]) -> dict[str, str]:
     """Refresh every connection expiring soon or idle too long (single-flight per realm)."""
-    outcomes = await refresh_due_connections(ctx["tokens"])
+    context = worker_context(ctx)
+    outcomes = await refresh_due_connections(context.tokens)
     for realm_id, outcome in outcomes.items():
         if outcome != "refreshed":
             logger.warning("token refresh: %s", outcome, extra={"realm_id": realm_id})
@@ -80,22 +85,24 @@ async def refresh_connection_tokens(ctx: dict[str, Any]) -> dict[str, str]:
 
 async def process_qbo_changes(ctx: dict[str, Any], realm_id: str) -> str:
     """Classify a realm's sightings of changes made in QBO (see `app.drift`)."""
-    handled = await drift_jobs.process_realm_changes(ctx["sync"], realm_id)
+    context = worker_context(ctx)
+    handled = await drift_jobs.process_realm_changes(context.sync, realm_id)
     return f"handled {handled}"
 
 
 async def cdc_realm(ctx: dict[str, Any], realm_id: str) -> str:
     """One CDC pass for a realm: what webhooks may have missed."""
-    seen = await drift_jobs.cdc_realm(ctx["sync"], realm_id)
+    context = worker_context(ctx)
+    seen = await drift_jobs.cdc_realm(context.sync, realm_id)
     return f"seen {seen}"
 
 
 async def sweep_changes(ctx: dict[str, Any]) -> int:
     """Every few seconds: hint realms with due sightings, and realms due for CDC."""
-    settings = ctx["settings"]
-    async with unit_of_work(ctx["session_factory"], ctx["redis"]) as uow:
+    context = worker_context(ctx)
+    async with unit_of_work(context.session_factory, context.redis) as uow:
         uow.hint_changes(await due_change_realms(uow.session))
-        interval = timedelta(minutes=settings.cdc_interval_minutes)
+        interval = timedelta(minutes=context.settings.cdc_interval_minutes)
         uow.hint_cdc(await drift_jobs.cdc_due_realms(uow.session, interval) if interval else [])
     return uow.sent
 
@@ -106,7 +113,8 @@ async def deliver_callbacks(ctx: dict[str, Any]) -> str:
     Defers itself to the earliest retry when it is due within SWEEP_INTERVAL_SECONDS; later
     ones, and notices whose hint was lost, are brought back by `sweep_due_callbacks`.
     """
-    run = await deliver_due(ctx["callbacks"])
+    context = worker_context(ctx)
+    run = await deliver_due(context.callbacks)
     if run.again_in is not None:
         raise Retry(defer=max(run.again_in, 0.0))
     return f"attempted {run.attempted}"
@@ -114,7 +122,8 @@ async def deliver_callbacks(ctx: dict[str, Any]) -> str:
 
 async def sweep_due_callbacks(ctx: dict[str, Any]) -> bool:
     """Every SWEEP_INTERVAL_SECONDS: hint the delivery job when a callback notice is due."""
-    async with unit_of_work(ctx["session_factory"], ctx["redis"]) as uow:
+    context = worker_context(ctx)
+    async with unit_of_work(context.session_factory, context.redis) as uow:
         due = await has_due(uow.session)
         if due:
             uow.notice()

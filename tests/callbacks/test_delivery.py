@@ -17,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.callbacks.delivery import DeliveryDeps, callback_client, deliver_due
 from app.callbacks.models import CallbackDelivery
-from app.callbacks.service import DELIVER_JOB_ID, enqueue_notice
+from app.callbacks.service import enqueue_notice
 from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper, mark_needs_reauth
-from app.events.service import EntityKey
-from app.qbo.oauth import LazyOAuth
+from app.core.cipher import TokenCipher
+from app.core.hints import CALLBACK_DELIVERY
+from app.core.keys import EntityKey
+from app.qbo import LazyOAuth
 from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
 from tests.callbacks.receiver import Receiver
@@ -288,9 +289,9 @@ async def test_the_sync_engine_hints_delivery_after_commit(world: World, redis: 
         redis=redis,
         transport=world.books.transport,
     )
-    assert not await redis.exists("arq:job:" + DELIVER_JOB_ID)
+    assert not await redis.exists("arq:job:" + CALLBACK_DELIVERY.job_id)
 
     result = await sync_entity(deps, EntityKey(world.realm, "customer", "c1"))
 
     assert result.handled == 1
-    assert await redis.exists("arq:job:" + DELIVER_JOB_ID)
+    assert await redis.exists("arq:job:" + CALLBACK_DELIVERY.job_id)

@@ -17,7 +17,7 @@ from app.callbacks.service import (
     rotate_callback_secrets,
     set_callback,
 )
-from app.connections.crypto import TokenCipher
+from app.core.cipher import TokenCipher
 from tests.conftest import KeyFactory, remember_secret
 
 Factory = async_sessionmaker[AsyncSession]

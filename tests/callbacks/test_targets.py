@@ -26,19 +26,14 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.allowed_hosts import TargetPolicy, parse_ip
 from app.callbacks import verify_notice
 from app.callbacks.delivery import DeliveryDeps, callback_client, deliver_due
 from app.callbacks.models import Callback, CallbackAttempt, CallbackDelivery
 from app.callbacks.service import enqueue_notice, set_callback
-from app.callbacks.targets import (
-    PinnedTransport,
-    Resolver,
-    TargetPolicy,
-    blocked_reason,
-    parse_ip,
-)
+from app.callbacks.targets import PinnedTransport, Resolver, blocked_reason
 from app.config import Settings
-from app.connections.crypto import TokenCipher
+from app.core.cipher import TokenCipher
 from app.db import utcnow
 from tests.callbacks.receiver import LocalReceiver
 from tests.conftest import remember_secret

@@ -10,9 +10,9 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET
-from app.connections.crypto import TokenCipher
 from app.connections.models import Connection
 from app.connections.tokens import store_tokens
+from app.core.cipher import TokenCipher
 from app.db import utcnow
 
 

@@ -9,7 +9,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from app.config import Environment, Settings
-from app.connections.crypto import TokenCipher, TokenDecryptError
+from app.core.cipher import TokenCipher, TokenDecryptError
 
 ACCESS = "eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0..access-token-value"
 

@@ -17,15 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.connections.models import Connection, OAuthState
 from app.connections.tokens import read_tokens
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.emulator.app import create_app as create_emulator
 from app.emulator.app import store_of
 from app.emulator.config import EmulatorConfig
 from app.events.models import Event
-from app.events.service import EntityKey
 from app.main import create_app
 from app.mappings.models import EntityMapping
-from app.qbo.oauth import OAuthFailure
+from app.qbo import OAuthFailure
 from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
 from tests.conftest import KeyFactory

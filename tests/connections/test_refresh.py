@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
-from app.connections.crypto import TokenCipher
 from app.connections.models import Connection
 from app.connections.notify import SIGNATURE_HEADER, send_ops_notice, sign
 from app.connections.refresh import (
@@ -27,13 +26,13 @@ from app.connections.refresh import (
 )
 from app.connections.service import save_connection
 from app.connections.tokens import read_tokens
+from app.core.cipher import TokenCipher
 from app.db import utcnow
 from app.emulator.app import create_app as create_emulator
 from app.emulator.app import store_of
 from app.emulator.config import EmulatorConfig
 from app.events.models import Event
-from app.qbo.client import read_company
-from app.qbo.oauth import LazyOAuth, token_set
+from app.qbo import LazyOAuth, read_company, token_set
 from tests.connections.conftest import connect_realm
 from tests.factories import customer_event
 

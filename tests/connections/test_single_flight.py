@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.models import Connection
 from app.connections.tokens import read_tokens
+from app.core.cipher import TokenCipher
 from tests.connections.conftest import connect_realm
 from tests.helpers import free_port
 

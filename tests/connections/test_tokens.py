@@ -16,7 +16,6 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.connections.crypto import TokenCipher, TokenDecryptError
 from app.connections.models import Connection
 from app.connections.tokens import (
     MissingTokensError,
@@ -24,6 +23,7 @@ from app.connections.tokens import (
     rotate_encryption,
     store_tokens,
 )
+from app.core.cipher import TokenCipher, TokenDecryptError
 from app.db import to_libpq_url
 from tests import helpers
 

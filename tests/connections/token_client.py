@@ -8,10 +8,10 @@ import json
 import sys
 
 from app.config import get_settings
-from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper, access_token
+from app.core.cipher import TokenCipher
 from app.db import create_engine, create_session_factory
-from app.qbo.oauth import LazyOAuth
+from app.qbo import LazyOAuth
 
 
 async def main(realm_id: str, count: int) -> list[str]:

@@ -17,10 +17,10 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from app.callbacks.signing import verify_notice
+from app.core.hints import enqueue_cdc
+from app.drift.intuit import sign
 from app.drift.models import CdcCheckpoint, UnmappedRecord
 from app.sync.payloads.text import has_marker
-from app.webhooks.intuit import sign
-from app.worker.enqueue import enqueue_cdc
 from tests.e2e_support import World, drain
 from tests.factories import customer_event, invoice_event, item_event
 

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper
+from app.core.cipher import TokenCipher
 from app.drift.jobs import handle_sight
 from app.drift.models import ChangeStatus, QboChange, UnmappedRecord
-from app.drift.owned import QBO_ENTITIES
 from app.drift.sightings import Sight
 from app.events.models import Event, EventStatus
 from app.mappings.models import EntityMapping
-from app.qbo.oauth import LazyOAuth
+from app.qbo import LazyOAuth
 from app.sync.deps import SyncDeps
+from app.sync.owned import QBO_ENTITIES
 from tests.drift.test_drift_flow import Receiver, drift_of, hooked, qbo_id, settle, webhooks
 from tests.e2e_support import World
 from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.webhooks.intuit import MalformedNotification, parse, parse_time, sign, verify
+from app.core.times import parse_time
+from app.drift.intuit import MalformedNotification, parse, sign, verify
 
 VECTORS = Path(__file__).resolve().parents[1] / "emulator" / "fixtures" / "webhooks"
 

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.drift.owned import (
-    classify,
-    echo_of_own_write,
-    last_updated,
-    owned_fields,
-    touched_by,
-    write_operation,
-)
-from app.webhooks.intuit import parse_time
+from app.core.times import parse_time
+from app.drift.changes import classify, echo_of_own_write, touched_by
+from app.sync.owned import last_updated, owned_fields, write_operation
 
 
 def customer(

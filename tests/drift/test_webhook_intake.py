@@ -22,9 +22,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.drift.intuit import sign
 from app.drift.models import ChangeStatus, FoundBy, QboChange
 from app.main import create_app
-from app.webhooks.intuit import sign
 from tests.conftest import remember_secret
 from tests.helpers import asgi_client
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper
+from app.core.cipher import TokenCipher
+from app.core.keys import EntityKey
 from app.events.models import Event
-from app.events.service import EntityKey
-from app.qbo.oauth import LazyOAuth
+from app.qbo import LazyOAuth
 from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
 from tests.e2e_support import World, drain, event_of

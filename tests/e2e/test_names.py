@@ -19,13 +19,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.refresh import TokenKeeper
+from app.core.cipher import TokenCipher
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.models import Event
-from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
-from app.qbo.oauth import LazyOAuth
+from app.qbo import LazyOAuth
 from app.sync.batch import sync_batch
 from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity

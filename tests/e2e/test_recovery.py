@@ -13,15 +13,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.models import Connection
 from app.connections.refresh import TokenKeeper
+from app.core.cipher import TokenCipher
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.models import Event
-from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
-from app.qbo.limiter import Limits, RealmBudget
-from app.qbo.oauth import LazyOAuth
+from app.qbo import LazyOAuth, Limits, RealmBudget
 from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
 from app.sync.locks import lock_id

@@ -7,8 +7,8 @@ from arq.connections import ArqRedis
 from pydantic import SecretStr
 
 from app.config import Settings
+from app.core.heartbeat import beat
 from app.main import create_app
-from app.worker.heartbeat import beat
 
 
 async def test_live_and_ready(client: httpx.AsyncClient) -> None:

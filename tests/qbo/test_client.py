@@ -12,9 +12,9 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
+from app.core.failures import Category
 from app.emulator.app import create_app as create_emulator
 from app.emulator.config import EmulatorConfig
-from app.failures import Category
 from app.qbo.client import QboClient
 from app.qbo.errors import QboError, classify_item
 from app.sync.payloads import body_json

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.failures import Category
+from app.core.failures import Category
 from app.qbo.errors import classify, classify_item, lost_answer, parse_fault
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from app.config import Settings
-from app.failures import Category
+from app.core.failures import Category
 from app.qbo.client import QboClient
 from app.qbo.errors import QboError
 from app.qbo.limiter import YIELD_TO_BATCHES, BudgetWait, Limits, RealmBudget

@@ -26,7 +26,7 @@ from app.worker.settings import worker_settings
 from app.worker.tasks import sweep_due_events
 from tests.e2e_support import Books, connect
 from tests.factories import customer_event
-from tests.helpers import free_port
+from tests.helpers import free_port, job_context
 
 # What the test trigger says; every log line that reports the error carries it.
 REFUSAL = "refused by the test trigger"
@@ -179,8 +179,8 @@ async def test_an_unhandled_database_error_of_a_worker_is_logged_once_without_pa
     # The customer reaches QBO; storing its mapping (with the fields QBO answered) fails.
     with captured(monkeypatch) as logs:
         async with failing_inserts(app.state.engine, "entity_mappings"):
-            ctx = {"settings": sync_settings, "session_factory": session_factory, "redis": redis}
-            await sweep_due_events(ctx)
+            async with job_context(sync_settings, redis) as ctx:
+                await sweep_due_events(ctx)
             worker = create_worker(
                 worker_settings(sync_settings, books.transport),
                 burst=True,

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.callbacks.models import Callback
+from app.drift.intuit import sign
 from app.drift.models import QboChange
 from app.events.models import Event
-from app.webhooks.intuit import sign
 from tests.conftest import KeyFactory
 from tests.factories import invoice_event, payment_event
 

@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from app.callbacks.models import Callback
-from app.connections.crypto import TokenCipher
 from app.connections.models import Connection
 from app.connections.tokens import read_tokens
+from app.core.cipher import TokenCipher
 from app.db import Base
 from app.models import load_all_models
 from app.security import ApiKey, hash_key

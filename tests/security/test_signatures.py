@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.callbacks.signing import sign_notice, verify_notice
+from app.drift import intuit
 from app.drift.models import QboChange
 from app.ops.sessions import OpsSession, sign, unsign
 from app.security import find_active_key, hash_key
-from app.webhooks import intuit
 from tests.conftest import KeyFactory
 
 Factory = async_sessionmaker[AsyncSession]

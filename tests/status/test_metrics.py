@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.metrics.store import EVENTS_INGESTED, Metrics
+from app.core.metrics import EVENTS_INGESTED, Metrics
 from tests.conftest import KeyFactory
 from tests.e2e_support import Books, connect, drain, post
 from tests.factories import customer_event, invoice_event, item_event

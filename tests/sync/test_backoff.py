@@ -6,7 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from app.config import Settings
-from app.sync.backoff import gives_up, retry_delay, throttle_delay
+from app.core.backoff import gives_up, retry_delay
+from app.qbo import throttle_delay
 
 
 def test_delays_stay_within_a_doubling_ceiling_up_to_the_cap() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.events.service import EntityKey
+from app.core.keys import EntityKey
 from app.sync.locks import lock_id
 
 

@@ -12,13 +12,14 @@ from arq.constants import in_progress_key_prefix, job_key_prefix
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.core.hints import enqueue_realms, sync_job_id
+from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.models import Event
-from app.events.service import EntityKey
 from app.sync.dispatch import reclaim_orphans
 from app.sync.locks import lock_id
 from app.uow import unit_of_work
-from app.worker.enqueue import clear_stale_pump, enqueue_realms, holding_pump, sync_job_id
+from app.worker.pumps import clear_stale_pump, holding_pump
 from tests.e2e_support import post
 from tests.factories import customer_event
 

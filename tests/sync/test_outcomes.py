@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-import app.failures
+import app.core.failures
 from app.connections.refresh import ConnectionUnavailable, RefreshFailed
-from app.failures import Category, QboUnreachable, SyncFailure, failure_of
+from app.core.failures import Category, QboUnreachable, SyncFailure
 from app.qbo.errors import FaultError, QboError
 from app.qbo.limiter import BudgetWait
 from app.qbo.oauth import OAuthFailure
@@ -23,6 +23,7 @@ from app.sync.outcomes import (
     NoConnection,
     OutcomeKind,
     RetryLater,
+    failure_of,
     kind_of,
     kind_of_outcome,
 )
@@ -119,7 +120,7 @@ def test_unreachable_logs_its_cause(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_every_failure_of_the_tree_is_drawn_in_its_docstring() -> None:
-    doc = inspect.getdoc(app.failures) or ""
+    doc = inspect.getdoc(app.core.failures) or ""
     members = {cls.__name__ for cls in SyncFailure.__subclasses__()}
     assert members >= {"BudgetWait", "QboError", "QboUnreachable", "RefreshFailed"}
     assert members >= {"ConnectionUnavailable", "PayloadError"}

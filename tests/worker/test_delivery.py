@@ -16,6 +16,7 @@ from app.events.models import Event
 from app.worker.settings import worker_settings
 from app.worker.tasks import sweep_due_events
 from tests.factories import customer_event, invoice_event, item_event
+from tests.helpers import job_context
 
 
 async def queued_entities(redis: ArqRedis) -> set[tuple[Any, ...]]:
@@ -50,19 +51,18 @@ async def test_sweeper_restores_every_job_after_redis_is_wiped(
     auth: dict[str, str],
     redis: ArqRedis,
     settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     expected = await post_some(client, auth)
     await redis.flushdb()
     assert await queued_entities(redis) == set()
 
-    ctx = {"settings": settings, "session_factory": session_factory, "redis": redis}
-    restored = await sweep_due_events(ctx)
+    async with job_context(settings, redis) as ctx:
+        restored = await sweep_due_events(ctx)
 
-    assert restored == len(expected)
-    assert await queued_entities(redis) == expected
-    # Hints that are still queued are not doubled by the next sweep.
-    assert await sweep_due_events(ctx) == 0
+        assert restored == len(expected)
+        assert await queued_entities(redis) == expected
+        # Hints that are still queued are not doubled by the next sweep.
+        assert await sweep_due_events(ctx) == 0
     assert len(await redis.queued_jobs()) == len(expected)
 
 

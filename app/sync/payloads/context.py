@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.failures import Category, SyncFailure
+from app.core.failures import Category, SyncFailure
 
 GLOBAL_TAX_CALCULATIONS = frozenset({"TaxExcluded", "TaxInclusive", "NotApplicable"})
 

@@ -115,6 +115,14 @@ class Metrics:
         except Exception:
             logger.debug("metric not recorded", exc_info=True)
 
+    async def qbo_request(self, endpoint: str, status: str, seconds: float) -> None:
+        """One request sent to QBO (the recorder `app.qbo` clients are given): counted by
+        endpoint and status, timed, and a 429 counted as a throttle."""
+        await self.incr(QBO_REQUESTS, {"endpoint": endpoint, "status": status})
+        await self.observe(QBO_LATENCY, seconds, {"endpoint": endpoint})
+        if status == "429":
+            await self.incr(QBO_THROTTLED)
+
     async def read(self, name: str) -> dict[str, float]:
         raw = await self._redis.hgetall(PREFIX + name)  # type: ignore[misc]
         return {(k.decode() if isinstance(k, bytes) else str(k)): float(v) for k, v in raw.items()}

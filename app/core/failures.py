@@ -22,8 +22,8 @@ of the two (app.sync.outcomes), never a chain of `isinstance` checks:
     └── PayloadError (app.sync.payloads)   permanent       no          dead
 
 Exceptions from outside the tree that mean "QBO could not be reached" (`httpx.HTTPError`,
-`OSError`) become a `QboUnreachable` at one translation point (`failure_of`); any other
-exception is a bug and propagates.
+`OSError`) become a `QboUnreachable` at one translation point
+(`app.sync.outcomes.failure_of`); any other exception is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 from typing import Any
-
-import httpx
 
 
 class Category(StrEnum):
@@ -98,12 +96,3 @@ class QboUnreachable(SyncFailure):
 
     def log_warning(self, logger: logging.Logger, extra: dict[str, Any]) -> None:
         logger.warning("QBO unreachable", exc_info=self.cause, extra=extra)
-
-
-def failure_of(err: BaseException) -> SyncFailure:
-    """`err` as a member of the tree; raises `err` itself when it is none (a bug)."""
-    if isinstance(err, SyncFailure):
-        return err
-    if isinstance(err, httpx.HTTPError | OSError):
-        return QboUnreachable(err)
-    raise err

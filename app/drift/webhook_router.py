@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from app.deps import ConnectionDep, SettingsDep, UnitOfWorkDep
+from app.drift.intuit import SIGNATURE_HEADER, MalformedNotification, parse, verify
 from app.drift.models import FoundBy
 from app.drift.sightings import store_sightings
 from app.errors import AppError, NotAuthenticated, problem_responses
-from app.webhooks.intuit import SIGNATURE_HEADER, MalformedNotification, parse, verify
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])

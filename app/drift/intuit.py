@@ -14,8 +14,10 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from app.core.times import parse_time
 
 SIGNATURE_HEADER = "intuit-signature"
 # qbo.<entity>.<verb>.v1
@@ -49,27 +51,6 @@ def verify(body: bytes, signature: str | None, verifier_token: str) -> bool:
     if not signature:
         return False
     return hmac.compare_digest(sign(body, verifier_token).encode(), signature.strip().encode())
-
-
-def parse_time(value: Any) -> datetime | None:
-    """Intuit's timestamps: `…Z`, `…-0700`, `…-07:00`, with up to nine fractional digits."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        # Python 3.11 reads most as they are (nine fractional digits cut to six); the
-        # rewriting below was a third of the time to parse an 8,000-change delivery.
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
-        text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)
-        text = re.sub(r"\.(\d{6})\d+", r".\1", text)
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)

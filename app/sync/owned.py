@@ -1,0 +1,172 @@
+"""Which fields of a QBO record this service owns, as pure functions.
+
+After each write the engine keeps `owned_fields(record)` of QBO's answer beside the mapping,
+with what the write did (`write_operation`) and when QBO stamped it (`last_updated`). Drift
+detection (`app.drift.changes`) later compares a change seen in QBO with that snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.core.times import parse_time
+
+Json = dict[str, Any]
+
+# QBO entity name <-> our entity type.
+ENTITY_TYPES = {"Customer": "customer", "Item": "item", "Invoice": "invoice", "Payment": "payment"}
+QBO_ENTITIES = {v: k for k, v in ENTITY_TYPES.items()}
+
+# Paths (dotted) of the scalar fields we write, per entity type; lines are handled apart.
+_SCALARS: dict[str, tuple[str, ...]] = {
+    "customer": (
+        "DisplayName",
+        "GivenName",
+        "FamilyName",
+        "CompanyName",
+        "PrimaryEmailAddr.Address",
+        "PrimaryPhone.FreeFormNumber",
+        "BillAddr.Line1",
+        "BillAddr.Line2",
+        "BillAddr.City",
+        "BillAddr.CountrySubDivisionCode",
+        "BillAddr.PostalCode",
+        "BillAddr.Country",
+        "CurrencyRef.value",
+        "Active",
+    ),
+    "item": (
+        "Name",
+        "Type",
+        "UnitPrice",
+        "Description",
+        "Sku",
+        "IncomeAccountRef.value",
+        "Active",
+    ),
+    "invoice": (
+        "CustomerRef.value",
+        "TxnDate",
+        "DueDate",
+        "DocNumber",
+        "CurrencyRef.value",
+        "CustomerMemo.value",
+        "TotalAmt",
+    ),
+    "payment": ("CustomerRef.value", "TotalAmt", "TxnDate", "PaymentRefNum", "CurrencyRef.value"),
+}
+
+
+def _get(record: Json, path: str) -> Any:
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _norm(value: Any) -> Any:
+    """Numbers compare as decimals (QBO answers 150 for 150.00); text as it is."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float | Decimal):
+        return _decimal_text(value)
+    if isinstance(value, str):
+        return value
+    return str(value)
+
+
+NUMERIC = frozenset({"TotalAmt", "UnitPrice"})
+
+
+def _num(value: Any) -> Any:
+    """An amount or quantity, whether QBO wrote it as a number or as text."""
+    return None if value is None else _decimal_text(value)
+
+
+def _decimal_text(value: Any) -> str:
+    try:
+        return format(Decimal(str(value)).normalize(), "f")
+    except InvalidOperation:
+        return str(value)
+
+
+def _invoice_lines(record: Json) -> list[Json]:
+    lines = []
+    for line in record.get("Line") or []:
+        if not isinstance(line, dict) or line.get("DetailType") != "SalesItemLineDetail":
+            continue
+        detail = line.get("SalesItemLineDetail") or {}
+        lines.append(
+            {
+                "Amount": _num(line.get("Amount")),
+                "Description": line.get("Description"),
+                "ItemRef": _get(detail, "ItemRef.value"),
+                "Qty": _num(detail.get("Qty")),
+                "UnitPrice": _num(detail.get("UnitPrice")),
+                "TaxCodeRef": _get(detail, "TaxCodeRef.value"),
+            }
+        )
+    return lines
+
+
+def _payment_lines(record: Json) -> list[Json]:
+    lines = []
+    for line in record.get("Line") or []:
+        if not isinstance(line, dict):
+            continue
+        linked = [
+            str(t.get("TxnId"))
+            for t in line.get("LinkedTxn") or []
+            if isinstance(t, dict) and t.get("TxnType") == "Invoice"
+        ]
+        lines.append({"Amount": _num(line.get("Amount")), "Invoices": linked})
+    return lines
+
+
+def owned_fields(entity_type: str, record: Json) -> Json:
+    """The values of the fields we own in a QBO record, normalised for comparison."""
+    owned: Json = {
+        path: (_num if path in NUMERIC else _norm)(_get(record, path))
+        for path in _SCALARS[entity_type]
+    }
+    if entity_type == "invoice":
+        owned["Line"] = _invoice_lines(record)
+    elif entity_type == "payment":
+        owned["Line"] = _payment_lines(record)
+    if entity_type in ("invoice", "payment"):
+        owned["Voided"] = is_voided(record)
+    return owned
+
+
+def is_voided(record: Json) -> bool:
+    """QBO voids in place: amounts become zero and "Voided" starts the private note."""
+    note = str(record.get("PrivateNote") or "")
+    return note.startswith("Voided") and _num(record.get("TotalAmt")) in ("0", None)
+
+
+# What a write of ours did, named as Intuit's webhooks name the change they announce:
+# `operation` of a legacy entity, the verb of a CloudEvents `type`
+# (https://developer.intuit.com/app/developer/qbo/docs/develop/webhooks).
+WRITE_OPERATIONS = ("Create", "Update", "Void", "Delete")
+
+
+def write_operation(event_operation: str, record: Json | None) -> str:
+    """What one of our writes did in QBO: an event's operation and QBO's answer to it (a
+    record QBO has just created has SyncToken 0; an adopted one was updated)."""
+    if event_operation == "deleted":
+        return "Delete"
+    if event_operation == "voided":
+        return "Void"
+    if event_operation == "upserted" and str((record or {}).get("SyncToken")) == "0":
+        return "Create"
+    return "Update"
+
+
+def last_updated(record: Json | None) -> datetime | None:
+    """`MetaData.LastUpdatedTime` of a record QBO answered, in UTC; None when the answer
+    has none (a deletion answers `{"status": "Deleted", "Id": ...}` only)."""
+    return parse_time(((record or {}).get("MetaData") or {}).get("LastUpdatedTime"))

@@ -1,1 +1,0 @@
-"""Intuit's webhooks: verified, stored, and handed to the drift jobs."""
