@@ -38,6 +38,12 @@ class Hints:
     def __bool__(self) -> bool:
         return bool(self.sync or self.changes or self.cdc or self.deliveries)
 
+    def add(self, other: Hints) -> None:
+        self.sync.update(other.sync)
+        self.changes.update(other.changes)
+        self.cdc.update(other.cdc)
+        self.deliveries = self.deliveries or other.deliveries
+
 
 async def send_hints(redis: ArqRedis | None, hints: Hints) -> int:
     """Send committed hints: each realm's pump, change and CDC jobs, then the callback
@@ -57,8 +63,23 @@ async def send_hints(redis: ArqRedis | None, hints: Hints) -> int:
     return sent
 
 
-# How committed hints leave: at once (jobs, commands), or after the response (routers).
+# How committed hints leave: at once (jobs, commands), after the response (routers), or
+# gathered over many transactions and sent once (a batch of records, `gather`).
 Deliver = Callable[[Hints], Awaitable[int]]
+
+
+def gather(into: Hints) -> Deliver:
+    """Deliver committed hints into `into`, for the owner to send once with `send_hints`."""
+
+    async def deliver(hints: Hints) -> int:
+        into.add(hints)
+        return 0
+
+    return deliver
+
+
+# Where a session keeps the unit of work it belongs to (`UnitOfWork.of`).
+_OWNER = "qbo_sync.unit_of_work"
 
 
 class UnitOfWork:
@@ -67,10 +88,18 @@ class UnitOfWork:
 
     def __init__(self, session: AsyncSession, deliver: Deliver) -> None:
         self.session = session
+        session.info[_OWNER] = self
         self._deliver = deliver
         self._hints = Hints()
         # Jobs newly enqueued by the hints sent so far (the sweepers report it).
         self.sent = 0
+
+    @staticmethod
+    def of(session: AsyncSession) -> UnitOfWork | None:
+        """The unit of work `session` belongs to: code handed only the session (a service
+        queueing a callback notice) raises its hints there."""
+        owner = session.info.get(_OWNER)
+        return owner if isinstance(owner, UnitOfWork) else None
 
     def hint_sync(self, keys: Iterable[EntityKey]) -> None:
         """After commit, wake the pumps of these records' realms."""

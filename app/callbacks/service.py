@@ -2,11 +2,9 @@
 
 The other domains call `enqueue_notice` / `enqueue_notice_to_all` inside the transaction that
 changes the state a notice reports, so a notice is never lost and never sent for a change
-that was rolled back; their unit of work (`uow.notice()`, app.uow) calls
-`app.core.hints.hint_deliveries` after commit, and the delivery cron picks up anything whose
-hint was lost. Sending is `app.callbacks.delivery`'s job, never theirs.
-The sync engine, whose transactions run on its locked connection, still reads
-`notices_queued` after each commit and hints by hand.
+that was rolled back. A queued notice tells the session's unit of work (`UnitOfWork.of`,
+app.uow), which wakes delivery after commit; the delivery cron picks up anything whose hint
+was lost. Sending is `app.callbacks.delivery`'s job, never theirs.
 """
 
 from __future__ import annotations
@@ -33,9 +31,9 @@ from app.core.cipher import TokenCipher
 from app.db import utcnow
 from app.events.models import Event, EventStatus
 from app.pagination import newest_first
+from app.uow import UnitOfWork
 
 # `session.info` key: notices this session queued, so the caller knows whether to hint.
-QUEUED = "callback_notices_queued"
 KINDS = frozenset(k.value for k in NoticeKind)
 REMOVED = "callback removed"
 
@@ -77,9 +75,9 @@ def _insert_for(where: ColumnElement[bool] | None, kind: str, data: dict[str, An
 
 async def _enqueue(session: AsyncSession, statement: Any) -> None:
     result = await session.execute(statement)
-    queued = max(int(getattr(result, "rowcount", 0) or 0), 0)
-    if queued:
-        session.info[QUEUED] = session.info.get(QUEUED, 0) + queued
+    uow = UnitOfWork.of(session)
+    if uow is not None and int(getattr(result, "rowcount", 0) or 0) > 0:
+        uow.notice()  # wake delivery after commit; outside one, the delivery cron finds it
 
 
 async def enqueue_notice(
@@ -96,11 +94,6 @@ async def enqueue_notice(
 async def enqueue_notice_to_all(session: AsyncSession, kind: str, data: dict[str, Any]) -> None:
     """Queue a notice of `kind` for every registered callback, in the caller's transaction."""
     await _enqueue(session, _insert_for(None, kind, data))
-
-
-def notices_queued(session: AsyncSession) -> bool:
-    """Whether this session queued a notice (read after commit, to decide on a hint)."""
-    return bool(session.info.get(QUEUED))
 
 
 def event_notice_data(event: Event) -> dict[str, Any]:

@@ -20,22 +20,22 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.callbacks.service import notices_queued
 from app.core.failures import Category
-from app.core.hints import enqueue_sync, hint_deliveries
 from app.core.keys import EntityKey
 from app.events.models import Event
 from app.qbo import BudgetWait, QboError, classify_item
 from app.sync.calls import applier_for, call_qbo, realm_api
 from app.sync.deps import SyncDeps
+from app.sync.engine import step_unit
 from app.sync.locks import claim, release
 from app.sync.outcomes import Deferred, Done, Outcome, count_outcome, outcome_of_error
 from app.sync.payloads import body_json
 from app.sync.recording import record
 from app.sync.selection import after_prepare, prepare
 from app.sync.work import Applied, Work
+from app.uow import Hints, gather, send_hints
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,10 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
     items: list[_Item] = []
     alone: list[tuple[EntityKey, Event, Work]] = []
     recorded: list[tuple[Event, Work, Outcome]] = []
-    noticed = False  # a transaction queued callback notices: hint their delivery at the end
+    hints = Hints()  # what the steps' commits raise, sent once at the end
     for key in keys:
-        async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
-            step = await prepare(deps, session, key)
-        noticed = noticed or notices_queued(session)
+        async with step_unit(deps, conn, gather(hints)) as uow:
+            step = await prepare(deps, uow.session, key)
         await after_prepare(deps, conn, key, step)
         if step.work is None or step.event is None:
             continue
@@ -119,21 +118,16 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
 
     realm_wait: float | None = None
     retry_in: float | None = None
-    released: list[EntityKey] = []
     for event, work, outcome in recorded:
-        async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
-            freed, delay = await record(deps, session, event, work, outcome)
-        noticed = noticed or notices_queued(session)
+        async with step_unit(deps, conn, gather(hints)) as uow:
+            freed, delay = await record(deps, uow.session, event, work, outcome)
+            uow.hint_sync(freed)
         await count_outcome(deps, outcome)
-        released += freed
         if isinstance(outcome, Deferred) and outcome.delay > 0:
             realm_wait = max(realm_wait or 0.0, outcome.delay)
         elif delay is not None:
             retry_in = delay if retry_in is None else min(retry_in, delay)
-    if released and deps.redis is not None:
-        await enqueue_sync(deps.redis, released)
-    if noticed and deps.redis is not None:
-        await hint_deliveries(deps.redis)
+    await send_hints(deps.redis, hints)
     return BatchResult(len(recorded), budget_wait, realm_wait, retry_in)
 
 

@@ -22,10 +22,11 @@ app.sync.outcomes (step 2: the write, and what its failure means), app.sync.reco
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
+from functools import partial
+
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.callbacks.service import notices_queued
-from app.core.hints import enqueue_sync, hint_deliveries
 from app.core.keys import EntityKey
 from app.sync.calls import call_qbo
 from app.sync.deps import SyncDeps
@@ -34,6 +35,7 @@ from app.sync.outcomes import Deferred, NoConnection, count_outcome
 from app.sync.recording import record
 from app.sync.results import JobOutcome, JobResult
 from app.sync.selection import after_prepare, prepare
+from app.uow import Deliver, UnitOfWork, unit_of_work
 
 # Events one job run handles before it yields the worker slot (the sweeper brings it back).
 MAX_STEPS = 200
@@ -53,9 +55,8 @@ async def sync_entity(deps: SyncDeps, key: EntityKey) -> JobResult:
 async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResult:
     handled = 0
     for _ in range(MAX_STEPS):
-        async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
-            step = await prepare(deps, session, key)
-        await hint_notices(deps, session)
+        async with step_unit(deps, conn) as uow:
+            step = await prepare(deps, uow.session, key)
         await after_prepare(deps, conn, key, step)
         if step.done is not None:
             return JobResult(step.done.result, handled, step.done.retry_in)
@@ -65,13 +66,11 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
         assert step.work is not None
         assert step.event is not None
         outcome = await call_qbo(deps, step.work, key)
-        async with AsyncSession(bind=conn, expire_on_commit=False) as session, session.begin():
-            released, delay = await record(deps, session, step.event, step.work, outcome)
-        await hint_notices(deps, session)
+        async with step_unit(deps, conn) as uow:
+            released, delay = await record(deps, uow.session, step.event, step.work, outcome)
+            uow.hint_sync(released)
         await count_outcome(deps, outcome)
         handled += 1
-        if released and deps.redis is not None:
-            await enqueue_sync(deps.redis, released)
         if isinstance(outcome, Deferred):
             return JobResult(JobOutcome.BUDGET, handled, delay)
         if delay is not None:
@@ -81,7 +80,10 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
     return JobResult(JobOutcome.IDLE, handled, retry_in=0.0)
 
 
-async def hint_notices(deps: SyncDeps, session: AsyncSession) -> None:
-    """After commit: wake the callback delivery job if the transaction queued notices."""
-    if deps.redis is not None and notices_queued(session):
-        await hint_deliveries(deps.redis)
+def step_unit(
+    deps: SyncDeps, conn: AsyncConnection, deliver: Deliver | None = None
+) -> AbstractAsyncContextManager[UnitOfWork]:
+    """One step's unit of work, on the entity's locked connection: committed at the end of
+    the step, its hints (released records, callback notices) sent after the commit."""
+    factory = partial(AsyncSession, bind=conn, expire_on_commit=False)
+    return unit_of_work(factory, deps.redis, deliver)

@@ -13,11 +13,11 @@ from app.callbacks.models import Callback, CallbackDelivery
 from app.callbacks.service import (
     enqueue_notice,
     enqueue_notice_to_all,
-    notices_queued,
     rotate_callback_secrets,
     set_callback,
 )
 from app.core.cipher import TokenCipher
+from app.uow import Hints, gather, unit_of_work
 from tests.conftest import KeyFactory, remember_secret
 
 Factory = async_sessionmaker[AsyncSession]
@@ -139,11 +139,12 @@ async def test_notices_are_queued_only_for_sources_with_a_callback_and_in_the_tr
     shop = _bearer(await make_key("shop"))
     await client.put("/callbacks", json={"url": URL, "secret": SECRET}, headers=auth)
     await client.put("/callbacks", json={"url": URL, "secret": SECRET}, headers=shop)
-    async with session_factory.begin() as session:
-        await enqueue_notice(session, "nobody", "event.synced", {"id": "1"})
-        assert not notices_queued(session)
-        await enqueue_notice(session, "billing", "event.synced", {"id": "2"})
-        assert notices_queued(session)
+    nobody, billing = Hints(), Hints()  # what each unit of work sends after its commit
+    async with unit_of_work(session_factory, deliver=gather(nobody)) as uow:
+        await enqueue_notice(uow.session, "nobody", "event.synced", {"id": "1"})
+    async with unit_of_work(session_factory, deliver=gather(billing)) as uow:
+        await enqueue_notice(uow.session, "billing", "event.synced", {"id": "2"})
+    assert (nobody.deliveries, billing.deliveries) == (False, True)
     async with session_factory() as session:
         await enqueue_notice(session, "billing", "event.dead", {"id": "rolled back"})
         await enqueue_notice_to_all(session, "connection.needs_reauth", {"id": "rolled back"})
