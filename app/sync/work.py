@@ -12,6 +12,7 @@ from typing import Any
 
 from app.core.failures import Category
 from app.qbo import QboError
+from app.sync.owned import QBO_ENTITIES
 from app.sync.payloads import (
     CompanyContext,
     requestid,
@@ -23,9 +24,6 @@ from app.sync.realm import RealmApi
 logger = logging.getLogger("app.sync.apply")
 
 Json = dict[str, Any]
-
-
-ENTITY_NAMES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "payment": "Payment"}
 
 
 # Re-reads after 5010 before the event is given back to the backoff.
@@ -69,7 +67,7 @@ class Work:
 
     @property
     def entity(self) -> str:
-        return ENTITY_NAMES[self.entity_type]
+        return QBO_ENTITIES[self.entity_type]
 
     def rid(self, what: str) -> str:
         """The requestid of one write of this event; a replayed dead event writes anew."""
