@@ -35,25 +35,32 @@ from app.devservers import (
 from app.main import create_app
 from app.models import load_all_models
 from app.security import Scope, create_api_key
-from tests.helpers import asgi_client
+from tests.support.helpers import asgi_client
 
-pytest_plugins = ["tests.e2e_support", "tests.security.logscan"]
+pytest_plugins = [
+    "tests.fixtures.world",
+    "tests.fixtures.logscan",
+    "tests.fixtures.qbo",
+    "tests.fixtures.ops",
+    "tests.fixtures.signed",
+    "tests.fixtures.browser",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / ".data" / "test"
 ALL_SCOPES = [s.value for s in Scope]
 
 KeyFactory = Callable[..., Awaitable[str]]
-# Set by tests/test_log_secrets.py for the run it scans: every secret the run uses is
+# Set by tests/security/test_log_secrets.py for the run it scans: every secret the run uses is
 # written here, one per line.
 SECRETS_FILE = os.environ.get("QBO_SYNC_SECRETS_FILE")
 
 
 def remember_secret(*values: str | None, kind: str = "secret") -> None:
-    """Every run searches its own logs and output for these at the end (tests/security/
+    """Every run searches its own logs and output for these at the end (tests/fixtures/
     logscan.py); `kind` ("API key", ...) is what a failure names instead of the value."""
     # Imported here: as a plugin listed above, it must not be imported before pytest loads it.
-    from tests.security import logscan
+    from tests.fixtures import logscan
 
     logscan.remember(kind, *values)
     if SECRETS_FILE:
@@ -138,7 +145,7 @@ async def _clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "app" not in request.fixturenames:
         return
     application: FastAPI = request.getfixturevalue("app")
-    # Every run searches its output for the tokens it used (tests/security/logscan.py).
+    # Every run searches its output for the tokens it used (tests/fixtures/logscan.py).
     async with application.state.session_factory() as session:
         for connection in await session.scalars(select(Connection)):
             # Tests of key rotation store tokens under keys of their own, and a

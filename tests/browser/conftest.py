@@ -11,10 +11,7 @@ import os
 
 import pytest
 
-from tests.browser.chromium import INSTALL_HINT, REQUIRE_BROWSER, missing_browser
-from tests.browser.service import browser, service
-
-__all__ = ["browser", "service"]
+from tests.support.chromium import INSTALL_HINT, REQUIRE_BROWSER, missing_browser
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -24,10 +24,10 @@ from app.connections.refresh import TokenKeeper, mark_needs_reauth
 from app.events.service import EntityKey
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps, sync_entity
-from tests.callbacks.receiver import Receiver
 from tests.conftest import KeyFactory, remember_secret
-from tests.e2e_support import World, drain, event_of, post
-from tests.factories import customer_event, item_event
+from tests.fixtures.world import World, drain, event_of, post
+from tests.support.factories import customer_event, item_event
+from tests.support.receiver import Receiver
 
 SECRET = "billing-callback-secret-0123456789"
 SHOP_SECRET = "shop-callback-secret-0123456789"

@@ -28,8 +28,8 @@ from app.mappings.models import EntityMapping
 from app.qbo.oauth import OAuthFailure
 from app.sync.engine import SyncDeps, sync_entity
 from tests.conftest import KeyFactory
-from tests.factories import customer_event
-from tests.helpers import asgi_client
+from tests.support.factories import customer_event
+from tests.support.helpers import asgi_client
 
 EMULATOR = "http://emulator.test"
 Factory = async_sessionmaker[AsyncSession]

@@ -34,8 +34,8 @@ from app.emulator.config import EmulatorConfig
 from app.events.models import Event
 from app.qbo.client import read_company
 from app.qbo.oauth import LazyOAuth, token_set
-from tests.connections.conftest import connect_realm
-from tests.factories import customer_event
+from tests.support.factories import customer_event
+from tests.support.realm import connect_realm
 
 EMULATOR = "http://emulator.test"
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"

@@ -21,8 +21,8 @@ from app.drift.models import CdcCheckpoint, UnmappedRecord
 from app.sync.payloads.text import has_marker
 from app.webhooks.intuit import sign
 from app.worker.enqueue import enqueue_cdc
-from tests.e2e_support import World, drain
-from tests.factories import customer_event, invoice_event, item_event
+from tests.fixtures.world import World, drain
+from tests.support.factories import customer_event, invoice_event, item_event
 
 TOKEN = "verifier-token-of-the-test-app"
 SECRET = "callback-secret-of-billing"

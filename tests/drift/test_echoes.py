@@ -24,8 +24,14 @@ from app.mappings.models import EntityMapping
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps
 from tests.drift.test_drift_flow import Receiver, drift_of, hooked, qbo_id, settle, webhooks
-from tests.e2e_support import World
-from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
+from tests.fixtures.world import World
+from tests.support.factories import (
+    customer_event,
+    invoice_event,
+    item_event,
+    payment_event,
+    ref_event,
+)
 
 __all__ = ["hooked"]  # the fixture, shared with the drift flow tests
 

@@ -26,7 +26,7 @@ from app.drift.models import ChangeStatus, FoundBy, QboChange
 from app.main import create_app
 from app.webhooks.intuit import sign
 from tests.conftest import remember_secret
-from tests.helpers import asgi_client
+from tests.support.helpers import asgi_client
 
 REALMS = ("9130357766412345", "9130357766499999")
 ENTITIES = ("Customer", "Item", "Invoice", "Payment")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.drift.service import Sight, write_in_flight
 from app.events.models import Event, EventStatus
 from app.mappings.models import EntityMapping
-from tests.factories import customer_event, invoice_event, item_event, payment_event
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 REALM = "9130000000000777"
 

@@ -7,8 +7,8 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from tests.e2e_support import Books, connect, drain, event_of
-from tests.factories import customer_event, invoice_event, item_event
+from tests.fixtures.world import Books, connect, drain, event_of
+from tests.support.factories import customer_event, invoice_event, item_event
 
 
 async def test_a_backlog_is_batched_and_one_bad_item_dies_alone(

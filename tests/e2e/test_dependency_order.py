@@ -16,8 +16,14 @@ from app.events.models import Event
 from app.events.service import EntityKey
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps, sync_entity
-from tests.e2e_support import World, drain, event_of
-from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
+from tests.fixtures.world import World, drain, event_of
+from tests.support.factories import (
+    customer_event,
+    invoice_event,
+    item_event,
+    payment_event,
+    ref_event,
+)
 
 
 def at(minute: int) -> str:

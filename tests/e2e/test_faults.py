@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.events.models import Event
-from tests.e2e_support import Books, connect, drain, post
-from tests.factories import customer_event, invoice_event, item_event, payment_event
+from tests.fixtures.world import Books, connect, drain, post
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 
 def _events(realm: str) -> list[dict[str, Any]]:

@@ -29,8 +29,8 @@ from app.qbo.oauth import LazyOAuth
 from app.sync.apply import Applied
 from app.sync.batch import sync_batch
 from app.sync.engine import Done, SyncDeps, prepare, record, sync_entity
-from tests.e2e_support import World, event_of, post
-from tests.factories import customer_event, item_event
+from tests.fixtures.world import World, event_of, post
+from tests.support.factories import customer_event, item_event
 
 
 class HoldFirstCreate(httpx.AsyncBaseTransport):

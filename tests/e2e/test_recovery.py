@@ -24,8 +24,8 @@ from app.qbo.limiter import Limits, RealmBudget
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps, lock_id, sync_entity
 from app.sync.pump import pump_realm
-from tests.e2e_support import Books, connect, drain, event_of, post
-from tests.factories import customer_event, invoice_event, item_event, payment_event
+from tests.fixtures.world import Books, connect, drain, event_of, post
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 
 async def _mark_lost(factory: async_sessionmaker[AsyncSession], event_id: str) -> None:

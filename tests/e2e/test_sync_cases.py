@@ -6,8 +6,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tests.e2e_support import World, drain
-from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
+from tests.fixtures.world import World, drain
+from tests.support.factories import (
+    customer_event,
+    invoice_event,
+    item_event,
+    payment_event,
+    ref_event,
+)
 
 
 def at(minute: int) -> str:

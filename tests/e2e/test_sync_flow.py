@@ -9,8 +9,8 @@ from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from tests.e2e_support import Books, connect, drain, event_of, post
-from tests.factories import customer_event, invoice_event, item_event, payment_event
+from tests.fixtures.world import Books, connect, drain, event_of, post
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 
 def _flow(realm: str) -> list[dict[str, object]]:

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.events.models import Event
 from app.main import create_app
-from tests.factories import customer_event, item_event
-from tests.helpers import asgi_client, count_events
+from tests.support.factories import customer_event, item_event
+from tests.support.helpers import asgi_client, count_events
 
 BATCHES = 80
 POOL = 240

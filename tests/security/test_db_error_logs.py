@@ -24,9 +24,9 @@ from app.config import Settings
 from app.logs import JsonFormatter, configure_logging, describe_error, format_exception
 from app.worker.settings import worker_settings
 from app.worker.tasks import sweep_due_events
-from tests.e2e_support import Books, connect
-from tests.factories import customer_event
-from tests.helpers import free_port
+from tests.fixtures.world import Books, connect
+from tests.support.factories import customer_event
+from tests.support.helpers import free_port
 
 # What the test trigger says; every log line that reports the error carries it.
 REFUSAL = "refused by the test trigger"

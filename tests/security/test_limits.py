@@ -19,7 +19,7 @@ from app.drift.models import QboChange
 from app.events.models import Event
 from app.webhooks.intuit import sign
 from tests.conftest import KeyFactory
-from tests.factories import invoice_event, payment_event
+from tests.support.factories import invoice_event, payment_event
 
 Factory = async_sessionmaker[AsyncSession]
 LIMIT = 1024 * 1024  # MAX_BODY_BYTES of the test settings (the default)

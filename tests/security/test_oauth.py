@@ -26,8 +26,8 @@ from app.main import create_app
 from app.security import ApiKey, revoke_api_key
 from tests.conftest import KeyFactory
 from tests.connections.test_flow import EMULATOR, consent
-from tests.helpers import asgi_client
-from tests.ops.conftest import csrf_of, log_in
+from tests.fixtures.ops import csrf_of, log_in
+from tests.support.helpers import asgi_client
 
 Factory = async_sessionmaker[AsyncSession]
 REDIRECT_URI = "https://sync.example.com/connections/callback"

@@ -15,8 +15,8 @@ from app.events.models import Event
 from app.status.models import EventCountDelta
 from app.status.service import compact_event_counts, event_counts
 from tests.conftest import KeyFactory
-from tests.e2e_support import Books, connect, drain, post
-from tests.factories import customer_event, invoice_event, item_event
+from tests.fixtures.world import Books, connect, drain, post
+from tests.support.factories import customer_event, invoice_event, item_event
 
 
 async def status_of(client: httpx.AsyncClient, key: str, **params: str) -> httpx.Response:

@@ -18,8 +18,8 @@ from app.events.service import EntityKey
 from app.sync.dispatch import reclaim_orphans
 from app.sync.engine import lock_id
 from app.worker.enqueue import clear_stale_pump, enqueue_realms, holding_pump, sync_job_id
-from tests.e2e_support import post
-from tests.factories import customer_event
+from tests.fixtures.world import post
+from tests.support.factories import customer_event
 
 
 async def test_only_unheld_syncing_records_are_reclaimed(

@@ -34,9 +34,9 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.helpers import free_port, stack_env, wait_ready
+from tests.support.helpers import free_port, stack_env, wait_ready
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 # What the README's commands name; `make run` serves there unless PORT / EMULATOR_PORT say not.
 API_URL = f"http://127.0.0.1:{Settings.model_fields['port'].default}"

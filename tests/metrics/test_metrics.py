@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.metrics.store import EVENTS_INGESTED, Metrics
 from tests.conftest import KeyFactory
-from tests.e2e_support import Books, connect, drain, post
-from tests.factories import customer_event, invoice_event, item_event
+from tests.fixtures.world import Books, connect, drain, post
+from tests.support.factories import customer_event, invoice_event, item_event
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
