@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from app.sync.payloads.ownership import OWNED
 from app.webhooks.intuit import parse_time
 
 Json = dict[str, Any]
@@ -23,44 +24,14 @@ DriftKind = Literal["edited", "voided", "deleted", "merged", "inactive"]
 ENTITY_TYPES = {"Customer": "customer", "Item": "item", "Invoice": "invoice", "Payment": "payment"}
 QBO_ENTITIES = {v: k for k, v in ENTITY_TYPES.items()}
 
-# Paths (dotted) of the scalar fields we write, per entity type; lines are handled apart.
+# Paths (dotted) of the scalar fields we own, per entity type; lines are handled apart.
 _SCALARS: dict[str, tuple[str, ...]] = {
-    "customer": (
-        "DisplayName",
-        "GivenName",
-        "FamilyName",
-        "CompanyName",
-        "PrimaryEmailAddr.Address",
-        "PrimaryPhone.FreeFormNumber",
-        "BillAddr.Line1",
-        "BillAddr.Line2",
-        "BillAddr.City",
-        "BillAddr.CountrySubDivisionCode",
-        "BillAddr.PostalCode",
-        "BillAddr.Country",
-        "CurrencyRef.value",
-        "Active",
-    ),
-    "item": (
-        "Name",
-        "Type",
-        "UnitPrice",
-        "Description",
-        "Sku",
-        "IncomeAccountRef.value",
-        "Active",
-    ),
-    "invoice": (
-        "CustomerRef.value",
-        "TxnDate",
-        "DueDate",
-        "DocNumber",
-        "CurrencyRef.value",
-        "CustomerMemo.value",
-        "TotalAmt",
-    ),
-    "payment": ("CustomerRef.value", "TotalAmt", "TxnDate", "PaymentRefNum", "CurrencyRef.value"),
+    entity_type: tuple(path for f in fields for path in f.compared)
+    for entity_type, fields in OWNED.items()
 }
+NUMERIC = frozenset(
+    path for fields in OWNED.values() for f in fields if f.numeric for path in f.compared
+)
 
 
 def _get(record: Json, path: str) -> Any:
@@ -81,9 +52,6 @@ def _norm(value: Any) -> Any:
     if isinstance(value, str):
         return value
     return str(value)
-
-
-NUMERIC = frozenset({"TotalAmt", "UnitPrice"})
 
 
 def _num(value: Any) -> Any:
