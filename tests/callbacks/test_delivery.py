@@ -25,7 +25,7 @@ from app.events.service import EntityKey
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps, sync_entity
 from tests.conftest import KeyFactory, remember_secret
-from tests.fixtures.world import World, drain, event_of, post
+from tests.fixtures.world import World, event_of, post
 from tests.support.factories import customer_event, item_event
 from tests.support.receiver import Receiver
 
@@ -246,9 +246,7 @@ async def test_a_batched_backlog_is_noticed_once_per_event(world: World) -> None
     answer = await world.client.post("/events/batch", json={"events": events}, headers=world.auth)
     assert answer.json()["accepted"] == 20
 
-    counts = await drain(
-        world.settings, world.books, world.factory, world.redis, callbacks=receiver.transport
-    )
+    counts = await world.drain()
 
     assert counts == {"synced": 20}
     assert (await world.books.counters(world.realm))["by_endpoint"].get("POST batch", 0) >= 1

@@ -21,7 +21,7 @@ from app.drift.models import CdcCheckpoint, UnmappedRecord
 from app.sync.payloads.text import has_marker
 from app.webhooks.intuit import sign
 from app.worker.enqueue import enqueue_cdc
-from tests.fixtures.world import World, drain
+from tests.fixtures.world import World
 from tests.support.factories import customer_event, invoice_event, item_event
 
 TOKEN = "verifier-token-of-the-test-app"
@@ -98,7 +98,7 @@ async def settle(world: World) -> None:
     await dispatcher.flush()
     async with asyncio.timeout(10):
         await dispatcher.wait_idle()
-    await drain(world.settings, world.books, world.factory, world.redis, callbacks=world.callbacks)
+    await world.drain()
 
 
 async def drift_of(world: World, **params: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from app.events.models import Event
 from app.events.service import EntityKey
 from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps, sync_entity
-from tests.fixtures.world import World, drain, event_of
+from tests.fixtures.world import World, event_of
 from tests.support.factories import (
     customer_event,
     invoice_event,
@@ -159,7 +159,7 @@ async def test_retrying_a_fixed_parent_brings_its_dead_descendants_back(world: W
         assert revived.status == "pending", (child["type"], revived.status)
         assert revived.attempts == 0
 
-    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    counts = await w.drain()
 
     assert counts == {"synced": 5}
     (row,) = _ours(await w.records("invoices"), "invoice", "inv-1")
@@ -189,7 +189,7 @@ async def test_retry_leaves_children_dead_for_other_reasons_alone(world: World) 
 
     assert (await _status(w, ours)).status == "pending"
     assert (await _status(w, theirs)).status == "dead"
-    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    counts = await w.drain()
     assert counts == {"synced": 3, "dead": 2}
     assert len(_ours(await w.records("invoices"), "invoice", "inv-1")) == 1
 
@@ -266,7 +266,7 @@ async def test_a_deactivation_waits_naming_the_earlier_event_and_is_released(
     assert (await _status(w, deactivate)).status == "pending"
     assert (await sync_entity(_deps(w), customer)).result == "idle"
     assert (await _status(w, deactivate)).status == "synced"
-    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    counts = await w.drain()
     assert counts == {"synced": 6, "dead": 1}
     assert (await _status(w, later)).last_error["code"] == "610"  # type: ignore[index]
 
@@ -368,7 +368,7 @@ async def test_a_superseded_earlier_event_releases_the_deactivation(world: World
 
     assert result.result == "waiting_dependency"
     assert (await _status(w, deactivate)).status == "pending"
-    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    counts = await w.drain()
     assert counts == {"synced": 3, "superseded": 1, "waiting_dependency": 1}
     (row,) = _ours(await w.records("customers"), "customer", "c1")
     assert row["Active"] is False

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import httpx
-from arq.connections import ArqRedis
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.metrics.store import EVENTS_INGESTED, Metrics
 from tests.conftest import KeyFactory
-from tests.fixtures.world import Books, connect, drain, post
+from tests.fixtures.world import World
 from tests.support.factories import customer_event, invoice_event, item_event
 
 
@@ -23,19 +20,9 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-async def test_metrics_after_a_sync(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    make_key: KeyFactory,
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
-    await post(
-        client,
-        auth,
+async def test_metrics_after_a_sync(world: World, make_key: KeyFactory) -> None:
+    realm = (await world.connect()).realm
+    await world.post(
         customer_event("c1", realm_id=realm),
         item_event("item-1", realm_id=realm),
         item_event("item-2", realm_id=realm),
@@ -43,10 +30,10 @@ async def test_metrics_after_a_sync(
         customer_event("c9", realm_id=realm, data={"currency": "EUR"}),  # dead
         customer_event("c5", realm_id="555"),  # never connected
     )
-    await drain(sync_settings, books, session_factory, redis)
+    await world.drain()
     key = await make_key("prometheus", ["status:read"])
 
-    answer = await client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+    answer = await world.client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
 
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
