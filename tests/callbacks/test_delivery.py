@@ -20,11 +20,11 @@ from app.callbacks.models import CallbackDelivery
 from app.callbacks.service import DELIVER_JOB_ID, enqueue_notice
 from app.config import Settings
 from app.connections.crypto import TokenCipher
-from app.connections.refresh import TokenKeeper, mark_needs_reauth
+from app.connections.refresh import mark_needs_reauth
 from app.events.service import EntityKey
-from app.qbo.oauth import LazyOAuth
-from app.sync.engine import SyncDeps, sync_entity
-from tests.conftest import KeyFactory, remember_secret
+from app.sync.engine import sync_entity
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.logscan import remember_secret
 from tests.fixtures.world import World, event_of, post
 from tests.support.factories import customer_event, item_event
 from tests.support.receiver import Receiver
@@ -181,12 +181,7 @@ async def test_needs_reauth_reaches_every_callback(
     shop = {"Authorization": f"Bearer {await make_key('shop')}"}
     await _register(world.client, world.auth, "billing.test", SECRET)
     await _register(world.client, shop, "shop.test", SHOP_SECRET)
-    keeper = TokenKeeper(
-        settings=world.settings,
-        session_factory=world.factory,
-        oauth=LazyOAuth(world.settings, world.books.transport),
-        cipher=TokenCipher.from_settings(world.settings),
-    )
+    keeper = world.keeper()
 
     await mark_needs_reauth(keeper, world.realm, "QBO says the company is gone (3100)")
     await mark_needs_reauth(keeper, world.realm, "already marked: no second notice")
@@ -272,19 +267,7 @@ async def test_the_sync_engine_hints_delivery_after_commit(world: World, redis: 
     await world.connect()
     await _register(world.client, world.auth, "billing.test", SECRET)
     await post(world.client, world.auth, customer_event("c1", realm_id=world.realm))
-    keeper = TokenKeeper(
-        settings=world.settings,
-        session_factory=world.factory,
-        oauth=LazyOAuth(world.settings, world.books.transport),
-        cipher=TokenCipher.from_settings(world.settings),
-    )
-    deps = SyncDeps(
-        settings=world.settings,
-        engine=world.factory.kw["bind"],
-        keeper=keeper,
-        redis=redis,
-        transport=world.books.transport,
-    )
+    deps = world.sync_deps(redis=redis)
     assert not await redis.exists("arq:job:" + DELIVER_JOB_ID)
 
     result = await sync_entity(deps, EntityKey(world.realm, "customer", "c1"))

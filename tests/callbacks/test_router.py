@@ -18,7 +18,8 @@ from app.callbacks.service import (
     set_callback,
 )
 from app.connections.crypto import TokenCipher
-from tests.conftest import KeyFactory, remember_secret
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.logscan import remember_secret
 
 Factory = async_sessionmaker[AsyncSession]
 SECRET = "s3cret-callback-signing-key-0001"

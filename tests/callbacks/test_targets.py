@@ -40,7 +40,7 @@ from app.callbacks.targets import (
 from app.config import Settings
 from app.connections.crypto import TokenCipher
 from app.db import utcnow
-from tests.conftest import remember_secret
+from tests.fixtures.logscan import remember_secret
 from tests.fixtures.world import World
 from tests.support.factories import customer_event
 from tests.support.receiver import LocalReceiver

@@ -10,12 +10,9 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.connections.crypto import TokenCipher
-from app.connections.refresh import TokenKeeper
 from app.events.models import Event
 from app.events.service import EntityKey
-from app.qbo.oauth import LazyOAuth
-from app.sync.engine import SyncDeps, sync_entity
+from app.sync.engine import sync_entity
 from tests.fixtures.world import World, event_of
 from tests.support.factories import (
     customer_event,
@@ -250,7 +247,7 @@ async def test_a_deactivation_waits_naming_the_earlier_event_and_is_released(
         assert (await w.client.post("/events", json=body, headers=w.auth)).status_code == 202
 
     customer = EntityKey(w.realm, "customer", "c1")
-    result = await sync_entity(_deps(w), customer)
+    result = await sync_entity(w.sync_deps(), customer)
 
     assert result.result == "waiting_dependency"
     waiting = await _status(w, deactivate)
@@ -261,10 +258,10 @@ async def test_a_deactivation_waits_naming_the_earlier_event_and_is_released(
 
     # The invoice syncs and releases the deactivation at once, which the later invoice
     # does not hold back (it then dies: its customer is inactive).
-    await sync_entity(_deps(w), EntityKey(w.realm, "invoice", "inv-1"))
+    await sync_entity(w.sync_deps(), EntityKey(w.realm, "invoice", "inv-1"))
     assert (await _status(w, invoice)).status == "synced"
     assert (await _status(w, deactivate)).status == "pending"
-    assert (await sync_entity(_deps(w), customer)).result == "idle"
+    assert (await sync_entity(w.sync_deps(), customer)).result == "idle"
     assert (await _status(w, deactivate)).status == "synced"
     counts = await w.drain()
     assert counts == {"synced": 6, "dead": 1}
@@ -329,21 +326,6 @@ async def test_a_whole_history_sent_at_once_ends_in_the_right_books(
     assert _ours(await w.records("payments"), "payment", "pay-1") == []
 
 
-def _deps(w: World) -> SyncDeps:
-    keeper = TokenKeeper(
-        settings=w.settings,
-        session_factory=w.factory,
-        oauth=LazyOAuth(w.settings, w.books.transport),
-        cipher=TokenCipher.from_settings(w.settings),
-    )
-    return SyncDeps(
-        settings=w.settings,
-        engine=w.factory.kw["bind"],
-        keeper=keeper,
-        transport=w.books.transport,
-    )
-
-
 async def test_a_superseded_earlier_event_releases_the_deactivation(world: World) -> None:
     w = await world.connect()
     await w.send(customer_event("c1", occurred_at=at(0)), item_event("item-1", occurred_at=at(0)))
@@ -352,7 +334,7 @@ async def test_a_superseded_earlier_event_releases_the_deactivation(world: World
         body["realm_id"] = w.realm
         assert (await w.client.post("/events", json=body, headers=w.auth)).status_code == 202
     customer = EntityKey(w.realm, "customer", "c1")
-    assert (await sync_entity(_deps(w), customer)).result == "waiting_dependency"
+    assert (await sync_entity(w.sync_deps(), customer)).result == "waiting_dependency"
 
     # A newer state of the invoice, after the deactivation, makes the earlier one moot; it
     # waits for an item that has not arrived and so does not hold the deactivation back.
@@ -364,7 +346,7 @@ async def test_a_superseded_earlier_event_releases_the_deactivation(world: World
         data={"lines": [{**ONE_LINE[0], "item_external_id": "item-9"}]},
     )
     assert (await w.client.post("/events", json=newer, headers=w.auth)).status_code == 202
-    result = await sync_entity(_deps(w), EntityKey(w.realm, "invoice", "inv-1"))
+    result = await sync_entity(w.sync_deps(), EntityKey(w.realm, "invoice", "inv-1"))
 
     assert result.result == "waiting_dependency"
     assert (await _status(w, deactivate)).status == "pending"

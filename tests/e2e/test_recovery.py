@@ -10,19 +10,15 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
-from app.connections.crypto import TokenCipher
 from app.connections.models import Connection
-from app.connections.refresh import TokenKeeper
 from app.db import utcnow
 from app.events.models import Event
 from app.events.service import EntityKey
 from app.mappings.models import EntityMapping
 from app.qbo.limiter import Limits, RealmBudget
-from app.qbo.oauth import LazyOAuth
 from app.sync.engine import SyncDeps, lock_id, sync_entity
 from app.sync.pump import pump_realm
-from tests.fixtures.world import Books, World, event_of
+from tests.fixtures.world import World, event_of
 from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 
@@ -207,7 +203,7 @@ async def test_throttling_costs_no_attempt(world: World) -> None:
     event = customer_event("c1", realm_id=realm)
     await world.post(event)
 
-    deps = _deps(world.settings, world.factory, world.books)
+    deps = world.sync_deps()
     result = await sync_entity(deps, EntityKey(realm, "customer", "c1"))
 
     assert result.result == "retry"
@@ -221,22 +217,10 @@ async def test_throttling_costs_no_attempt(world: World) -> None:
     assert throttled.last_error["category"] == "throttled"
 
 
-def _deps(settings: Settings, factory: async_sessionmaker[AsyncSession], books: Books) -> SyncDeps:
-    keeper = TokenKeeper(
-        settings=settings,
-        session_factory=factory,
-        oauth=LazyOAuth(settings, books.transport),
-        cipher=TokenCipher.from_settings(settings),
-    )
-    return SyncDeps(
-        settings=settings, engine=factory.kw["bind"], keeper=keeper, transport=books.transport
-    )
-
-
 async def test_a_paused_realm_defers_its_pump_instead_of_holding_a_worker(world: World) -> None:
     realm = (await world.connect()).realm
     await world.post(customer_event("c1", realm_id=realm))
-    deps = _deps(world.settings, world.factory, world.books)
+    deps = world.sync_deps()
     deps.budget = RealmBudget(world.redis, Limits())
     await deps.budget.pause(realm, 30)
 

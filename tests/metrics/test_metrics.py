@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from app.metrics.store import EVENTS_INGESTED, Metrics
-from tests.conftest import KeyFactory
+from tests.fixtures.keys import KeyFactory
 from tests.fixtures.world import World
 from tests.support.factories import customer_event, invoice_event, item_event
 

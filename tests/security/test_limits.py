@@ -18,7 +18,7 @@ from app.callbacks.models import Callback
 from app.drift.models import QboChange
 from app.events.models import Event
 from app.webhooks.intuit import sign
-from tests.conftest import KeyFactory
+from tests.fixtures.keys import KeyFactory
 from tests.support.factories import invoice_event, payment_event
 
 Factory = async_sessionmaker[AsyncSession]

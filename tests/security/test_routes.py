@@ -18,7 +18,7 @@ from starlette.routing import Route
 from app.deps import ScopeRequired
 from app.routes import iter_routes
 from app.security import Scope, grants, revoke_api_key
-from tests.conftest import KeyFactory
+from tests.fixtures.keys import KeyFactory
 from tests.support.factories import customer_event
 
 OPS_SESSION = (

@@ -22,7 +22,8 @@ from app.connections.tokens import read_tokens
 from app.db import Base
 from app.models import load_all_models
 from app.security import ApiKey, hash_key
-from tests.conftest import KeyFactory, remember_secret
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.logscan import remember_secret
 from tests.fixtures.world import World
 from tests.support.factories import customer_event
 

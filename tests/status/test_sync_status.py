@@ -12,7 +12,7 @@ from app.db import utcnow
 from app.events.models import Event
 from app.status.models import EventCountDelta
 from app.status.service import compact_event_counts, event_counts
-from tests.conftest import KeyFactory
+from tests.fixtures.keys import KeyFactory
 from tests.fixtures.world import World, post
 from tests.support.factories import customer_event, invoice_event, item_event
 

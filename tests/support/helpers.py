@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.config import Settings
 from app.events.models import Event
+from app.main import create_app
 
 
 async def count_events(factory: async_sessionmaker[AsyncSession]) -> int:
@@ -71,6 +74,17 @@ async def asgi_client(
     """A client that calls an ASGI app in process, as a browser or service would over HTTP."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as c:
         yield c
+
+
+@asynccontextmanager
+async def started_app(
+    settings: Settings, qbo_transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[FastAPI]:
+    """The API app of `settings`, its lifespan run (database engine, Redis, limiter) until
+    the block ends; `qbo_transport` carries its calls to Intuit (an emulator app, say)."""
+    application = create_app(settings, qbo_transport=qbo_transport)
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 def stack_env(data_dir: Path, port: int, emulator_port: int) -> dict[str, str]:

@@ -1,0 +1,25 @@
+"""What a person does on Intuit's pages during the OAuth connect flow, against the emulator."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+# Where the API under test finds Intuit's OAuth and Accounting endpoints: the `emulator`.
+EMULATOR = "http://emulator.test"
+
+
+async def consent(
+    browser: httpx.AsyncClient, url: str, action: str = "approve", realm: str = "new"
+) -> str:
+    """What a person does on Intuit's page; returns the callback path and query."""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    assert (await browser.get(url)).status_code == 200
+    decision = await browser.post(
+        "/connect/oauth2/decision",
+        data={**query, "realm_id": realm, "company_name": "Acme Books", "action": action},
+    )
+    location = urlsplit(decision.headers["location"])
+    assert location.path == "/connections/callback"
+    return f"{location.path}?{location.query}"
