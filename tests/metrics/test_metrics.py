@@ -8,8 +8,8 @@ from redis.asyncio import Redis
 
 from app.metrics.store import EVENTS_INGESTED, Metrics
 from tests.fixtures.keys import KeyFactory
-from tests.fixtures.world import World
-from tests.support.factories import customer_event, invoice_event, item_event
+from tests.fixtures.world import World, post
+from tests.support.factories import customer_event, invoice_with_parents
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -23,13 +23,10 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 async def test_metrics_after_a_sync(world: World, make_key: KeyFactory) -> None:
     realm = (await world.connect()).realm
     await world.post(
-        customer_event("c1", realm_id=realm),
-        item_event("item-1", realm_id=realm),
-        item_event("item-2", realm_id=realm),
-        invoice_event("inv-1", customer="c1", realm_id=realm),
-        customer_event("c9", realm_id=realm, data={"currency": "EUR"}),  # dead
-        customer_event("c5", realm_id="555"),  # never connected
+        *invoice_with_parents("c1"),
+        customer_event("c9", data={"currency": "EUR"}),  # dead
     )
+    await post(world.client, world.auth, customer_event("c5", realm_id="555"))  # never connected
     await world.drain()
     key = await make_key("prometheus", ["status:read"])
 

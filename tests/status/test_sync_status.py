@@ -14,7 +14,7 @@ from app.status.models import EventCountDelta
 from app.status.service import compact_event_counts, event_counts
 from tests.fixtures.keys import KeyFactory
 from tests.fixtures.world import World, post
-from tests.support.factories import customer_event, invoice_event, item_event
+from tests.support.factories import customer_event, invoice_event, invoice_with_parents
 
 
 async def status_of(client: httpx.AsyncClient, key: str, **params: str) -> httpx.Response:
@@ -78,12 +78,7 @@ async def test_a_syncing_company_reports_throughput_budget_and_errors(
     world: World, make_key: KeyFactory
 ) -> None:
     realm = (await world.connect()).realm
-    await world.post(
-        customer_event("c1", realm_id=realm),
-        item_event("item-1", realm_id=realm),
-        item_event("item-2", realm_id=realm),
-        invoice_event("inv-1", customer="c1", realm_id=realm),
-    )
+    await world.post(*invoice_with_parents("c1"))
     await world.drain()
     key = await make_key("oncall", ["status:read"])
 
@@ -101,7 +96,7 @@ async def test_a_syncing_company_reports_throughput_budget_and_errors(
     assert report["budget"]["requests_last_minute"] >= 2  # the sync's calls (one a batch)
 
     # A permanent failure makes the company degraded and says why.
-    await world.post(customer_event("c9", realm_id=realm, data={"currency": "EUR"}))
+    await world.post(customer_event("c9", data={"currency": "EUR"}))
     await world.drain()
     hurt = (await status_of(world.client, key, realm_id=realm)).json()
     (report,) = hurt["realms"]

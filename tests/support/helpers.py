@@ -47,6 +47,22 @@ def run_app(
     )
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spawn_app(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`python -m app ARGS` started in the background as a user starts it (in the checkout,
+    with `env`), its output and errors written to `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def wait_ready(
     url: str, proc: subprocess.Popen[Any], timeout: float = 90, log: Path | None = None
 ) -> None:
