@@ -24,7 +24,7 @@ from app.qbo.oauth import OAuthFailure
 from app.sync.engine import SyncDeps, sync_entity
 from tests.fixtures.keys import KeyFactory
 from tests.support.factories import customer_event
-from tests.support.oauth import EMULATOR, consent
+from tests.support.oauth import EMULATOR, consent, start_and_consent
 
 Factory = async_sessionmaker[AsyncSession]
 
@@ -38,11 +38,8 @@ async def connect(
     admin: dict[str, str],
     realm: str = "new",
 ) -> httpx.Response:
-    started = await api_client.post("/connections", headers=admin)
-    assert started.status_code == 201, started.text
-    return await api_client.get(
-        await consent(emulator_client, started.json()["authorization_url"], realm=realm)
-    )
+    _, callback = await start_and_consent(api_client, emulator_client, admin, realm=realm)
+    return await api_client.get(callback)
 
 
 async def test_connect_list_and_no_token_in_answers(
@@ -88,8 +85,7 @@ async def test_forged_reused_and_expired_states_change_nothing(
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    started = (await api_client.post("/connections", headers=admin)).json()
-    callback = await consent(emulator_client, started["authorization_url"])
+    started, callback = await start_and_consent(api_client, emulator_client, admin)
     forged = callback.replace(started["state"], "forged-state")
     assert (await api_client.get(forged)).status_code == 400
 
@@ -118,10 +114,8 @@ async def test_access_denied(
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    started = (await api_client.post("/connections", headers=admin)).json()
-    denied = await api_client.get(
-        await consent(emulator_client, started["authorization_url"], "deny")
-    )
+    _, callback = await start_and_consent(api_client, emulator_client, admin, "deny")
+    denied = await api_client.get(callback)
     assert denied.status_code == 400
     assert "denied" in denied.text
     async with session_factory() as session:

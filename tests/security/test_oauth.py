@@ -23,7 +23,7 @@ from app.security import ApiKey, revoke_api_key
 from tests.fixtures.keys import KeyFactory
 from tests.fixtures.ops import csrf_of, log_in
 from tests.support.helpers import asgi_client, started_app
-from tests.support.oauth import EMULATOR, consent
+from tests.support.oauth import EMULATOR, consent, start_and_consent
 
 Factory = async_sessionmaker[AsyncSession]
 REDIRECT_URI = "https://sync.example.com/connections/callback"
@@ -187,8 +187,7 @@ async def test_a_flow_started_by_a_key_revoked_before_the_callback_connects_noth
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    started = (await api_client.post("/connections", headers=admin)).json()
-    callback = await consent(emulator_client, started["authorization_url"])
+    started, callback = await start_and_consent(api_client, emulator_client, admin)
     async with session_factory.begin() as session:
         assert await revoke_api_key(session, "ops")
 
@@ -208,8 +207,7 @@ async def test_a_flow_started_by_a_key_that_lost_connections_admin_connects_noth
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    started = (await api_client.post("/connections", headers=admin)).json()
-    callback = await consent(emulator_client, started["authorization_url"])
+    started, callback = await start_and_consent(api_client, emulator_client, admin)
     async with session_factory.begin() as session:
         await session.execute(
             update(ApiKey).where(ApiKey.name == "ops").values(scopes=["events:read"])

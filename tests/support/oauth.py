@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -23,3 +24,18 @@ async def consent(
     location = urlsplit(decision.headers["location"])
     assert location.path == "/connections/callback"
     return f"{location.path}?{location.query}"
+
+
+async def start_and_consent(
+    api: httpx.AsyncClient,
+    browser: httpx.AsyncClient,
+    admin: dict[str, str],
+    action: str = "approve",
+    realm: str = "new",
+) -> tuple[dict[str, Any], str]:
+    """An operator starts a connection (POST /connections) and the person decides on Intuit's
+    page; returns the start's answer and the callback path and query, not yet followed."""
+    started = await api.post("/connections", headers=admin)
+    assert started.status_code == 201, started.text
+    body: dict[str, Any] = started.json()
+    return body, await consent(browser, body["authorization_url"], action, realm)
