@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.core.times import parse_time
+from app.sync.payloads.ownership import OWNED
 
 Json = dict[str, Any]
 
@@ -19,44 +20,14 @@ Json = dict[str, Any]
 ENTITY_TYPES = {"Customer": "customer", "Item": "item", "Invoice": "invoice", "Payment": "payment"}
 QBO_ENTITIES = {v: k for k, v in ENTITY_TYPES.items()}
 
-# Paths (dotted) of the scalar fields we write, per entity type; lines are handled apart.
+# Paths (dotted) of the scalar fields we own, per entity type; lines are handled apart.
 _SCALARS: dict[str, tuple[str, ...]] = {
-    "customer": (
-        "DisplayName",
-        "GivenName",
-        "FamilyName",
-        "CompanyName",
-        "PrimaryEmailAddr.Address",
-        "PrimaryPhone.FreeFormNumber",
-        "BillAddr.Line1",
-        "BillAddr.Line2",
-        "BillAddr.City",
-        "BillAddr.CountrySubDivisionCode",
-        "BillAddr.PostalCode",
-        "BillAddr.Country",
-        "CurrencyRef.value",
-        "Active",
-    ),
-    "item": (
-        "Name",
-        "Type",
-        "UnitPrice",
-        "Description",
-        "Sku",
-        "IncomeAccountRef.value",
-        "Active",
-    ),
-    "invoice": (
-        "CustomerRef.value",
-        "TxnDate",
-        "DueDate",
-        "DocNumber",
-        "CurrencyRef.value",
-        "CustomerMemo.value",
-        "TotalAmt",
-    ),
-    "payment": ("CustomerRef.value", "TotalAmt", "TxnDate", "PaymentRefNum", "CurrencyRef.value"),
+    entity_type: tuple(path for f in fields for path in f.compared)
+    for entity_type, fields in OWNED.items()
 }
+NUMERIC = frozenset(
+    path for fields in OWNED.values() for f in fields if f.numeric for path in f.compared
+)
 
 
 def _get(record: Json, path: str) -> Any:
@@ -77,9 +48,6 @@ def _norm(value: Any) -> Any:
     if isinstance(value, str):
         return value
     return str(value)
-
-
-NUMERIC = frozenset({"TotalAmt", "UnitPrice"})
 
 
 def _num(value: Any) -> Any:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.browser.service import Service
+from tests.fixtures.browser import Service
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.browser.service import Service
-from tests.factories import customer_event, invoice_event, item_event
+from tests.fixtures.browser import Service
+from tests.support.factories import customer_event, invoice_event, item_event
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -19,17 +19,16 @@ from app.callbacks.delivery import DeliveryDeps, callback_client, deliver_due
 from app.callbacks.models import CallbackDelivery
 from app.callbacks.service import enqueue_notice
 from app.config import Settings
-from app.connections.refresh import TokenKeeper, mark_needs_reauth
+from app.connections.refresh import mark_needs_reauth
 from app.core.cipher import TokenCipher
 from app.core.hints import CALLBACK_DELIVERY
 from app.core.keys import EntityKey
-from app.qbo import LazyOAuth
-from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
-from tests.callbacks.receiver import Receiver
-from tests.conftest import KeyFactory, remember_secret
-from tests.e2e_support import World, drain, event_of, post
-from tests.factories import customer_event, item_event
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.logscan import remember_secret
+from tests.fixtures.world import World, event_of, post
+from tests.support.factories import customer_event, item_event
+from tests.support.receiver import Receiver
 
 SECRET = "billing-callback-secret-0123456789"
 SHOP_SECRET = "shop-callback-secret-0123456789"
@@ -183,12 +182,7 @@ async def test_needs_reauth_reaches_every_callback(
     shop = {"Authorization": f"Bearer {await make_key('shop')}"}
     await _register(world.client, world.auth, "billing.test", SECRET)
     await _register(world.client, shop, "shop.test", SHOP_SECRET)
-    keeper = TokenKeeper(
-        settings=world.settings,
-        session_factory=world.factory,
-        oauth=LazyOAuth(world.settings, world.books.transport),
-        cipher=TokenCipher.from_settings(world.settings),
-    )
+    keeper = world.keeper()
 
     await mark_needs_reauth(keeper, world.realm, "QBO says the company is gone (3100)")
     await mark_needs_reauth(keeper, world.realm, "already marked: no second notice")
@@ -248,9 +242,7 @@ async def test_a_batched_backlog_is_noticed_once_per_event(world: World) -> None
     answer = await world.client.post("/events/batch", json={"events": events}, headers=world.auth)
     assert answer.json()["accepted"] == 20
 
-    counts = await drain(
-        world.settings, world.books, world.factory, world.redis, callbacks=receiver.transport
-    )
+    counts = await world.drain()
 
     assert counts == {"synced": 20}
     assert (await world.books.counters(world.realm))["by_endpoint"].get("POST batch", 0) >= 1
@@ -276,19 +268,7 @@ async def test_the_sync_engine_hints_delivery_after_commit(world: World, redis: 
     await world.connect()
     await _register(world.client, world.auth, "billing.test", SECRET)
     await post(world.client, world.auth, customer_event("c1", realm_id=world.realm))
-    keeper = TokenKeeper(
-        settings=world.settings,
-        session_factory=world.factory,
-        oauth=LazyOAuth(world.settings, world.books.transport),
-        cipher=TokenCipher.from_settings(world.settings),
-    )
-    deps = SyncDeps(
-        settings=world.settings,
-        engine=world.factory.kw["bind"],
-        keeper=keeper,
-        redis=redis,
-        transport=world.books.transport,
-    )
+    deps = world.sync_deps(redis=redis)
     assert not await redis.exists("arq:job:" + CALLBACK_DELIVERY.job_id)
 
     result = await sync_entity(deps, EntityKey(world.realm, "customer", "c1"))

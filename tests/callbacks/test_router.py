@@ -18,7 +18,8 @@ from app.callbacks.service import (
 )
 from app.core.cipher import TokenCipher
 from app.uow import Hints, gather, unit_of_work
-from tests.conftest import KeyFactory, remember_secret
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.logscan import remember_secret
 
 Factory = async_sessionmaker[AsyncSession]
 SECRET = "s3cret-callback-signing-key-0001"

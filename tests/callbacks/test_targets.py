@@ -3,7 +3,7 @@
 rebinding), with the connection pinned to a checked address; exceptions only through
 CALLBACK_ALLOWED_HOSTS; no password in a URL, ever.
 
-Deliveries here go over real sockets to a receiver on 127.0.0.1 (tests.callbacks.receiver).
+Deliveries here go over real sockets to a receiver on 127.0.0.1 (tests.support.receiver).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from app.callbacks.targets import PinnedTransport, Resolver, blocked_reason
 from app.config import Settings
 from app.core.cipher import TokenCipher
 from app.db import utcnow
-from tests.callbacks.receiver import LocalReceiver
-from tests.conftest import remember_secret
-from tests.e2e_support import World
-from tests.factories import customer_event
+from tests.fixtures.logscan import remember_secret
+from tests.fixtures.world import World
+from tests.support.factories import customer_event
+from tests.support.receiver import LocalReceiver
 
 Factory = async_sessionmaker[AsyncSession]
 SECRET = "targets-callback-secret-0123456789"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -14,105 +13,53 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.connections.models import Connection, OAuthState
 from app.connections.tokens import read_tokens
 from app.core.keys import EntityKey
 from app.db import utcnow
-from app.emulator.app import create_app as create_emulator
 from app.emulator.app import store_of
-from app.emulator.config import EmulatorConfig
 from app.events.models import Event
-from app.main import create_app
 from app.mappings.models import EntityMapping
-from app.qbo import OAuthFailure
+from app.qbo.oauth import OAuthFailure
 from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
-from tests.conftest import KeyFactory
-from tests.factories import customer_event
-from tests.helpers import asgi_client
+from tests.fixtures.keys import KeyFactory
+from tests.support.factories import customer_event
+from tests.support.oauth import EMULATOR, consent, start_and_consent
 
-EMULATOR = "http://emulator.test"
 Factory = async_sessionmaker[AsyncSession]
 
 # A parked realm is left before any token is needed.
 NO_TOKENS: Any = object()
 
 
-@pytest.fixture
-def emulator() -> FastAPI:
-    return create_emulator(EmulatorConfig(frozen_clock=True))
-
-
-@pytest.fixture
-async def api(settings: Settings, emulator: FastAPI) -> AsyncIterator[FastAPI]:
-    app = create_app(
-        settings.model_copy(update={"emulator_url": EMULATOR}),
-        qbo_transport=httpx.ASGITransport(app=emulator),
-    )
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-@pytest.fixture
-async def client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(api) as c:
-        yield c
-
-
-@pytest.fixture
-async def browser(emulator: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(emulator, EMULATOR) as c:
-        yield c
-
-
-@pytest.fixture
-async def admin(make_key: KeyFactory) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await make_key('ops', ['connections:admin'])}"}
-
-
-async def consent(
-    browser: httpx.AsyncClient, url: str, action: str = "approve", realm: str = "new"
-) -> str:
-    """What a person does on Intuit's page; returns the callback path and query."""
-    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-    assert (await browser.get(url)).status_code == 200
-    decision = await browser.post(
-        "/connect/oauth2/decision",
-        data={**query, "realm_id": realm, "company_name": "Acme Books", "action": action},
-    )
-    location = urlsplit(decision.headers["location"])
-    assert location.path == "/connections/callback"
-    return f"{location.path}?{location.query}"
-
-
 async def connect(
-    client: httpx.AsyncClient, browser: httpx.AsyncClient, admin: dict[str, str], realm: str = "new"
+    api_client: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
+    admin: dict[str, str],
+    realm: str = "new",
 ) -> httpx.Response:
-    started = await client.post("/connections", headers=admin)
-    assert started.status_code == 201, started.text
-    return await client.get(
-        await consent(browser, started.json()["authorization_url"], realm=realm)
-    )
+    _, callback = await start_and_consent(api_client, emulator_client, admin, realm=realm)
+    return await api_client.get(callback)
 
 
 async def test_connect_list_and_no_token_in_answers(
-    client: httpx.AsyncClient,
-    browser: httpx.AsyncClient,
+    api_client: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    started = await client.post("/connections", headers=admin)
+    started = await api_client.post("/connections", headers=admin)
     body = started.json()
     assert len(body["state"]) >= 43  # 256 random bits, url-safe base64
     assert body["authorization_url"].startswith(f"{EMULATOR}/connect/oauth2?")
     assert urlsplit(body["expires_at"]) is not None
 
-    result = await client.get(await consent(browser, body["authorization_url"]))
+    result = await api_client.get(await consent(emulator_client, body["authorization_url"]))
     assert result.status_code == 200
     assert "Connected to Acme Books" in result.text
 
-    listed = (await client.get("/connections", headers=admin)).json()
+    listed = (await api_client.get("/connections", headers=admin)).json()
     assert len(listed) == 1
     connection = listed[0]
     assert connection["status"] == "active"
@@ -120,7 +67,7 @@ async def test_connect_list_and_no_token_in_answers(
     assert connection["country"] == "US"
     assert connection["reconnect_by"] is not None
     assert connection["access_token_expires_at"] is not None
-    one = await client.get(f"/connections/{connection['realm_id']}", headers=admin)
+    one = await api_client.get(f"/connections/{connection['realm_id']}", headers=admin)
     assert one.json() == connection
     async with session_factory() as session:
         row = (await session.scalars(select(Connection))).one()
@@ -134,23 +81,22 @@ async def test_connect_list_and_no_token_in_answers(
 
 
 async def test_forged_reused_and_expired_states_change_nothing(
-    client: httpx.AsyncClient,
-    browser: httpx.AsyncClient,
+    api_client: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    started = (await client.post("/connections", headers=admin)).json()
-    callback = await consent(browser, started["authorization_url"])
+    started, callback = await start_and_consent(api_client, emulator_client, admin)
     forged = callback.replace(started["state"], "forged-state")
-    assert (await client.get(forged)).status_code == 400
+    assert (await api_client.get(forged)).status_code == 400
 
-    assert (await client.get(callback)).status_code == 200
-    reused = await client.get(callback)
+    assert (await api_client.get(callback)).status_code == 200
+    reused = await api_client.get(callback)
     assert reused.status_code == 400
     assert "already used" in reused.text
 
-    other = (await client.post("/connections", headers=admin)).json()
-    late = await consent(browser, other["authorization_url"])
+    other = (await api_client.post("/connections", headers=admin)).json()
+    late = await consent(emulator_client, other["authorization_url"])
     async with session_factory() as session:
         await session.execute(
             update(OAuthState)
@@ -158,19 +104,19 @@ async def test_forged_reused_and_expired_states_change_nothing(
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
         await session.commit()
-    assert (await client.get(late)).status_code == 400
+    assert (await api_client.get(late)).status_code == 400
     async with session_factory() as session:
         assert len((await session.scalars(select(Connection))).all()) == 1
 
 
 async def test_access_denied(
-    client: httpx.AsyncClient,
-    browser: httpx.AsyncClient,
+    api_client: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    started = (await client.post("/connections", headers=admin)).json()
-    denied = await client.get(await consent(browser, started["authorization_url"], "deny"))
+    _, callback = await start_and_consent(api_client, emulator_client, admin, "deny")
+    denied = await api_client.get(callback)
     assert denied.status_code == 400
     assert "denied" in denied.text
     async with session_factory() as session:
@@ -179,8 +125,8 @@ async def test_access_denied(
 
 async def test_disconnect_then_reconnect_keeps_mappings_and_resumes_events(
     api: FastAPI,
-    client: httpx.AsyncClient,
-    browser: httpx.AsyncClient,
+    api_client: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     admin: dict[str, str],
     make_key: KeyFactory,
     emulator: FastAPI,
@@ -188,7 +134,7 @@ async def test_disconnect_then_reconnect_keeps_mappings_and_resumes_events(
     redis: ArqRedis,
 ) -> None:
     realm = store_of(emulator).create_company("Acme Books").realm_id
-    assert (await connect(client, browser, admin, realm)).status_code == 200
+    assert (await connect(api_client, emulator_client, admin, realm)).status_code == 200
     async with session_factory() as session:
         row = (await session.scalars(select(Connection))).one()
         session.add(
@@ -199,7 +145,7 @@ async def test_disconnect_then_reconnect_keeps_mappings_and_resumes_events(
         await session.commit()
 
     _, refresh = read_tokens(row, api.state.cipher)
-    gone = await client.delete(f"/connections/{realm}", headers=admin)
+    gone = await api_client.delete(f"/connections/{realm}", headers=admin)
     assert gone.status_code == 200
     assert gone.json()["status"] == "disconnected"
     assert gone.json()["revoked_at_intuit"] is True
@@ -209,14 +155,14 @@ async def test_disconnect_then_reconnect_keeps_mappings_and_resumes_events(
 
     writer = {"Authorization": f"Bearer {await make_key('billing', ['events:write'])}"}
     event = customer_event("c1", realm_id=realm)
-    assert (await client.post("/events", json=event, headers=writer)).status_code == 202
+    assert (await api_client.post("/events", json=event, headers=writer)).status_code == 202
     # A worker meets the disconnected realm: the event waits for the connection.
     deps = SyncDeps(settings=api.state.settings, engine=api.state.engine, keeper=NO_TOKENS)
     parked = await sync_entity(deps, EntityKey(realm, "customer", "c1"))
     assert parked.result == "waiting_connection"
     await redis.flushdb()
 
-    again = await connect(client, browser, admin, realm)
+    again = await connect(api_client, emulator_client, admin, realm)
     assert again.status_code == 200
     async with session_factory() as session:
         reconnected = (await session.scalars(select(Connection))).one()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -28,15 +27,14 @@ from app.connections.service import save_connection
 from app.connections.tokens import read_tokens
 from app.core.cipher import TokenCipher
 from app.db import utcnow
-from app.emulator.app import create_app as create_emulator
 from app.emulator.app import store_of
-from app.emulator.config import EmulatorConfig
 from app.events.models import Event
-from app.qbo import LazyOAuth, read_company, token_set
-from tests.connections.conftest import connect_realm
-from tests.factories import customer_event
+from app.qbo.client import read_company
+from app.qbo.oauth import LazyOAuth, token_set
+from tests.support.factories import customer_event
+from tests.support.oauth import EMULATOR
+from tests.support.realm import connect_realm
 
-EMULATOR = "http://emulator.test"
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 Factory = async_sessionmaker[AsyncSession]
 
@@ -62,21 +60,8 @@ class LosesAnswers(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
-def emulator() -> FastAPI:
-    return create_emulator(EmulatorConfig(frozen_clock=True))
-
-
-@pytest.fixture
 def transport(emulator: FastAPI) -> LosesAnswers:
     return LosesAnswers(emulator)
-
-
-@pytest.fixture
-async def admin(emulator: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=emulator), base_url=EMULATOR
-    ) as client:
-        yield client
 
 
 notices: list[httpx.Request] = []
@@ -114,9 +99,12 @@ async def stored(factory: Factory, realm: str) -> Connection:
 
 
 async def test_a_fresh_token_is_served_without_a_token_call(
-    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+    keeper: TokenKeeper,
+    emulator_client: httpx.AsyncClient,
+    session_factory: Factory,
+    transport: LosesAnswers,
 ) -> None:
-    realm, minted = await connect_realm(admin, session_factory, keeper.cipher)
+    realm, minted = await connect_realm(emulator_client, session_factory, keeper.cipher)
     token = await access_token(keeper, realm)
     assert token.get_secret_value() == minted["access_token"]
     assert transport.token_calls == 0
@@ -124,14 +112,14 @@ async def test_a_fresh_token_is_served_without_a_token_call(
 
 async def test_refresh_within_five_minutes_stores_the_rotated_pair(
     keeper: TokenKeeper,
-    admin: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     emulator: FastAPI,
     session_factory: Factory,
     transport: LosesAnswers,
 ) -> None:
     store_of(emulator).config.refresh_rotation_seconds = 0  # every refresh rotates
     realm, minted = await connect_realm(
-        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=4)
+        emulator_client, session_factory, keeper.cipher, expires_in=timedelta(minutes=4)
     )
     token = await access_token(keeper, realm)
 
@@ -144,7 +132,7 @@ async def test_refresh_within_five_minutes_stores_the_rotated_pair(
     assert row.access_token_expires_at is not None
     assert row.access_token_expires_at > utcnow() + timedelta(minutes=55)
     # The superseded refresh token is dead at Intuit; the stored one works.
-    dead = await admin.post(
+    dead = await emulator_client.post(
         TOKEN_PATH,
         data={"grant_type": "refresh_token", "refresh_token": minted["refresh_token"]},
         auth=("qbo-sync-local", "qbo-sync-local-secret"),
@@ -155,10 +143,13 @@ async def test_refresh_within_five_minutes_stores_the_rotated_pair(
 
 
 async def test_lost_answer_is_recovered_with_the_stored_token(
-    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+    keeper: TokenKeeper,
+    emulator_client: httpx.AsyncClient,
+    session_factory: Factory,
+    transport: LosesAnswers,
 ) -> None:
     realm, _ = await connect_realm(
-        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+        emulator_client, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
     )
     transport.lose = 1
     token = await access_token(keeper, realm)
@@ -171,14 +162,14 @@ async def test_lost_answer_is_recovered_with_the_stored_token(
 
 async def test_lost_answer_after_rotation_is_reported_clearly(
     keeper: TokenKeeper,
-    admin: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     emulator: FastAPI,
     session_factory: Factory,
     transport: LosesAnswers,
 ) -> None:
     store_of(emulator).config.refresh_rotation_seconds = 0
     realm, _ = await connect_realm(
-        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+        emulator_client, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
     )
     transport.lose = 1
     with pytest.raises(ConnectionUnavailable) as caught:
@@ -191,10 +182,13 @@ async def test_lost_answer_after_rotation_is_reported_clearly(
 
 
 async def test_unreachable_intuit_changes_nothing(
-    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+    keeper: TokenKeeper,
+    emulator_client: httpx.AsyncClient,
+    session_factory: Factory,
+    transport: LosesAnswers,
 ) -> None:
     realm, minted = await connect_realm(
-        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+        emulator_client, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
     )
     transport.lose = 2  # the call and the one retry both lose their answers
     with pytest.raises(RefreshFailed):
@@ -208,19 +202,19 @@ async def test_unreachable_intuit_changes_nothing(
 
 async def test_revocation_parks_events_notifies_and_waits(
     keeper: TokenKeeper,
-    admin: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     session_factory: Factory,
     client: httpx.AsyncClient,
     auth: dict[str, str],
     transport: LosesAnswers,
 ) -> None:
     realm, _ = await connect_realm(
-        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+        emulator_client, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
     )
     assert (
         await client.post("/events", json=customer_event(realm_id=realm), headers=auth)
     ).status_code == 202
-    await admin.post(f"/admin/companies/{realm}/revoke")
+    await emulator_client.post(f"/admin/companies/{realm}/revoke")
 
     with pytest.raises(ConnectionUnavailable):
         await access_token(keeper, realm)
@@ -242,7 +236,7 @@ async def test_revocation_parks_events_notifies_and_waits(
 
     # Reconnecting (what the OAuth callback stores) resumes the parked events.
     minted = (
-        await admin.post(
+        await emulator_client.post(
             f"/admin/companies/{realm}/tokens",
             json={"client_id": EMULATOR_CLIENT_ID, "client_secret": EMULATOR_CLIENT_SECRET},
         )
@@ -260,13 +254,16 @@ async def test_revocation_parks_events_notifies_and_waits(
 
 
 async def test_cron_refreshes_expiring_and_idle_connections_only(
-    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+    keeper: TokenKeeper,
+    emulator_client: httpx.AsyncClient,
+    session_factory: Factory,
+    transport: LosesAnswers,
 ) -> None:
     expiring, _ = await connect_realm(
-        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=10)
+        emulator_client, session_factory, keeper.cipher, expires_in=timedelta(minutes=10)
     )
-    idle, _ = await connect_realm(admin, session_factory, keeper.cipher)
-    fresh, _ = await connect_realm(admin, session_factory, keeper.cipher)
+    idle, _ = await connect_realm(emulator_client, session_factory, keeper.cipher)
+    fresh, _ = await connect_realm(emulator_client, session_factory, keeper.cipher)
     async with session_factory() as session:
         await session.execute(
             update(Connection)
@@ -305,12 +302,12 @@ async def test_ops_notice_is_retried_until_delivered(settings: Settings) -> None
 
 async def test_a_401_refreshes_once_and_retries(
     keeper: TokenKeeper,
-    admin: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     emulator: FastAPI,
     session_factory: Factory,
     transport: LosesAnswers,
 ) -> None:
-    realm, minted = await connect_realm(admin, session_factory, keeper.cipher)
+    realm, minted = await connect_realm(emulator_client, session_factory, keeper.cipher)
     # Intuit's clock has passed the access token's hour while ours still believes in it.
     store_of(emulator).clock.advance(3700)
 
@@ -325,10 +322,13 @@ async def test_a_401_refreshes_once_and_retries(
 
 
 async def test_a_401_after_revocation_takes_the_needs_reauth_path(
-    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+    keeper: TokenKeeper,
+    emulator_client: httpx.AsyncClient,
+    session_factory: Factory,
+    transport: LosesAnswers,
 ) -> None:
-    realm, _ = await connect_realm(admin, session_factory, keeper.cipher)
-    await admin.post(f"/admin/companies/{realm}/revoke")
+    realm, _ = await connect_realm(emulator_client, session_factory, keeper.cipher)
+    await emulator_client.post(f"/admin/companies/{realm}/revoke")
 
     async def company_name(token: SecretStr) -> str | None:
         return (await read_company(keeper.settings, realm, token, transport)).name
@@ -340,14 +340,17 @@ async def test_a_401_after_revocation_takes_the_needs_reauth_path(
 
 
 async def test_a_refresh_answered_504_is_retried_with_the_stored_token(
-    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+    keeper: TokenKeeper,
+    emulator_client: httpx.AsyncClient,
+    session_factory: Factory,
+    transport: LosesAnswers,
 ) -> None:
     # The emulator applies the refresh and answers it as a gateway that timed out (504).
     # Intuit has not rotated the refresh token yet: one more call with it recovers the pair.
     realm, minted = await connect_realm(
-        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+        emulator_client, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
     )
-    await admin.post("/admin/oauth/lose-refresh-replies", json={"count": 1})
+    await emulator_client.post("/admin/oauth/lose-refresh-replies", json={"count": 1})
     token = await access_token(keeper, realm)
 
     assert transport.token_calls == 2
@@ -361,16 +364,16 @@ async def test_a_refresh_answered_504_is_retried_with_the_stored_token(
 
 async def test_a_refresh_answered_504_after_rotation_needs_reauth_with_that_reason(
     keeper: TokenKeeper,
-    admin: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     emulator: FastAPI,
     session_factory: Factory,
     transport: LosesAnswers,
 ) -> None:
     store_of(emulator).config.refresh_rotation_seconds = 0  # the lost answer carried a new token
     realm, _ = await connect_realm(
-        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+        emulator_client, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
     )
-    await admin.post("/admin/oauth/lose-refresh-replies", json={"count": 1})
+    await emulator_client.post("/admin/oauth/lose-refresh-replies", json={"count": 1})
     with pytest.raises(ConnectionUnavailable) as caught:
         await access_token(keeper, realm)
 
@@ -384,12 +387,15 @@ async def test_a_refresh_answered_504_after_rotation_needs_reauth_with_that_reas
 
 
 async def test_two_refreshes_answered_504_change_nothing(
-    keeper: TokenKeeper, admin: httpx.AsyncClient, session_factory: Factory, transport: LosesAnswers
+    keeper: TokenKeeper,
+    emulator_client: httpx.AsyncClient,
+    session_factory: Factory,
+    transport: LosesAnswers,
 ) -> None:
     realm, minted = await connect_realm(
-        admin, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
+        emulator_client, session_factory, keeper.cipher, expires_in=timedelta(minutes=1)
     )
-    await admin.post("/admin/oauth/lose-refresh-replies", json={"count": 2})
+    await emulator_client.post("/admin/oauth/lose-refresh-replies", json={"count": 2})
     with pytest.raises(RefreshFailed) as caught:
         await access_token(keeper, realm)
 

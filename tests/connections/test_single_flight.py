@@ -21,8 +21,8 @@ from app.config import Settings
 from app.connections.models import Connection
 from app.connections.tokens import read_tokens
 from app.core.cipher import TokenCipher
-from tests.connections.conftest import connect_realm
-from tests.helpers import free_port
+from tests.support.helpers import free_port
+from tests.support.realm import connect_realm
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES, PER_PROCESS = 4, 5
@@ -74,7 +74,7 @@ async def test_twenty_requests_from_four_processes_refresh_once(
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.connections.token_client",
+            "tests.support.token_client",
             realm,
             str(PER_PROCESS),
             cwd=ROOT,

@@ -25,7 +25,7 @@ from app.connections.tokens import (
 )
 from app.core.cipher import TokenCipher, TokenDecryptError
 from app.db import to_libpq_url
-from tests import helpers
+from tests.support import helpers
 
 Factory = async_sessionmaker[AsyncSession]
 

@@ -25,7 +25,7 @@ from app.config import Settings
 from app.emulator.app import create_app as create_emulator
 from app.main import create_app
 from app.security import ApiKey, Scope, hash_key
-from tests.helpers import free_port
+from tests.support.helpers import free_port
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 schema = schemathesis.openapi.from_path(SPEC)

@@ -5,111 +5,18 @@ caller's callback; with webhooks lost, CDC finds the same changes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
-from pydantic import SecretStr
 from sqlalchemy import select
 
-from app.callbacks.signing import verify_notice
 from app.core.hints import enqueue_cdc
 from app.drift.intuit import sign
 from app.drift.models import CdcCheckpoint, UnmappedRecord
 from app.sync.payloads.text import has_marker
-from tests.e2e_support import World, drain
-from tests.factories import customer_event, invoice_event, item_event
-
-TOKEN = "verifier-token-of-the-test-app"
-SECRET = "callback-secret-of-billing"
-
-
-class Receiver:
-    """The caller's callback endpoint: keeps every notice."""
-
-    def __init__(self) -> None:
-        self.notices: list[tuple[dict[str, str], bytes]] = []
-        self.app = FastAPI()
-
-        @self.app.post("/hook")
-        async def hook(request: Request) -> Response:
-            self.notices.append((dict(request.headers), await request.body()))
-            return Response(status_code=204)
-
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        found = []
-        for headers, body in self.notices:
-            notice: dict[str, Any] = json.loads(body)
-            if notice["kind"] != kind:
-                continue
-            assert verify_notice(
-                SECRET,
-                body,
-                headers.get("x-qbosync-timestamp"),
-                headers.get("x-qbosync-signature"),
-            )
-            found.append(notice)
-        return found
-
-
-@pytest.fixture
-async def hooked(world: World, app: FastAPI) -> AsyncIterator[tuple[World, Receiver]]:
-    """A connected company whose emulator sends webhooks to the API, and a caller with a
-    callback; drift policies at their defaults."""
-    saved = app.state.settings
-    app.state.settings = saved.model_copy(update={"qbo_webhook_verifier_token": SecretStr(TOKEN)})
-    world.settings = world.settings.model_copy(update={"drift_unmapped_recheck_seconds": 0})
-    await world.books.store.webhooks.use_transport(httpx.ASGITransport(app=app))
-    await webhooks(world, format="legacy")
-    receiver = Receiver()
-    world.callbacks = httpx.ASGITransport(app=receiver.app)
-    answer = await world.client.put(
-        "/callbacks",
-        json={"url": "http://receiver.test/hook", "secret": SECRET},
-        headers=world.auth,
-    )
-    assert answer.status_code == 200, answer.text
-    await world.connect()
-    try:
-        yield world, receiver
-    finally:
-        app.state.settings = saved
-        await world.books.store.webhooks.aclose()
-
-
-async def webhooks(world: World, **config: Any) -> None:
-    body = {
-        "url": "http://testserver/webhooks/intuit",
-        "verifier_token": TOKEN,
-        "aggregate_seconds": 0.01,
-        **config,
-    }
-    answer = await world.books.client.put("/admin/webhooks", json=body)
-    assert answer.status_code == 200, answer.text
-
-
-async def settle(world: World) -> None:
-    """Deliver what the emulator holds, then let the worker do everything due."""
-    dispatcher = world.books.store.webhooks
-    await dispatcher.flush()
-    async with asyncio.timeout(10):
-        await dispatcher.wait_idle()
-    await drain(world.settings, world.books, world.factory, world.redis, callbacks=world.callbacks)
-
-
-async def drift_of(world: World, **params: str) -> list[dict[str, Any]]:
-    answer = await world.client.get("/drift", params=params, headers=world.auth)
-    assert answer.status_code == 200, answer.text
-    items: list[dict[str, Any]] = answer.json()["items"]
-    return items
-
-
-async def qbo_id(world: World, collection: str, field: str, value: str) -> str:
-    return str(next(r["Id"] for r in await world.records(collection) if r.get(field) == value))
+from tests.fixtures.drift import TOKEN, Receiver, drift_of, qbo_id, settle, webhooks
+from tests.fixtures.world import World
+from tests.support.factories import customer_event, invoice_event, item_event
 
 
 @pytest.mark.parametrize("fmt", ["legacy", "cloudevents"])

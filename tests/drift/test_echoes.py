@@ -13,21 +13,21 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from app.connections.refresh import TokenKeeper
-from app.core.cipher import TokenCipher
 from app.drift.jobs import handle_sight
 from app.drift.models import ChangeStatus, QboChange, UnmappedRecord
 from app.drift.sightings import Sight
 from app.events.models import Event, EventStatus
 from app.mappings.models import EntityMapping
-from app.qbo import LazyOAuth
-from app.sync.deps import SyncDeps
 from app.sync.owned import QBO_ENTITIES
-from tests.drift.test_drift_flow import Receiver, drift_of, hooked, qbo_id, settle, webhooks
-from tests.e2e_support import World
-from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
-
-__all__ = ["hooked"]  # the fixture, shared with the drift flow tests
+from tests.fixtures.drift import Receiver, drift_of, qbo_id, settle, webhooks
+from tests.fixtures.world import World
+from tests.support.factories import (
+    customer_event,
+    invoice_event,
+    item_event,
+    payment_event,
+    ref_event,
+)
 
 # Calls that are not a read of one record by id.
 NOT_READS = {"GET query", "GET cdc", "GET preferences", "GET companyinfo"}
@@ -228,18 +228,7 @@ async def test_a_change_made_by_a_write_still_being_recorded_waits_instead_of_a_
             .where(Event.realm_id == world.realm, Event.external_id == "inv-1")
             .values(status=EventStatus.SYNCING.value)
         )
-    keeper = TokenKeeper(
-        settings=world.settings,
-        session_factory=world.factory,
-        oauth=LazyOAuth(world.settings, world.books.transport),
-        cipher=TokenCipher.from_settings(world.settings),
-    )
-    deps = SyncDeps(
-        settings=world.settings,
-        engine=world.factory.kw["bind"],
-        keeper=keeper,
-        transport=world.books.transport,
-    )
+    deps = world.sync_deps()
     sight = await _sight(world, "Customer", customer, written_at)
     await handle_sight(deps, sight)
     status, result = await _result(world, sight)

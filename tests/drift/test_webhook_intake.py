@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,39 +14,16 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 from arq.constants import default_queue_name
-from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.drift.intuit import sign
 from app.drift.models import ChangeStatus, FoundBy, QboChange
-from app.main import create_app
-from tests.conftest import remember_secret
-from tests.helpers import asgi_client
 
 REALMS = ("9130357766412345", "9130357766499999")
 ENTITIES = ("Customer", "Item", "Invoice", "Payment")
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 Factory = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture(scope="module")
-def token() -> str:
-    value = secrets.token_urlsafe(24)
-    remember_secret(value, kind="webhook verifier token")
-    return value
-
-
-@pytest.fixture
-async def intuit(app: FastAPI, settings: Settings, token: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An API with a verifier token and the default body limits (`app` is requested so that
-    the shared clean-up empties what the test filled)."""
-    configured = settings.model_copy(update={"qbo_webhook_verifier_token": SecretStr(token)})
-    application = create_app(configured)
-    async with application.router.lifespan_context(application), asgi_client(application) as c:
-        yield c
 
 
 def legacy(count: int) -> bytes:
@@ -99,17 +74,17 @@ async def distinct_keys(factory: Factory) -> int:
 
 @pytest.mark.parametrize(("fmt", "count"), [("legacy", 2600), ("cloudevents", 2600)])
 async def test_a_delivery_of_thousands_of_changes_is_stored_once(
-    intuit: httpx.AsyncClient,
-    token: str,
+    signed_client: httpx.AsyncClient,
+    verifier_token: str,
     session_factory: Factory,
     redis: ArqRedis,
     fmt: str,
     count: int,
 ) -> None:
     body = legacy(count) if fmt == "legacy" else cloudevents(count)
-    headers = {"intuit-signature": sign(body, token)}
+    headers = {"intuit-signature": sign(body, verifier_token)}
 
-    first = await intuit.post("/webhooks/intuit", content=body, headers=headers)
+    first = await signed_client.post("/webhooks/intuit", content=body, headers=headers)
 
     assert first.status_code == 200, first.text[:500]
     assert first.json() == {"received": count, "new": count}
@@ -131,7 +106,7 @@ async def test_a_delivery_of_thousands_of_changes_is_stored_once(
     assert {f"changes:{realm}" for realm in REALMS} <= queued
 
     # Intuit resends the same bytes until it has its 200: nothing new is stored.
-    again = await intuit.post("/webhooks/intuit", content=body, headers=headers)
+    again = await signed_client.post("/webhooks/intuit", content=body, headers=headers)
 
     assert again.status_code == 200, again.text[:500]
     assert again.json() == {"received": count, "new": 0}
@@ -140,12 +115,12 @@ async def test_a_delivery_of_thousands_of_changes_is_stored_once(
 
 @pytest.mark.parametrize("fmt", ["legacy", "cloudevents"])
 async def test_the_largest_delivery_fits_the_default_limits(
-    intuit: httpx.AsyncClient, token: str, session_factory: Factory, fmt: str
+    signed_client: httpx.AsyncClient, verifier_token: str, session_factory: Factory, fmt: str
 ) -> None:
     body = legacy(8000) if fmt == "legacy" else cloudevents(8000)
-    headers = {"intuit-signature": sign(body, token)}
+    headers = {"intuit-signature": sign(body, verifier_token)}
 
-    answer = await intuit.post("/webhooks/intuit", content=body, headers=headers)
+    answer = await signed_client.post("/webhooks/intuit", content=body, headers=headers)
 
     assert answer.status_code == 200, answer.text[:500]
     assert answer.json() == {"received": 8000, "new": 8000}
@@ -153,7 +128,7 @@ async def test_the_largest_delivery_fits_the_default_limits(
 
 
 async def test_concurrent_deliveries_of_shared_changes_are_stored_once(
-    intuit: httpx.AsyncClient, token: str, session_factory: Factory
+    signed_client: httpx.AsyncClient, verifier_token: str, session_factory: Factory
 ) -> None:
     """Intuit retries a delivery it thinks failed while the first is still being stored,
     and one change can be in several deliveries: they meet on the same keys, in any order."""
@@ -166,8 +141,10 @@ async def test_concurrent_deliveries_of_shared_changes_are_stored_once(
 
         answers = await asyncio.gather(
             *(
-                intuit.post(
-                    "/webhooks/intuit", content=b, headers={"intuit-signature": sign(b, token)}
+                signed_client.post(
+                    "/webhooks/intuit",
+                    content=b,
+                    headers={"intuit-signature": sign(b, verifier_token)},
                 )
                 for b in bodies
             )

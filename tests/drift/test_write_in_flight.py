@@ -14,7 +14,7 @@ from app.drift.echoes import write_in_flight
 from app.drift.sightings import Sight
 from app.events.models import Event, EventStatus
 from app.mappings.models import EntityMapping
-from tests.factories import customer_event, invoice_event, item_event, payment_event
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 REALM = "9130000000000777"
 

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-import httpx
-from arq.connections import ArqRedis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from app.config import Settings
-from tests.e2e_support import Books, connect, drain, event_of
-from tests.factories import customer_event, invoice_event, item_event
+from tests.fixtures.world import World, event_of
+from tests.support.factories import customer_event, invoice_event, item_event
 
 
-async def test_a_backlog_is_batched_and_one_bad_item_dies_alone(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory, custom_txn_numbers=True)
+async def test_a_backlog_is_batched_and_one_bad_item_dies_alone(world: World) -> None:
+    realm = (await world.connect(custom_txn_numbers=True)).realm
     line = {"item_external_id": "item-1", "quantity": "1", "unit_price": "5.00", "amount": "5.00"}
     parents = [customer_event(f"c{i}", realm_id=realm) for i in range(20)]
     parents.append(item_event("item-1", realm_id=realm))
-    answer = await client.post("/events/batch", json={"events": parents}, headers=auth)
+    answer = await world.client.post("/events/batch", json={"events": parents}, headers=world.auth)
     assert answer.json()["accepted"] == 21
-    assert await drain(sync_settings, books, session_factory, redis) == {"synced": 21}
-    before = (await books.counters(realm))["by_endpoint"]
+    assert await world.drain() == {"synced": 21}
+    before = (await world.books.counters(realm))["by_endpoint"]
     assert before.get("POST batch", 0) >= 1  # 21 records: at least one batch call
 
     invoices = [
@@ -39,17 +27,17 @@ async def test_a_backlog_is_batched_and_one_bad_item_dies_alone(
         for i in range(20)
     ]
     # All at once, as a backlog (one intake call).
-    answer = await client.post("/events/batch", json={"events": invoices}, headers=auth)
+    answer = await world.client.post("/events/batch", json={"events": invoices}, headers=world.auth)
     assert answer.json()["accepted"] == 20
-    counts = await drain(sync_settings, books, session_factory, redis)
+    counts = await world.drain()
 
     assert counts == {"synced": 40, "dead": 1}
-    after = (await books.counters(realm))["by_endpoint"]
+    after = (await world.books.counters(realm))["by_endpoint"]
     assert after.get("POST batch", 0) > before.get("POST batch", 0)
-    assert sorted(i["DocNumber"] for i in await books.records(realm, "invoices")) == sorted(
+    assert sorted(i["DocNumber"] for i in await world.books.records(realm, "invoices")) == sorted(
         ["SAME"] + [f"N-{i}" for i in range(20) if i not in (3, 4)]
     )
-    dead = [await event_of(session_factory, str(e["event_id"])) for e in invoices[3:5]]
+    dead = [await event_of(world.factory, str(e["event_id"])) for e in invoices[3:5]]
     lost = next(e for e in dead if e.status == "dead")
     assert lost.last_error is not None
     assert lost.last_error["code"] == "6140"

@@ -10,15 +10,17 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.connections.refresh import TokenKeeper
-from app.core.cipher import TokenCipher
 from app.core.keys import EntityKey
 from app.events.models import Event
-from app.qbo import LazyOAuth
-from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
-from tests.e2e_support import World, drain, event_of
-from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
+from tests.fixtures.world import World, event_of
+from tests.support.factories import (
+    customer_event,
+    invoice_event,
+    item_event,
+    payment_event,
+    ref_event,
+)
 
 
 def at(minute: int) -> str:
@@ -154,7 +156,7 @@ async def test_retrying_a_fixed_parent_brings_its_dead_descendants_back(world: W
         assert revived.status == "pending", (child["type"], revived.status)
         assert revived.attempts == 0
 
-    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    counts = await w.drain()
 
     assert counts == {"synced": 5}
     (row,) = _ours(await w.records("invoices"), "invoice", "inv-1")
@@ -184,7 +186,7 @@ async def test_retry_leaves_children_dead_for_other_reasons_alone(world: World) 
 
     assert (await _status(w, ours)).status == "pending"
     assert (await _status(w, theirs)).status == "dead"
-    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    counts = await w.drain()
     assert counts == {"synced": 3, "dead": 2}
     assert len(_ours(await w.records("invoices"), "invoice", "inv-1")) == 1
 
@@ -245,7 +247,7 @@ async def test_a_deactivation_waits_naming_the_earlier_event_and_is_released(
         assert (await w.client.post("/events", json=body, headers=w.auth)).status_code == 202
 
     customer = EntityKey(w.realm, "customer", "c1")
-    result = await sync_entity(_deps(w), customer)
+    result = await sync_entity(w.sync_deps(), customer)
 
     assert result.result == "waiting_dependency"
     waiting = await _status(w, deactivate)
@@ -256,12 +258,12 @@ async def test_a_deactivation_waits_naming_the_earlier_event_and_is_released(
 
     # The invoice syncs and releases the deactivation at once, which the later invoice
     # does not hold back (it then dies: its customer is inactive).
-    await sync_entity(_deps(w), EntityKey(w.realm, "invoice", "inv-1"))
+    await sync_entity(w.sync_deps(), EntityKey(w.realm, "invoice", "inv-1"))
     assert (await _status(w, invoice)).status == "synced"
     assert (await _status(w, deactivate)).status == "pending"
-    assert (await sync_entity(_deps(w), customer)).result == "idle"
+    assert (await sync_entity(w.sync_deps(), customer)).result == "idle"
     assert (await _status(w, deactivate)).status == "synced"
-    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    counts = await w.drain()
     assert counts == {"synced": 6, "dead": 1}
     assert (await _status(w, later)).last_error["code"] == "610"  # type: ignore[index]
 
@@ -324,21 +326,6 @@ async def test_a_whole_history_sent_at_once_ends_in_the_right_books(
     assert _ours(await w.records("payments"), "payment", "pay-1") == []
 
 
-def _deps(w: World) -> SyncDeps:
-    keeper = TokenKeeper(
-        settings=w.settings,
-        session_factory=w.factory,
-        oauth=LazyOAuth(w.settings, w.books.transport),
-        cipher=TokenCipher.from_settings(w.settings),
-    )
-    return SyncDeps(
-        settings=w.settings,
-        engine=w.factory.kw["bind"],
-        keeper=keeper,
-        transport=w.books.transport,
-    )
-
-
 async def test_a_superseded_earlier_event_releases_the_deactivation(world: World) -> None:
     w = await world.connect()
     await w.send(customer_event("c1", occurred_at=at(0)), item_event("item-1", occurred_at=at(0)))
@@ -347,7 +334,7 @@ async def test_a_superseded_earlier_event_releases_the_deactivation(world: World
         body["realm_id"] = w.realm
         assert (await w.client.post("/events", json=body, headers=w.auth)).status_code == 202
     customer = EntityKey(w.realm, "customer", "c1")
-    assert (await sync_entity(_deps(w), customer)).result == "waiting_dependency"
+    assert (await sync_entity(w.sync_deps(), customer)).result == "waiting_dependency"
 
     # A newer state of the invoice, after the deactivation, makes the earlier one moot; it
     # waits for an item that has not arrived and so does not hold the deactivation back.
@@ -359,11 +346,11 @@ async def test_a_superseded_earlier_event_releases_the_deactivation(world: World
         data={"lines": [{**ONE_LINE[0], "item_external_id": "item-9"}]},
     )
     assert (await w.client.post("/events", json=newer, headers=w.auth)).status_code == 202
-    result = await sync_entity(_deps(w), EntityKey(w.realm, "invoice", "inv-1"))
+    result = await sync_entity(w.sync_deps(), EntityKey(w.realm, "invoice", "inv-1"))
 
     assert result.result == "waiting_dependency"
     assert (await _status(w, deactivate)).status == "pending"
-    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    counts = await w.drain()
     assert counts == {"synced": 3, "superseded": 1, "waiting_dependency": 1}
     (row,) = _ours(await w.records("customers"), "customer", "c1")
     assert row["Active"] is False

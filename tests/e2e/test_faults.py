@@ -7,15 +7,11 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-import httpx
-from arq.connections import ArqRedis
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.events.models import Event
-from tests.e2e_support import Books, connect, drain, post
-from tests.factories import customer_event, invoice_event, item_event, payment_event
+from tests.fixtures.world import World
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 
 def _events(realm: str) -> list[dict[str, Any]]:
@@ -62,35 +58,28 @@ def _markers(rows: list[dict[str, Any]], field: str) -> Counter[str]:
     )
 
 
-async def test_faults_on_a_fifth_of_requests_lose_and_duplicate_nothing(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
-    await books.faults(realm, error_500_rate=0.07, error_503_rate=0.07, timeout_rate=0.06)
+async def test_faults_on_a_fifth_of_requests_lose_and_duplicate_nothing(world: World) -> None:
+    realm = (await world.connect()).realm
+    await world.books.faults(realm, error_500_rate=0.07, error_503_rate=0.07, timeout_rate=0.06)
     events = _events(realm)
     assert len(events) == 200
-    await post(client, auth, *events)
+    await world.post(*events)
 
-    counts = await drain(sync_settings, books, session_factory, redis, within=240, settle=())
+    counts = await world.drain(within=240, settle=())
 
     assert set(counts) <= {"synced", "superseded"}, counts
-    served = (await books.counters(realm))["by_status"]
+    served = (await world.books.counters(realm))["by_status"]
     assert int(served.get("500", 0)) > 0
     assert int(served.get("503", 0)) > 0
     assert int(served.get("504", 0)) > 0
-    async with session_factory() as session:
+    async with world.factory() as session:
         errors = (await session.scalars(select(Event.last_error))).all()
     assert errors.count(None) == len(errors)  # synced events keep no error
 
-    customers = await books.records(realm, "customers")
-    invoices = await books.records(realm, "invoices")
-    payments = await books.records(realm, "payments")
-    items = [i for i in await books.records(realm, "items") if i["Name"] != "Services"]
+    customers = await world.books.records(realm, "customers")
+    invoices = await world.books.records(realm, "invoices")
+    payments = await world.books.records(realm, "payments")
+    items = [i for i in await world.books.records(realm, "items") if i["Name"] != "Services"]
     assert max(_markers(customers, "Notes").values()) == 1
     assert len(_markers(customers, "Notes")) == 40
     assert len(invoices) == 60

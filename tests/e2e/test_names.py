@@ -19,22 +19,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.connections.refresh import TokenKeeper
-from app.core.cipher import TokenCipher
 from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.models import Event
 from app.mappings.models import EntityMapping
-from app.qbo import LazyOAuth
 from app.sync.batch import sync_batch
-from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
 from app.sync.outcomes import Done
 from app.sync.recording import record
 from app.sync.selection import prepare
 from app.sync.work import Applied
-from tests.e2e_support import World, event_of, post
-from tests.factories import customer_event, item_event
+from tests.fixtures.world import World, event_of, post
+from tests.support.factories import customer_event, item_event
 
 
 class HoldFirstCreate(httpx.AsyncBaseTransport):
@@ -66,21 +62,6 @@ class HoldFirstCreate(httpx.AsyncBaseTransport):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.release.wait(), timeout=10)
         return response
-
-
-def _deps(w: World, transport: httpx.AsyncBaseTransport | None = None) -> SyncDeps:
-    keeper = TokenKeeper(
-        settings=w.settings,
-        session_factory=w.factory,
-        oauth=LazyOAuth(w.settings, w.books.transport),
-        cipher=TokenCipher.from_settings(w.settings),
-    )
-    return SyncDeps(
-        settings=w.settings,
-        engine=w.factory.kw["bind"],
-        keeper=keeper,
-        transport=transport or w.books.transport,
-    )
 
 
 async def _mapped(factory: async_sessionmaker[AsyncSession], kind: str) -> dict[str, str]:
@@ -121,7 +102,7 @@ async def test_two_customers_of_one_name_and_email_in_one_batch_get_two_records(
     w = await world.connect()
     await _post(w, _same_person("cust-41"), _same_person("cust-42"))
 
-    result = await sync_batch(_deps(w), _keys(w, "customer", "cust-41", "cust-42"))
+    result = await sync_batch(w.sync_deps(), _keys(w, "customer", "cust-41", "cust-42"))
 
     assert result.handled == 2
     mapped = await _mapped(w.factory, "customer")
@@ -145,7 +126,7 @@ async def test_items_whose_names_differ_by_case_in_one_batch_get_two_records(
     w.settings = w.settings.model_copy(update={"item_adopt_existing_by_name": adopt_by_name})
     await _post(w, _bolt("item-a", "bolt"), _bolt("item-b", "BOLT"))
 
-    await sync_batch(_deps(w), _keys(w, "item", "item-a", "item-b"))
+    await sync_batch(w.sync_deps(), _keys(w, "item", "item-a", "item-b"))
 
     mapped = await _mapped(w.factory, "item")
     assert set(mapped) == {"item-a", "item-b"}
@@ -165,7 +146,7 @@ async def test_two_workers_creating_namesake_customers_at_once_get_two_records(
     bodies = [_same_person("cust-41"), _same_person("cust-42")]
     await _post(w, *bodies)
     gate = HoldFirstCreate(w.books.transport, "customer")
-    deps = _deps(w, gate)
+    deps = w.sync_deps(gate)
 
     await asyncio.gather(
         *(sync_entity(deps, key) for key in _keys(w, "customer", "cust-41", "cust-42"))
@@ -188,7 +169,7 @@ async def test_two_workers_creating_items_differing_by_case_at_once_get_two_reco
     w.settings = w.settings.model_copy(update={"item_adopt_existing_by_name": True})
     await _post(w, _bolt("item-a", "bolt"), _bolt("item-b", "BOLT"))
     gate = HoldFirstCreate(w.books.transport, "item")
-    deps = _deps(w, gate)
+    deps = w.sync_deps(gate)
 
     await asyncio.gather(*(sync_entity(deps, key) for key in _keys(w, "item", "item-a", "item-b")))
 
@@ -210,7 +191,7 @@ async def test_a_qbo_record_already_linked_to_another_record_is_not_linked_twice
     theirs = await w.books.create(w.realm, "Customer", {"DisplayName": "Someone Else"})
     body = customer_event("cust-1")
     await _post(w, body)
-    deps = _deps(w)
+    deps = w.sync_deps()
     engine = w.factory.kw["bind"]
     key = EntityKey(w.realm, "customer", "cust-1")
     async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
@@ -300,7 +281,7 @@ async def test_a_lost_item_create_does_not_adopt_the_companys_own_item(world: Wo
         )
         await session.commit()
 
-    await sync_entity(_deps(w), EntityKey(w.realm, "item", "item-1"))
+    await sync_entity(w.sync_deps(), EntityKey(w.realm, "item", "item-1"))
 
     event = await event_of(w.factory, str(body["event_id"]))
     assert event.status == "synced"
@@ -334,7 +315,7 @@ async def test_a_lost_item_create_is_found_by_its_name_when_qbo_made_it_after_th
         {"Name": "Widget", "Type": "Service", "IncomeAccountRef": {"value": "1"}},
     )
 
-    await sync_entity(_deps(w), EntityKey(w.realm, "item", "item-1"))
+    await sync_entity(w.sync_deps(), EntityKey(w.realm, "item", "item-1"))
 
     event = await event_of(w.factory, str(body["event_id"]))
     assert (event.status, event.qbo_id) == ("synced", made["Id"])
@@ -397,7 +378,7 @@ async def test_a_lost_create_of_a_long_name_is_found_among_its_names(world: Worl
     )
     before = (await w.books.counters(w.realm))["by_endpoint"]
 
-    await sync_entity(_deps(w), EntityKey(w.realm, "customer", "cust-9"))
+    await sync_entity(w.sync_deps(), EntityKey(w.realm, "customer", "cust-9"))
 
     event = await event_of(w.factory, str(body["event_id"]))
     assert (event.status, event.qbo_id) == ("synced", made["Id"])

@@ -7,26 +7,21 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import httpx
-from arq.connections import ArqRedis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.connections.models import Connection
-from app.connections.refresh import TokenKeeper
-from app.core.cipher import TokenCipher
 from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events.models import Event
 from app.mappings.models import EntityMapping
-from app.qbo import LazyOAuth, Limits, RealmBudget
+from app.qbo.limiter import Limits, RealmBudget
 from app.sync.deps import SyncDeps
 from app.sync.engine import sync_entity
 from app.sync.locks import lock_id
 from app.sync.pump import pump_realm
-from tests.e2e_support import Books, connect, drain, event_of, post
-from tests.factories import customer_event, invoice_event, item_event, payment_event
+from tests.fixtures.world import World, event_of
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 
 async def _mark_lost(factory: async_sessionmaker[AsyncSession], event_id: str) -> None:
@@ -55,25 +50,18 @@ async def _qbo_id(factory: async_sessionmaker[AsyncSession], kind: str, ext: str
     return qbo_id
 
 
-async def test_a_lost_create_is_found_by_marker_and_adopted(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
+async def test_a_lost_create_is_found_by_marker_and_adopted(world: World) -> None:
+    realm = (await world.connect()).realm
     parents = [
         customer_event("c1", realm_id=realm),
         item_event("item-1", realm_id=realm),
         item_event("item-2", realm_id=realm),
     ]
-    await post(client, auth, *parents)
-    await drain(sync_settings, books, session_factory, redis)
-    customer_id = await _qbo_id(session_factory, "customer", "c1")
+    await world.post(*parents)
+    await world.drain()
+    customer_id = await _qbo_id(world.factory, "customer", "c1")
     # QBO holds an invoice and a payment our earlier attempts made (with our markers) ...
-    invoice = await books.create(
+    invoice = await world.books.create(
         realm,
         "Invoice",
         {
@@ -89,7 +77,7 @@ async def test_a_lost_create_is_found_by_marker_and_adopted(
             ],
         },
     )
-    payment = await books.create(
+    payment = await world.books.create(
         realm,
         "Payment",
         {
@@ -100,7 +88,7 @@ async def test_a_lost_create_is_found_by_marker_and_adopted(
         },
     )
     # ... and a decoy of another record of ours on the same day.
-    await books.create(
+    await world.books.create(
         realm,
         "Payment",
         {
@@ -114,95 +102,74 @@ async def test_a_lost_create_is_found_by_marker_and_adopted(
     pay = payment_event(
         "pay-1", customer="c1", realm_id=realm, data={"total": "5.00", "applied_to": []}
     )
-    await post(client, auth, inv, pay)
-    await _mark_lost(session_factory, str(inv["event_id"]))
-    await _mark_lost(session_factory, str(pay["event_id"]))
+    await world.post(inv, pay)
+    await _mark_lost(world.factory, str(inv["event_id"]))
+    await _mark_lost(world.factory, str(pay["event_id"]))
 
-    await drain(sync_settings, books, session_factory, redis)
+    await world.drain()
 
-    assert len(await books.records(realm, "invoices")) == 1
-    assert len(await books.records(realm, "payments")) == 2
-    synced_inv = await event_of(session_factory, str(inv["event_id"]))
+    assert len(await world.books.records(realm, "invoices")) == 1
+    assert len(await world.books.records(realm, "payments")) == 2
+    synced_inv = await event_of(world.factory, str(inv["event_id"]))
     assert synced_inv.status == "synced"
     assert synced_inv.qbo_id == invoice["Id"]
     assert synced_inv.note is not None
     assert "adopted" in synced_inv.note
-    assert (await event_of(session_factory, str(pay["event_id"]))).qbo_id == payment["Id"]
+    assert (await event_of(world.factory, str(pay["event_id"]))).qbo_id == payment["Id"]
 
 
-async def test_a_lost_customer_create_is_found_by_name_only_with_our_marker(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
-    ours = await books.create(
+async def test_a_lost_customer_create_is_found_by_name_only_with_our_marker(world: World) -> None:
+    realm = (await world.connect()).realm
+    ours = await world.books.create(
         realm, "Customer", {"DisplayName": "Mine", "Notes": "qbo-sync:customer:c1"}
     )
-    await books.create(realm, "Customer", {"DisplayName": "Theirs"})
+    await world.books.create(realm, "Customer", {"DisplayName": "Theirs"})
     mine = customer_event("c1", realm_id=realm, data={"display_name": "Mine"})
     theirs = customer_event("c2", realm_id=realm, data={"display_name": "Theirs"})
-    await post(client, auth, mine, theirs)
-    await _mark_lost(session_factory, str(mine["event_id"]))
-    await _mark_lost(session_factory, str(theirs["event_id"]))
+    await world.post(mine, theirs)
+    await _mark_lost(world.factory, str(mine["event_id"]))
+    await _mark_lost(world.factory, str(theirs["event_id"]))
 
-    await drain(sync_settings, books, session_factory, redis)
+    await world.drain()
 
-    assert (await event_of(session_factory, str(mine["event_id"]))).qbo_id == ours["Id"]
-    names = sorted(c["DisplayName"] for c in await books.records(realm, "customers"))
+    assert (await event_of(world.factory, str(mine["event_id"]))).qbo_id == ours["Id"]
+    names = sorted(c["DisplayName"] for c in await world.books.records(realm, "customers"))
     assert names == ["Mine", "Theirs", "Theirs (c2)"]
 
 
-async def test_a_parent_that_never_arrives_kills_the_child_after_the_timeout(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
+async def test_a_parent_that_never_arrives_kills_the_child_after_the_timeout(world: World) -> None:
+    realm = (await world.connect()).realm
     inv = invoice_event("inv-1", customer="ghost", realm_id=realm)
-    await post(client, auth, inv)
-    assert await drain(sync_settings, books, session_factory, redis) == {"waiting_dependency": 1}
+    await world.post(inv)
+    assert await world.drain() == {"waiting_dependency": 1}
     # Time passes beyond DEPENDENCY_TIMEOUT_MINUTES.
-    async with session_factory() as session:
+    async with world.factory() as session:
         await session.execute(
             update(Event).values(received_at=utcnow() - timedelta(days=2), next_attempt_at=utcnow())
         )
         await session.commit()
 
-    assert await drain(sync_settings, books, session_factory, redis) == {"dead": 1}
-    dead = await event_of(session_factory, str(inv["event_id"]))
+    assert await world.drain() == {"dead": 1}
+    dead = await event_of(world.factory, str(inv["event_id"]))
     assert dead.last_error is not None
     assert dead.last_error["category"] == "dependency"
     assert "customer 'ghost' did not arrive within 1440 minutes" in dead.last_error["message"]
 
 
-async def test_an_entity_held_by_another_worker_is_left_to_it(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
-    await post(client, auth, customer_event("c1", realm_id=realm))
-    engine = session_factory.kw["bind"]
+async def test_an_entity_held_by_another_worker_is_left_to_it(world: World) -> None:
+    realm = (await world.connect()).realm
+    await world.post(customer_event("c1", realm_id=realm))
+    engine = world.factory.kw["bind"]
     key = EntityKey(realm, "customer", "c1")
     async with engine.connect() as holder:
         assert await holder.scalar(select(_try_lock(lock_id(key))))
-        deps = SyncDeps(settings=sync_settings, engine=engine, keeper=_unused_keeper())
+        deps = SyncDeps(settings=world.settings, engine=engine, keeper=_unused_keeper())
         result = await sync_entity(deps, key)
         assert result.result == "busy"
         assert result.retry_in is not None
         await holder.scalar(select(func.pg_advisory_unlock(lock_id(key))))
-    assert await books.records(realm, "customers") == []
-    assert await drain(sync_settings, books, session_factory, redis) == {"synced": 1}
+    assert await world.books.records(realm, "customers") == []
+    assert await world.drain() == {"synced": 1}
 
 
 def _try_lock(key: int) -> Any:
@@ -213,52 +180,38 @@ def _unused_keeper() -> Any:
     return object()  # a busy entity is left before any token is needed
 
 
-async def test_a_revoked_connection_parks_events_with_a_reason(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
-    await books.client.post(f"/admin/companies/{realm}/revoke")
+async def test_a_revoked_connection_parks_events_with_a_reason(world: World) -> None:
+    realm = (await world.connect()).realm
+    await world.books.client.post(f"/admin/companies/{realm}/revoke")
     event = customer_event("c1", realm_id=realm)
-    await post(client, auth, event)
+    await world.post(event)
 
-    assert await drain(sync_settings, books, session_factory, redis) == {"waiting_connection": 1}
-    async with session_factory() as session:
+    assert await world.drain() == {"waiting_connection": 1}
+    async with world.factory() as session:
         status = await session.scalar(select(Connection.status).where(Connection.realm_id == realm))
     assert status == "needs_reauth"
-    parked = await event_of(session_factory, str(event["event_id"]))
+    parked = await event_of(world.factory, str(event["event_id"]))
     assert parked.last_error is not None
     assert parked.last_error["category"] == "connection"
     assert parked.attempts == 0
 
 
-async def test_throttling_costs_no_attempt(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
-    limits = (await books.client.get("/admin/limits")).json()
-    await books.client.put(
+async def test_throttling_costs_no_attempt(world: World) -> None:
+    realm = (await world.connect()).realm
+    limits = (await world.books.client.get("/admin/limits")).json()
+    await world.books.client.put(
         "/admin/limits", json={**limits, "enabled": True, "requests_per_window": 1}
     )
     event = customer_event("c1", realm_id=realm)
-    await post(client, auth, event)
+    await world.post(event)
 
-    deps = _deps(sync_settings, session_factory, books)
+    deps = world.sync_deps()
     result = await sync_entity(deps, EntityKey(realm, "customer", "c1"))
 
     assert result.result == "retry"
     assert result.retry_in is not None
     assert result.retry_in >= 60
-    throttled = await event_of(session_factory, str(event["event_id"]))
+    throttled = await event_of(world.factory, str(event["event_id"]))
     assert throttled.status == "retrying"
     assert throttled.attempts == 0
     assert throttled.failing_since is None
@@ -266,30 +219,11 @@ async def test_throttling_costs_no_attempt(
     assert throttled.last_error["category"] == "throttled"
 
 
-def _deps(settings: Settings, factory: async_sessionmaker[AsyncSession], books: Books) -> SyncDeps:
-    keeper = TokenKeeper(
-        settings=settings,
-        session_factory=factory,
-        oauth=LazyOAuth(settings, books.transport),
-        cipher=TokenCipher.from_settings(settings),
-    )
-    return SyncDeps(
-        settings=settings, engine=factory.kw["bind"], keeper=keeper, transport=books.transport
-    )
-
-
-async def test_a_paused_realm_defers_its_pump_instead_of_holding_a_worker(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
-    await post(client, auth, customer_event("c1", realm_id=realm))
-    deps = _deps(sync_settings, session_factory, books)
-    deps.budget = RealmBudget(redis, Limits())
+async def test_a_paused_realm_defers_its_pump_instead_of_holding_a_worker(world: World) -> None:
+    realm = (await world.connect()).realm
+    await world.post(customer_event("c1", realm_id=realm))
+    deps = world.sync_deps()
+    deps.budget = RealmBudget(world.redis, Limits())
     await deps.budget.pause(realm, 30)
 
     started = time.monotonic()
@@ -298,7 +232,7 @@ async def test_a_paused_realm_defers_its_pump_instead_of_holding_a_worker(
     assert time.monotonic() - started < 5  # it left; it did not sleep through the pause
     assert result.retry_in is not None
     assert 25 < result.retry_in <= 30
-    async with session_factory() as session:
+    async with world.factory() as session:
         status = await session.scalar(select(Event.status))
     assert status == "pending"  # untouched, due again when the pause ends
-    assert await books.records(realm, "customers") == []
+    assert await world.books.records(realm, "customers") == []

@@ -6,8 +6,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tests.e2e_support import World, drain
-from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
+from tests.fixtures.world import World
+from tests.support.factories import (
+    customer_event,
+    invoice_event,
+    item_event,
+    payment_event,
+    ref_event,
+)
 
 
 def at(minute: int) -> str:
@@ -218,7 +224,7 @@ async def test_records_gone_or_inactive_in_qbo_go_dead_with_a_reason_and_replay(
     answer = await w.client.post(f"/events/{dead['id']}/retry", headers=w.auth)
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "pending"
-    counts = await drain(w.settings, w.books, w.factory, w.redis)
+    counts = await w.drain()
     assert (await w.event(invoice))["status"] == "synced"
     assert len(await w.records("invoices")) == 1
 

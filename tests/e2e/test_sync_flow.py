@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
-from arq.connections import ArqRedis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from app.config import Settings
-from tests.e2e_support import Books, connect, drain, event_of, post
-from tests.factories import customer_event, invoice_event, item_event, payment_event
+from tests.fixtures.world import Books, World, event_of
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 
 def _flow(realm: str) -> list[dict[str, object]]:
@@ -37,48 +32,34 @@ async def _check_books(books: Books, realm: str) -> None:
     assert payments[0]["Line"][0]["LinkedTxn"][0]["TxnId"] == invoice["Id"]
 
 
-async def test_in_order(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
+async def test_in_order(world: World) -> None:
+    realm = (await world.connect()).realm
     events = _flow(realm)
-    await post(client, auth, *events)
+    await world.post(*events)
 
-    counts = await drain(sync_settings, books, session_factory, redis)
+    counts = await world.drain()
 
     assert counts == {"synced": 5}
-    await _check_books(books, realm)
-    invoice = await event_of(session_factory, str(events[3]["event_id"]))
-    answer = await client.get(f"/events/{invoice.id}", headers=auth)
+    await _check_books(world.books, realm)
+    invoice = await event_of(world.factory, str(events[3]["event_id"]))
+    answer = await world.client.get(f"/events/{invoice.id}", headers=world.auth)
     assert answer.json()["status"] == "synced"
-    assert answer.json()["qbo_id"] == (await books.records(realm, "invoices"))[0]["Id"]
+    assert answer.json()["qbo_id"] == (await world.books.records(realm, "invoices"))[0]["Id"]
 
 
-async def test_out_of_order_waits_for_parents(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
+async def test_out_of_order_waits_for_parents(world: World) -> None:
+    realm = (await world.connect()).realm
     customer, item1, item2, invoice, payment = _flow(realm)
-    await post(client, auth, payment, invoice)
+    await world.post(payment, invoice)
 
-    counts = await drain(sync_settings, books, session_factory, redis)
+    counts = await world.drain()
     assert counts == {"waiting_dependency": 2}
-    waiting = await event_of(session_factory, str(invoice["event_id"]))
+    waiting = await event_of(world.factory, str(invoice["event_id"]))
     assert waiting.waiting_for == "customer:c1"
-    assert await books.records(realm, "invoices") == []
+    assert await world.books.records(realm, "invoices") == []
 
-    await post(client, auth, item2, customer, item1)
-    counts = await drain(sync_settings, books, session_factory, redis)
+    await world.post(item2, customer, item1)
+    counts = await world.drain()
 
     assert counts == {"synced": 5}
-    await _check_books(books, realm)
+    await _check_books(world.books, realm)

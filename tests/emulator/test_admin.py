@@ -9,7 +9,7 @@ import pytest
 
 from app.emulator.cli import config_from_args, register
 from app.emulator.config import EmulatorConfig, LimitsConfig
-from tests.emulator.conftest import Qbo, emulator_company, fault_code
+from tests.fixtures.qbo import Qbo, emulator_company, fault_code
 
 
 async def test_company_lifecycle_and_listing(qbo: Qbo) -> None:

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from app.emulator.config import EmulatorConfig, LimitsConfig
-from tests.emulator.conftest import Qbo, emulator_company, fault_code
+from tests.fixtures.qbo import Qbo, emulator_company, fault_code
 
 
 def config(**limits: Any) -> EmulatorConfig:

@@ -6,7 +6,7 @@ import pytest
 
 from app.emulator import faults
 from app.emulator.query import parse, tokenize
-from tests.emulator.conftest import Qbo, fault_code
+from tests.fixtures.qbo import Qbo, fault_code
 
 
 async def names(qbo: Qbo, text: str) -> list[str]:

@@ -7,8 +7,8 @@ import copy
 import re
 from typing import Any
 
-from tests.emulator.conftest import Qbo, fault_code, recorded
-from tests.emulator.shapes import shape_diff
+from tests.fixtures.qbo import Qbo, fault_code, recorded
+from tests.support.shapes import shape_diff
 
 # Data of the recorded sandbox company, not behaviour of QBO.
 SANDBOX_DATA = frozenset({"CustomField", "BillAddr", "ShipAddr", "DefaultTaxCodeRef"})

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.emulator.seed import SEEDED_EMPLOYEE, SEEDED_VENDOR
-from tests.emulator.conftest import Qbo, emulator_company, fault_code
+from tests.fixtures.qbo import Qbo, emulator_company, fault_code
 
 SALES_LINE = {
     "Amount": 100,

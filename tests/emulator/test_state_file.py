@@ -20,8 +20,8 @@ import pytest
 from app.emulator.app import SaveAfterChanges, create_app, store_of
 from app.emulator.config import EmulatorConfig
 from app.emulator.persist import StateFileError
-from tests.emulator.conftest import Qbo, make_qbo
-from tests.helpers import free_port, wait_ready
+from tests.fixtures.qbo import Qbo, make_qbo
+from tests.support.helpers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIRECT = "http://127.0.0.1:9/connections/callback"

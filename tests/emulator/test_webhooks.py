@@ -29,7 +29,7 @@ from app.emulator.app import create_app, store_of
 from app.emulator.cli import config_from_args, register
 from app.emulator.config import EmulatorConfig, LimitsConfig, WebhookConfig
 from app.emulator.webhooks import OPERATION_VERBS, sign, utc_stamp, verify
-from tests.emulator.conftest import Qbo
+from tests.fixtures.qbo import Qbo
 
 VECTORS = Path(__file__).resolve().parent / "fixtures" / "webhooks"
 TOKEN = "verifier-token-for-tests"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.emulator.schema import KNOWN_PROPERTIES
-from tests.emulator.conftest import Qbo, emulator_company
-from tests.emulator.xsd_names import schema, unknown_names
+from tests.fixtures.qbo import Qbo, emulator_company
+from tests.support.xsd_names import schema, unknown_names
 
 
 def assert_xsd_names(payload: dict[str, Any]) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.factories import customer_event, invoice_event, item_event
-from tests.helpers import count_events
+from tests.support.factories import customer_event, invoice_event, item_event
+from tests.support.helpers import count_events
 
 
 async def test_a_bad_item_does_not_reject_the_others(

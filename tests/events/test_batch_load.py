@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.events.models import Event
-from app.main import create_app
-from tests.factories import customer_event, item_event
-from tests.helpers import asgi_client, count_events
+from tests.support.factories import customer_event, item_event
+from tests.support.helpers import asgi_client, count_events, started_app
 
 BATCHES = 80
 POOL = 240
@@ -75,8 +74,7 @@ async def big_batches(app: FastAPI, settings: Settings) -> AsyncIterator[httpx.A
     configured = settings.model_copy(
         update={"batch_max_events": 5000, "max_body_bytes": 8 * 1024 * 1024}
     )
-    application = create_app(configured)
-    async with application.router.lifespan_context(application), asgi_client(application) as c:
+    async with started_app(configured) as application, asgi_client(application) as c:
         yield c
 
 

@@ -12,8 +12,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events.models import Event
-from tests.factories import customer_event, invoice_event, item_event, payment_event, ref_event
-from tests.helpers import count_events
+from tests.support.factories import (
+    customer_event,
+    invoice_event,
+    item_event,
+    payment_event,
+    ref_event,
+)
+from tests.support.helpers import count_events
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events.models import Event
-from tests.factories import customer_event, invoice_event, item_event
+from tests.support.factories import customer_event, invoice_event, item_event
 
 
 async def test_one_event_shows_status_attempts_and_error(

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events.models import Event
-from tests.factories import customer_event, invoice_event, payment_event, ref_event
+from tests.support.factories import customer_event, invoice_event, payment_event, ref_event
 
 
 async def test_a_dead_event_is_replayed(

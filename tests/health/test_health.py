@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from app.config import Settings
 from app.core.heartbeat import beat
-from app.main import create_app
+from tests.support.helpers import asgi_client, started_app
 
 
 async def test_live_and_ready(client: httpx.AsyncClient) -> None:
@@ -25,12 +25,9 @@ async def test_live_and_ready(client: httpx.AsyncClient) -> None:
 async def test_not_ready_names_the_server_that_is_down(settings: Settings) -> None:
     # Port 1 refuses connections: Redis is unreachable while PostgreSQL is fine.
     broken = settings.model_copy(update={"redis_url": SecretStr("redis://127.0.0.1:1/0")})
-    app = create_app(broken)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            assert (await client.get("/health")).status_code == 200
-            response = await client.get("/health/ready")
+    async with started_app(broken) as app, asgi_client(app, "http://t") as client:
+        assert (await client.get("/health")).status_code == 200
+        response = await client.get("/health/ready")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()

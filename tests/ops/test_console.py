@@ -14,10 +14,10 @@ from app.db import utcnow
 from app.events.models import Event
 from app.ops.sessions import COOKIE
 from app.security import revoke_api_key
-from tests.conftest import KeyFactory
-from tests.e2e_support import World, event_of
-from tests.factories import customer_event, invoice_event, item_event
-from tests.ops.conftest import csrf_of, log_in
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.ops import csrf_of, log_in
+from tests.fixtures.world import World, event_of
+from tests.support.factories import customer_event, invoice_event, item_event
 
 
 async def dead_invoice(world: World, external_id: str, event_id: str) -> Event:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,11 +12,10 @@ from pydantic import SecretStr
 
 from app.config import EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, Settings
 from app.core.failures import Category
-from app.emulator.app import create_app as create_emulator
-from app.emulator.config import EmulatorConfig
 from app.qbo.client import QboClient
 from app.qbo.errors import QboError, classify_item
 from app.sync.payloads import body_json
+from tests.support.oauth import EMULATOR
 
 BASE = "https://sandbox-quickbooks.api.intuit.com/v3/company/123"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -145,26 +143,27 @@ async def test_requestid_longer_than_fifty_characters_is_refused() -> None:
 
 
 @pytest.fixture
-def emulator() -> FastAPI:
-    return create_emulator(EmulatorConfig(frozen_clock=True))
-
-
-@pytest.fixture
-async def realm(emulator: FastAPI) -> AsyncIterator[tuple[str, QboClient, httpx.AsyncClient]]:
-    transport = httpx.ASGITransport(app=emulator)
-    async with httpx.AsyncClient(transport=transport, base_url="http://emulator.test") as admin:
-        realm_id = (await admin.post("/admin/companies", json={"name": "Acme"})).json()["realm_id"]
-        tokens = (
-            await admin.post(
-                f"/admin/companies/{realm_id}/tokens",
-                json={"client_id": EMULATOR_CLIENT_ID, "client_secret": EMULATOR_CLIENT_SECRET},
-            )
-        ).json()
-        settings = Settings(_env_file=None, emulator_url="http://emulator.test")
-        qbo = QboClient(
-            settings, realm_id, SecretStr(tokens["access_token"]), transport, retry_wait_max=0.01
+async def realm(
+    emulator: FastAPI, emulator_client: httpx.AsyncClient
+) -> tuple[str, QboClient, httpx.AsyncClient]:
+    """A company in the `emulator`, a QboClient holding its token, and the emulator's client."""
+    created = await emulator_client.post("/admin/companies", json={"name": "Acme"})
+    realm_id = created.json()["realm_id"]
+    tokens = (
+        await emulator_client.post(
+            f"/admin/companies/{realm_id}/tokens",
+            json={"client_id": EMULATOR_CLIENT_ID, "client_secret": EMULATOR_CLIENT_SECRET},
         )
-        yield realm_id, qbo, admin
+    ).json()
+    settings = Settings(_env_file=None, emulator_url=EMULATOR)
+    qbo = QboClient(
+        settings,
+        realm_id,
+        SecretStr(tokens["access_token"]),
+        httpx.ASGITransport(app=emulator),
+        retry_wait_max=0.01,
+    )
+    return realm_id, qbo, emulator_client
 
 
 async def test_a_repeated_requestid_writes_once(

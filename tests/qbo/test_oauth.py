@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -12,12 +11,10 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from app.config import Settings
-from app.emulator.app import create_app as create_emulator
 from app.emulator.app import store_of
-from app.emulator.config import EmulatorConfig
 from app.qbo.oauth import Endpoints, IntuitOAuth, OAuthFailure
+from tests.support.oauth import EMULATOR
 
-EMULATOR = "http://emulator.test"
 INTUIT = Endpoints(
     "https://appcenter.intuit.com/connect/oauth2",
     "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
@@ -43,30 +40,17 @@ def intuit_oauth() -> IntuitOAuth:
 
 
 @pytest.fixture
-def emulator() -> FastAPI:
-    return create_emulator(EmulatorConfig(frozen_clock=True))
-
-
-@pytest.fixture
 async def oauth(emulator: FastAPI) -> IntuitOAuth:
     settings = Settings(_env_file=None, emulator_url=EMULATOR)
     return await IntuitOAuth.discover(settings, httpx.ASGITransport(app=emulator))
 
 
-@pytest.fixture
-async def browser(emulator: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Stands in for the person's browser on the consent page."""
-    transport = httpx.ASGITransport(app=emulator)
-    async with httpx.AsyncClient(transport=transport, base_url=EMULATOR) as client:
-        yield client
-
-
-async def approve(browser: httpx.AsyncClient, authorization_url: str) -> dict[str, str]:
+async def approve(emulator_client: httpx.AsyncClient, authorization_url: str) -> dict[str, str]:
     """Open the consent page, create a company, approve; returns the redirect's query."""
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}
-    page = await browser.get(authorization_url)
+    page = await emulator_client.get(authorization_url)
     assert page.status_code == 200
-    decision = await browser.post(
+    decision = await emulator_client.post(
         "/connect/oauth2/decision",
         data={**query, "realm_id": "new", "company_name": "Acme Books", "action": "approve"},
     )
@@ -75,12 +59,12 @@ async def approve(browser: httpx.AsyncClient, authorization_url: str) -> dict[st
 
 
 async def test_code_exchange_refresh_and_revoke(
-    oauth: IntuitOAuth, browser: httpx.AsyncClient, emulator: FastAPI
+    oauth: IntuitOAuth, emulator_client: httpx.AsyncClient, emulator: FastAPI
 ) -> None:
     url = oauth.authorization_url("state-123")
     assert url.startswith(f"{EMULATOR}/connect/oauth2?")
     assert "scope=com.intuit.quickbooks.accounting" in url
-    redirect = await approve(browser, url)
+    redirect = await approve(emulator_client, url)
     assert redirect["state"] == "state-123"
     assert redirect["realmId"]
 

@@ -13,20 +13,18 @@ from contextlib import asynccontextmanager, contextmanager
 import httpx
 import pytest
 import uvicorn
-from arq.connections import ArqRedis
 from arq.worker import create_worker
 from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import app.worker.settings
-from app.config import Settings
 from app.logs import JsonFormatter, configure_logging, describe_error, format_exception
 from app.worker.settings import worker_settings
 from app.worker.tasks import sweep_due_events
-from tests.e2e_support import Books, connect
-from tests.factories import customer_event
-from tests.helpers import free_port, job_context
+from tests.fixtures.world import World
+from tests.support.factories import customer_event
+from tests.support.helpers import free_port, job_context
 
 # What the test trigger says; every log line that reports the error carries it.
 REFUSAL = "refused by the test trigger"
@@ -160,29 +158,22 @@ async def test_an_unhandled_database_error_of_a_request_is_logged_once_without_p
 
 
 async def test_an_unhandled_database_error_of_a_worker_is_logged_once_without_payload(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-    app: FastAPI,
-    monkeypatch: pytest.MonkeyPatch,
+    world: World, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    realm = await connect(books, sync_settings, session_factory)
+    realm = (await world.connect()).realm
     marker = secrets.token_hex(8)
     event = unique_customer("cust-0001", marker)
     event["realm_id"] = realm
-    answer = await client.post("/events", json=event, headers=auth)
+    answer = await world.client.post("/events", json=event, headers=world.auth)
     assert answer.status_code == 202, answer.text
 
     # The customer reaches QBO; storing its mapping (with the fields QBO answered) fails.
     with captured(monkeypatch) as logs:
         async with failing_inserts(app.state.engine, "entity_mappings"):
-            async with job_context(sync_settings, redis) as ctx:
+            async with job_context(world.settings, world.redis) as ctx:
                 await sweep_due_events(ctx)
             worker = create_worker(
-                worker_settings(sync_settings, books.transport),
+                worker_settings(world.settings, world.books.transport),
                 burst=True,
                 poll_delay=0.01,
                 cron_jobs=[],
@@ -192,7 +183,7 @@ async def test_an_unhandled_database_error_of_a_worker_is_logged_once_without_pa
                 await asyncio.wait_for(worker.async_run(), timeout=60)
             finally:
                 await worker.close()
-    assert [r for r in await books.records(realm, "customers") if marker in r["DisplayName"]]
+    assert [r for r in await world.books.records(realm, "customers") if marker in r["DisplayName"]]
     assert_logged_once_without(logs.lines, marker)
 
 

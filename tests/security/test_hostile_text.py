@@ -20,9 +20,9 @@ from pydantic import BaseModel, StringConstraints
 
 from app.events.models import Event
 from app.events.schemas import CustomerData, InvoiceData, ItemData, PaymentData
-from tests.e2e_support import World
-from tests.factories import customer_event, invoice_event, item_event, payment_event
-from tests.ops.conftest import log_in
+from tests.fixtures.ops import log_in
+from tests.fixtures.world import World
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 HOSTILE = [
     "O'Brien \\' OR Name LIKE '%",

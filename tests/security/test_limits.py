@@ -18,8 +18,8 @@ from app.callbacks.models import Callback
 from app.drift.intuit import sign
 from app.drift.models import QboChange
 from app.events.models import Event
-from tests.conftest import KeyFactory
-from tests.factories import invoice_event, payment_event
+from tests.fixtures.keys import KeyFactory
+from tests.support.factories import invoice_event, payment_event
 
 Factory = async_sessionmaker[AsyncSession]
 LIMIT = 1024 * 1024  # MAX_BODY_BYTES of the test settings (the default)

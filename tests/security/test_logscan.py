@@ -1,4 +1,4 @@
-"""The suite-wide log scan (tests/security/logscan.py) finds a remembered secret in a log
+"""The suite-wide log scan (tests/fixtures/logscan.py) finds a remembered secret in a log
 record or captured output, even inside a longer run of characters, and names only its kind."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from tests.security import logscan
+from tests.fixtures import logscan
 
 
 @pytest.fixture

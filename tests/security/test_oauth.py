@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -20,49 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.connections.models import Connection, OAuthState
 from app.connections.service import hash_state
-from app.emulator.app import create_app as create_emulator
-from app.emulator.config import EmulatorConfig
-from app.main import create_app
 from app.security import ApiKey, revoke_api_key
-from tests.conftest import KeyFactory
-from tests.connections.test_flow import EMULATOR, consent
-from tests.helpers import asgi_client
-from tests.ops.conftest import csrf_of, log_in
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.ops import csrf_of, log_in
+from tests.support.helpers import asgi_client, started_app
+from tests.support.oauth import EMULATOR, consent, start_and_consent
 
 Factory = async_sessionmaker[AsyncSession]
 REDIRECT_URI = "https://sync.example.com/connections/callback"
 
 
 @pytest.fixture
-def emulator() -> FastAPI:
-    return create_emulator(EmulatorConfig(frozen_clock=True))
-
-
-@pytest.fixture
-async def api(settings: Settings, emulator: FastAPI) -> AsyncIterator[FastAPI]:
-    configured = settings.model_copy(
-        update={"emulator_url": EMULATOR, "qbo_redirect_uri": REDIRECT_URI}
-    )
-    app = create_app(configured, qbo_transport=httpx.ASGITransport(app=emulator))
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-@pytest.fixture
-async def service(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(api) as c:
-        yield c
-
-
-@pytest.fixture
-async def browser(emulator: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(emulator, EMULATOR) as c:
-        yield c
-
-
-@pytest.fixture
-async def admin(make_key: KeyFactory) -> dict[str, str]:
-    return {"Authorization": f"Bearer {await make_key('ops', ['connections:admin'])}"}
+def api_settings(settings: Settings) -> Settings:
+    """The API under test sends Intuit a configured public redirect URI."""
+    return settings.model_copy(update={"emulator_url": EMULATOR, "qbo_redirect_uri": REDIRECT_URI})
 
 
 async def connections(factory: Factory) -> list[tuple[str, bytes | None]]:
@@ -78,14 +48,14 @@ def with_state(callback: str, state: str) -> str:
 
 
 async def test_states_of_other_starts_and_replayed_callbacks_change_nothing(
-    service: httpx.AsyncClient,
-    browser: httpx.AsyncClient,
+    api_client: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    first = (await service.post("/connections", headers=admin)).json()
-    second = (await service.post("/connections", headers=admin)).json()
-    callback = await consent(browser, first["authorization_url"])
+    first = (await api_client.post("/connections", headers=admin)).json()
+    second = (await api_client.post("/connections", headers=admin)).json()
+    callback = await consent(emulator_client, first["authorization_url"])
 
     # A well-formed state this installation never issued, and the stored hash of a real one
     # (what a reader of the database would have): neither is a state.
@@ -93,31 +63,31 @@ async def test_states_of_other_starts_and_replayed_callbacks_change_nothing(
         hashes = set((await session.scalars(select(OAuthState.state_hash))).all())
     assert hash_state(first["state"]) in hashes
     for state in (secrets.token_urlsafe(32), hash_state(first["state"]), "", first["state"][:-1]):
-        refused = await service.get(with_state(callback, state))
+        refused = await api_client.get(with_state(callback, state))
         assert refused.status_code == 400, state
         assert await connections(session_factory) == []
 
-    assert (await service.get(callback)).status_code == 200
+    assert (await api_client.get(callback)).status_code == 200
     connected = await connections(session_factory)
     assert len(connected) == 1
 
     # The same code and state again: refused before Intuit is asked; the tokens stay.
-    replay = await service.get(callback)
+    replay = await api_client.get(callback)
     assert replay.status_code == 400
     assert "already used" in replay.text
     # The used code under the other start's (still valid) state: Intuit refuses the code.
-    swapped = await service.get(with_state(callback, second["state"]))
+    swapped = await api_client.get(with_state(callback, second["state"]))
     assert swapped.status_code == 502
     assert await connections(session_factory) == connected
     # That state was spent by the attempt: it cannot be tried again with another code.
-    assert (await service.get(with_state(callback, second["state"]))).status_code == 400
+    assert (await api_client.get(with_state(callback, second["state"]))).status_code == 400
 
 
 async def test_the_authorization_url_redirects_only_to_the_configured_uri(
-    service: httpx.AsyncClient, admin: dict[str, str]
+    api_client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     for query in ("", "?redirect_uri=https://evil.example/cb", "?next=https://evil.example"):
-        started = await service.post(f"/connections{query}", headers=admin)
+        started = await api_client.post(f"/connections{query}", headers=admin)
         if started.status_code == 422:  # unknown parameters refused outright: also fine
             continue
         assert started.status_code == 201, started.text
@@ -137,12 +107,12 @@ async def test_the_authorization_url_redirects_only_to_the_configured_uri(
     ],
 )
 async def test_the_callback_never_redirects_nor_reflects_markup(
-    service: httpx.AsyncClient, admin: dict[str, str], query: str
+    api_client: httpx.AsyncClient, admin: dict[str, str], query: str
 ) -> None:
-    state = (await service.post("/connections", headers=admin)).json()["state"]
+    state = (await api_client.post("/connections", headers=admin)).json()["state"]
     for with_valid_state in (False, True):
         full = f"/connections/callback?{query}" + (f"&state={state}" if with_valid_state else "")
-        answer = await service.get(full)
+        answer = await api_client.get(full)
         assert not 300 <= answer.status_code < 400
         assert "location" not in answer.headers
         assert "<script>" not in answer.text
@@ -212,40 +182,38 @@ async def _state_row(factory: Factory, state: str) -> OAuthState:
 
 
 async def test_a_flow_started_by_a_key_revoked_before_the_callback_connects_nothing(
-    service: httpx.AsyncClient,
-    browser: httpx.AsyncClient,
+    api_client: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    started = (await service.post("/connections", headers=admin)).json()
-    callback = await consent(browser, started["authorization_url"])
+    started, callback = await start_and_consent(api_client, emulator_client, admin)
     async with session_factory.begin() as session:
         assert await revoke_api_key(session, "ops")
 
-    refused = await service.get(callback)
+    refused = await api_client.get(callback)
 
     assert refused.status_code == 403
     assert "Not connected" in refused.text
     assert "The API key that started this connection (ops) was revoked" in refused.text
     assert await connections(session_factory) == []
     assert (await _state_row(session_factory, started["state"])).used_at is not None
-    assert "already used" in (await service.get(callback)).text
+    assert "already used" in (await api_client.get(callback)).text
 
 
 async def test_a_flow_started_by_a_key_that_lost_connections_admin_connects_nothing(
-    service: httpx.AsyncClient,
-    browser: httpx.AsyncClient,
+    api_client: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
-    started = (await service.post("/connections", headers=admin)).json()
-    callback = await consent(browser, started["authorization_url"])
+    started, callback = await start_and_consent(api_client, emulator_client, admin)
     async with session_factory.begin() as session:
         await session.execute(
             update(ApiKey).where(ApiKey.name == "ops").values(scopes=["events:read"])
         )
 
-    refused = await service.get(callback)
+    refused = await api_client.get(callback)
 
     assert refused.status_code == 403
     assert "no longer holds connections:admin" in refused.text
@@ -254,20 +222,16 @@ async def test_a_flow_started_by_a_key_that_lost_connections_admin_connects_noth
 
 
 async def test_a_key_revoked_while_intuit_answers_connects_nothing_and_the_tokens_are_revoked(
-    settings: Settings,
+    api_settings: Settings,
     emulator: FastAPI,
-    browser: httpx.AsyncClient,
+    emulator_client: httpx.AsyncClient,
     admin: dict[str, str],
     session_factory: Factory,
 ) -> None:
     transport = KeyRevokedDuringExchange(emulator, session_factory, "ops")
-    configured = settings.model_copy(
-        update={"emulator_url": EMULATOR, "qbo_redirect_uri": REDIRECT_URI}
-    )
-    app = create_app(configured, qbo_transport=transport)
-    async with app.router.lifespan_context(app), asgi_client(app) as service:
-        started = (await service.post("/connections", headers=admin)).json()
-        refused = await service.get(await consent(browser, started["authorization_url"]))
+    async with started_app(api_settings, transport) as app, asgi_client(app) as api_client:
+        started = (await api_client.post("/connections", headers=admin)).json()
+        refused = await api_client.get(await consent(emulator_client, started["authorization_url"]))
 
     assert refused.status_code == 403, refused.text
     assert "was revoked" in refused.text

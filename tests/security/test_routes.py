@@ -18,12 +18,12 @@ from starlette.routing import Route
 from app.deps import ScopeRequired
 from app.routes import iter_routes
 from app.security import Scope, grants, revoke_api_key
-from tests.conftest import KeyFactory
-from tests.factories import customer_event
+from tests.fixtures.keys import KeyFactory
+from tests.support.factories import customer_event
 
 OPS_SESSION = (
     "ops console: a signed session cookie from a login with a connections:admin key; "
-    "tests/test_auth.py::test_every_console_page_needs_a_session"
+    "tests/core/test_auth.py::test_every_console_page_needs_a_session"
 )
 CONTRACT = "the published API contract (openapi.yaml is public too); no data"
 # (method, path template) -> why it needs no API key. A route in neither this list nor

@@ -2,7 +2,7 @@
 synced to the emulator: API keys exist only as SHA-256 digests, QBO tokens and the callback
 secret only as Fernet ciphertext, and no API key, token, callback secret, client secret or
 encryption key is in any table, in Redis, or in any answer of the read routes. (Logs: the
-suite-wide scan of tests/security/logscan.py.)"""
+suite-wide scan of tests/fixtures/logscan.py.)"""
 
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from app.core.cipher import TokenCipher
 from app.db import Base
 from app.models import load_all_models
 from app.security import ApiKey, hash_key
-from tests.conftest import KeyFactory, remember_secret
-from tests.e2e_support import World
-from tests.factories import customer_event
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.logscan import remember_secret
+from tests.fixtures.world import World
+from tests.support.factories import customer_event
 
 FERNET_PREFIX = b"gAAAAA"  # version byte 0x80 and a timestamp, base64: every Fernet token
 READ_ROUTES = [

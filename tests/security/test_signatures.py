@@ -22,7 +22,7 @@ from app.drift import intuit
 from app.drift.models import QboChange
 from app.ops.sessions import OpsSession, sign, unsign
 from app.security import find_active_key, hash_key
-from tests.conftest import KeyFactory
+from tests.fixtures.keys import KeyFactory
 
 Factory = async_sessionmaker[AsyncSession]
 Calls = list[tuple[Any, ...]]

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events.models import Event
 from app.mappings.models import EntityMapping
-from tests.conftest import KeyFactory
-from tests.factories import customer_event
+from tests.fixtures.keys import KeyFactory
+from tests.support.factories import customer_event
 
 Factory = async_sessionmaker[AsyncSession]
 REALM = "9130355555555555"

@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from arq.connections import ArqRedis
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.db import utcnow
 from app.events.models import Event
 from app.status.models import EventCountDelta
 from app.status.service import compact_event_counts, event_counts
-from tests.conftest import KeyFactory
-from tests.e2e_support import Books, connect, drain, post
-from tests.factories import customer_event, invoice_event, item_event
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.world import World, post
+from tests.support.factories import customer_event, invoice_event, invoice_with_parents
 
 
 async def status_of(client: httpx.AsyncClient, key: str, **params: str) -> httpx.Response:
@@ -77,27 +75,14 @@ async def test_a_company_that_is_not_connected_is_failing(
 
 
 async def test_a_syncing_company_reports_throughput_budget_and_errors(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    make_key: KeyFactory,
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
+    world: World, make_key: KeyFactory
 ) -> None:
-    realm = await connect(books, sync_settings, session_factory)
-    await post(
-        client,
-        auth,
-        customer_event("c1", realm_id=realm),
-        item_event("item-1", realm_id=realm),
-        item_event("item-2", realm_id=realm),
-        invoice_event("inv-1", customer="c1", realm_id=realm),
-    )
-    await drain(sync_settings, books, session_factory, redis)
+    realm = (await world.connect()).realm
+    await world.post(*invoice_with_parents("c1"))
+    await world.drain()
     key = await make_key("oncall", ["status:read"])
 
-    healthy = (await status_of(client, key, realm_id=realm)).json()
+    healthy = (await status_of(world.client, key, realm_id=realm)).json()
 
     (report,) = healthy["realms"]
     assert healthy["verdict"] == report["verdict"] == "ok"
@@ -111,9 +96,9 @@ async def test_a_syncing_company_reports_throughput_budget_and_errors(
     assert report["budget"]["requests_last_minute"] >= 2  # the sync's calls (one a batch)
 
     # A permanent failure makes the company degraded and says why.
-    await post(client, auth, customer_event("c9", realm_id=realm, data={"currency": "EUR"}))
-    await drain(sync_settings, books, session_factory, redis)
-    hurt = (await status_of(client, key, realm_id=realm)).json()
+    await world.post(customer_event("c9", data={"currency": "EUR"}))
+    await world.drain()
+    hurt = (await status_of(world.client, key, realm_id=realm)).json()
     (report,) = hurt["realms"]
     assert report["verdict"] == "degraded"
     assert report["reason"] == "1 dead events need attention"
@@ -122,7 +107,7 @@ async def test_a_syncing_company_reports_throughput_budget_and_errors(
     assert report["last_error"]["event_id"]
 
     # Nothing synced for an hour while events wait: failing.
-    async with session_factory() as session:
+    async with world.factory() as session:
         await session.execute(
             update(Event).values(
                 synced_at=utcnow() - timedelta(hours=2), received_at=utcnow() - timedelta(hours=2)
@@ -132,7 +117,7 @@ async def test_a_syncing_company_reports_throughput_budget_and_errors(
             update(Event).where(Event.external_id == "c9").values(status="retrying")
         )
         await session.commit()
-    stalled = (await status_of(client, key, realm_id=realm)).json()
+    stalled = (await status_of(world.client, key, realm_id=realm)).json()
     assert stalled["realms"][0]["verdict"] == "failing"
     assert stalled["realms"][0]["reason"] == "nothing synced for an hour while 1 events wait"
 

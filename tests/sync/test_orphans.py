@@ -20,8 +20,8 @@ from app.sync.dispatch import reclaim_orphans
 from app.sync.locks import lock_id
 from app.uow import unit_of_work
 from app.worker.pumps import clear_stale_pump, holding_pump
-from tests.e2e_support import post
-from tests.factories import customer_event
+from tests.fixtures.world import post
+from tests.support.factories import customer_event
 
 
 async def test_only_unheld_syncing_records_are_reclaimed(

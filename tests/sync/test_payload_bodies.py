@@ -21,7 +21,7 @@ from app.sync.payloads import (
     void_invoice_body,
     void_payment_body,
 )
-from tests.sync.samples import (
+from tests.support.samples import (
     GB,
     INCOME_ACCOUNT,
     INVOICE_REFS,

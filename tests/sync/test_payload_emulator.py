@@ -30,8 +30,8 @@ from app.sync.payloads import (
     void_invoice_body,
     void_payment_body,
 )
-from tests.emulator.conftest import Qbo, emulator_company
-from tests.sync.samples import customer, invoice, item, payment
+from tests.fixtures.qbo import Qbo, emulator_company
+from tests.support.samples import customer, invoice, item, payment
 
 CONFIG = EmulatorConfig(frozen_clock=True, seed=7, limits=LimitsConfig(enabled=False))
 ENTITY_KEYS = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "payment": "Payment"}

@@ -26,8 +26,7 @@ from app.sync.payloads import (
     void_invoice_body,
     void_payment_body,
 )
-from tests.emulator.xsd_names import FIXTURES, XS, schema, unknown_names
-from tests.sync.samples import (
+from tests.support.samples import (
     GB,
     INCOME_ACCOUNT,
     INVOICE_REFS,
@@ -39,6 +38,7 @@ from tests.sync.samples import (
     item,
     payment,
 )
+from tests.support.xsd_names import FIXTURES, XS, schema, unknown_names
 
 XSD_TYPES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "payment": "Payment"}
 

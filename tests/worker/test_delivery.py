@@ -15,8 +15,8 @@ from app.connections.models import Connection
 from app.events.models import Event
 from app.worker.settings import worker_settings
 from app.worker.tasks import sweep_due_events
-from tests.factories import customer_event, invoice_event, item_event
-from tests.helpers import job_context
+from tests.support.factories import customer_event, invoice_event, item_event
+from tests.support.helpers import job_context
 
 
 async def queued_entities(redis: ArqRedis) -> set[tuple[Any, ...]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.events.schemas import Address, CustomerData, InvoiceData, ItemData, PaymentData
 from app.sync.payloads.context import CompanyContext, PayloadError
+from app.sync.payloads.ownership import OWNED, Written
 from app.sync.payloads.text import NAME_MAX, clean_name, fit, marker
 
 Json = dict[str, Any]
@@ -14,37 +15,8 @@ US_TAX_CODES = frozenset({"TAX", "NON"})
 ITEM_TYPES = {"service": "Service", "non_inventory": "NonInventory"}
 
 OWNED_FIELDS: dict[str, frozenset[str]] = {
-    "customer": frozenset(
-        {
-            "DisplayName",
-            "GivenName",
-            "FamilyName",
-            "CompanyName",
-            "PrimaryEmailAddr",
-            "PrimaryPhone",
-            "BillAddr",
-            "Notes",
-            "Active",
-        }
-    ),
-    "item": frozenset(
-        {"Name", "Type", "UnitPrice", "Description", "Sku", "IncomeAccountRef", "Active"}
-    ),
-    "invoice": frozenset(
-        {
-            "CustomerRef",
-            "TxnDate",
-            "DueDate",
-            "DocNumber",
-            "Line",
-            "CustomerMemo",
-            "PrivateNote",
-            "GlobalTaxCalculation",
-        }
-    ),
-    "payment": frozenset(
-        {"CustomerRef", "TotalAmt", "TxnDate", "PaymentRefNum", "Line", "PrivateNote"}
-    ),
+    entity_type: frozenset(f.name for f in fields if f.written is Written.UPDATE)
+    for entity_type, fields in OWNED.items()
 }
 """Top-level fields each builder may write on an update, per entity type.
 

@@ -11,8 +11,15 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SUITES = ["tests/e2e", "tests/connections", "tests/status", "tests/ops", "tests/callbacks"]
+ROOT = Path(__file__).resolve().parents[2]
+SUITES = [
+    "tests/e2e",
+    "tests/connections",
+    "tests/status",
+    "tests/metrics",
+    "tests/ops",
+    "tests/callbacks",
+]
 
 
 def test_no_secret_appears_in_the_logs_of_the_end_to_end_suite(

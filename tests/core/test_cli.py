@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.connections.models import Connection
 from app.events.models import Event
-from tests.factories import customer_event
-from tests.helpers import run_app
+from tests.support.factories import customer_event
+from tests.support.helpers import run_app
 
 
 async def test_keys_create_list_revoke(

@@ -21,7 +21,6 @@ import queue
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,9 +33,9 @@ import httpx
 import pytest
 
 from app.config import Settings
-from tests.helpers import free_port, stack_env, wait_ready
+from tests.support.helpers import free_port, spawn_app, stack_env, wait_ready
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 # What the README's commands name; `make run` serves there unless PORT / EMULATOR_PORT say not.
 API_URL = f"http://127.0.0.1:{Settings.model_fields['port'].default}"
@@ -196,14 +195,7 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
         return text.replace(API_URL, api).replace(EMULATOR_URL, emulator)
 
     stack_log = tmp_path / "stack.log"
-    with stack_log.open("w") as out:
-        stack = subprocess.Popen(
-            [sys.executable, "-m", "app", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    stack = spawn_app("run", env=env, log=stack_log)
     shell = Shell(env, tmp_path / "shell-stderr.log")
     try:
         wait_ready(f"{api}/health/ready", stack, log=stack_log)

@@ -20,7 +20,7 @@ from app.db import Base, create_engine
 from app.devservers import create_database, drop_database
 from app.models import load_all_models
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _config(url: str) -> Config:

@@ -105,3 +105,14 @@ def payment_event(
 def ref_event(type_: str, external_id: str, **overrides: Any) -> dict[str, Any]:
     data = {"external_id": external_id, **overrides.pop("data", {})}
     return _envelope(type_, data, **overrides)
+
+
+def invoice_with_parents(customer: str = "cust-1", **overrides: Any) -> list[dict[str, Any]]:
+    """A customer, the two items of the default invoice lines, and an invoice of that
+    customer: what a caller sends for one sale, parents first."""
+    return [
+        customer_event(customer, **overrides),
+        item_event("item-1", **overrides),
+        item_event("item-2", **overrides),
+        invoice_event("inv-1", customer=customer, **overrides),
+    ]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.routes import iter_routes
 from app.security import ApiKey, hash_key, revoke_api_key
-from tests.factories import customer_event
+from tests.support.factories import customer_event
 
 # Public on purpose: liveness, the interactive docs of the schema, and the OAuth callback
 # (Intuit's redirect brings a person's browser; the single-use state is the proof).

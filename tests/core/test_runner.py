@@ -13,10 +13,10 @@ import pytest
 
 from app.config import Settings
 from app.runner import emulator_args
-from tests.factories import customer_event
-from tests.helpers import free_port, stack_env, wait_ready
+from tests.support.factories import customer_event
+from tests.support.helpers import free_port, stack_env, wait_ready
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:

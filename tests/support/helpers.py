@@ -14,11 +14,13 @@ from typing import Any
 
 import httpx
 from arq.connections import ArqRedis
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.events.models import Event
+from app.main import create_app
 from app.worker.context import CONTEXT_KEY, WorkerContext
 
 
@@ -58,6 +60,22 @@ def run_app(
     )
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spawn_app(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`python -m app ARGS` started in the background as a user starts it (in the checkout,
+    with `env`), its output and errors written to `log`."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
 def wait_ready(
     url: str, proc: subprocess.Popen[Any], timeout: float = 90, log: Path | None = None
 ) -> None:
@@ -85,6 +103,17 @@ async def asgi_client(
     """A client that calls an ASGI app in process, as a browser or service would over HTTP."""
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url) as c:
         yield c
+
+
+@asynccontextmanager
+async def started_app(
+    settings: Settings, qbo_transport: httpx.AsyncBaseTransport | None = None
+) -> AsyncIterator[FastAPI]:
+    """The API app of `settings`, its lifespan run (database engine, Redis, limiter) until
+    the block ends; `qbo_transport` carries its calls to Intuit (an emulator app, say)."""
+    application = create_app(settings, qbo_transport=qbo_transport)
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 def stack_env(data_dir: Path, port: int, emulator_port: int) -> dict[str, str]:

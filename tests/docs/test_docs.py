@@ -9,7 +9,7 @@ import pytest
 from app.config import Settings
 from app.drift.webhook_router import WebhookNotConfigured
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VARIABLES = sorted(name.upper() for name in Settings.model_fields)
 
 

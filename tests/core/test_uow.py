@@ -18,7 +18,7 @@ from app.deps import UnitOfWorkDep
 from app.security import ApiKey, create_api_key
 from app.security import Scope as KeyScope
 from app.uow import Hints, UnitOfWork, send_hints, unit_of_work
-from tests.helpers import asgi_client
+from tests.support.helpers import asgi_client
 
 REALM = "9130000000000021"
 OTHER = "9130000000000022"

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import httpx
-from arq.connections import ArqRedis
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.config import Settings
 from app.core.metrics import EVENTS_INGESTED, Metrics
-from tests.conftest import KeyFactory
-from tests.e2e_support import Books, connect, drain, post
-from tests.factories import customer_event, invoice_event, item_event
+from tests.fixtures.keys import KeyFactory
+from tests.fixtures.world import World, post
+from tests.support.factories import customer_event, invoice_with_parents
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -23,30 +20,17 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return out
 
 
-async def test_metrics_after_a_sync(
-    client: httpx.AsyncClient,
-    auth: dict[str, str],
-    make_key: KeyFactory,
-    books: Books,
-    sync_settings: Settings,
-    session_factory: async_sessionmaker[AsyncSession],
-    redis: ArqRedis,
-) -> None:
-    realm = await connect(books, sync_settings, session_factory)
-    await post(
-        client,
-        auth,
-        customer_event("c1", realm_id=realm),
-        item_event("item-1", realm_id=realm),
-        item_event("item-2", realm_id=realm),
-        invoice_event("inv-1", customer="c1", realm_id=realm),
-        customer_event("c9", realm_id=realm, data={"currency": "EUR"}),  # dead
-        customer_event("c5", realm_id="555"),  # never connected
+async def test_metrics_after_a_sync(world: World, make_key: KeyFactory) -> None:
+    realm = (await world.connect()).realm
+    await world.post(
+        *invoice_with_parents("c1"),
+        customer_event("c9", data={"currency": "EUR"}),  # dead
     )
-    await drain(sync_settings, books, session_factory, redis)
+    await post(world.client, world.auth, customer_event("c5", realm_id="555"))  # never connected
+    await world.drain()
     key = await make_key("prometheus", ["status:read"])
 
-    answer = await client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+    answer = await world.client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
 
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")

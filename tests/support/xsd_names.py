@@ -14,7 +14,7 @@ from typing import Any
 from lxml import etree
 
 XS = "{http://www.w3.org/2001/XMLSchema}"
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "emulator" / "fixtures"
 
 
 @dataclass
