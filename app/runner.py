@@ -58,8 +58,8 @@ def emulator_args(settings: Settings, verifier: str) -> list[str]:
         str(emulator_state_file(settings)),
         "--webhook-url",
         webhook_url,
-        "--webhook-verifier-token",
-        verifier,
+        # One argument: a token may begin with "-", which argparse would take for an option.
+        f"--webhook-verifier-token={verifier}",
     ]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.cli import build_parser
 from app.config import Settings
 from app.runner import emulator_args
 from tests.support.factories import customer_event
@@ -118,3 +119,11 @@ def test_run_keeps_the_emulators_state_under_data_dir(tmp_path: Path) -> None:
     assert args[args.index("--state-file") + 1] == str(state_file)
     assert args[args.index("--port") + 1] == "8124"
     assert args[args.index("--webhook-url") + 1] == "http://127.0.0.1:8123/webhooks/intuit"
+
+
+def test_the_emulators_verifier_token_reaches_it_whatever_its_first_character() -> None:
+    """A random token (secrets.token_urlsafe) begins with "-" about once in 64 runs."""
+    settings = Settings(port=8123, emulator_port=8124)
+    for verifier in ("-Ab3_token", "--x", "plain"):
+        parsed = build_parser().parse_args(emulator_args(settings, verifier))
+        assert parsed.webhook_verifier_token == verifier
