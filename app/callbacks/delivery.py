@@ -130,7 +130,7 @@ async def claim_due(deps: DeliveryDeps, limit: int = BATCH) -> list[Claimed]:
     due = (
         select(_deliveries.c.id)
         .where(
-            _deliveries.c.status == DeliveryStatus.PENDING.value,
+            _deliveries.c.status == DeliveryStatus.PENDING,
             _deliveries.c.next_attempt_at <= now,
         )
         .order_by(_deliveries.c.next_attempt_at)
@@ -164,7 +164,7 @@ async def next_due_in(session: AsyncSession) -> float | None:
     """Seconds until the earliest pending notice is due (0 when one is due), None if none."""
     earliest: datetime | None = await session.scalar(
         select(func.min(_deliveries.c.next_attempt_at)).where(
-            _deliveries.c.status == DeliveryStatus.PENDING.value
+            _deliveries.c.status == DeliveryStatus.PENDING
         )
     )
     if earliest is None:
@@ -212,7 +212,7 @@ async def deliver_one(deps: DeliveryDeps, claimed: Claimed) -> str:
     result = await record_attempt(deps, claimed.id, status_code, error, duration_ms)
     if deps.metrics is not None:
         await deps.metrics.incr(CALLBACK_DELIVERIES, {"kind": claimed.kind, "result": result})
-    if result != DeliveryStatus.DELIVERED.value:
+    if result != DeliveryStatus.DELIVERED:
         # Neither the URL nor the error text is logged: both are the caller's business.
         logger.warning(
             "callback notice not delivered (%s)",
@@ -298,13 +298,13 @@ async def record_attempt(
         delivery.last_error = error
         if error is None:
             # Even when the callback was removed meanwhile: the receiver has it.
-            delivery.status = DeliveryStatus.DELIVERED.value
+            delivery.status = DeliveryStatus.DELIVERED
             delivery.delivered_at = now
             return DeliveryStatus.DELIVERED.value
-        if delivery.status != DeliveryStatus.PENDING.value:
+        if delivery.status != DeliveryStatus.PENDING:
             return delivery.status
         if number >= settings.callback_max_attempts:
-            delivery.status = DeliveryStatus.FAILED.value
+            delivery.status = DeliveryStatus.FAILED
             return DeliveryStatus.FAILED.value
         delay = retry_delay(
             number, settings.callback_retry_base_seconds, settings.callback_retry_cap_seconds
@@ -319,9 +319,9 @@ async def _give_up(deps: DeliveryDeps, delivery_id: uuid.UUID, why: str) -> None
             update(_deliveries)
             .where(
                 _deliveries.c.id == delivery_id,
-                _deliveries.c.status == DeliveryStatus.PENDING.value,
+                _deliveries.c.status == DeliveryStatus.PENDING,
             )
-            .values(status=DeliveryStatus.FAILED.value, last_error=why)
+            .values(status=DeliveryStatus.FAILED, last_error=why)
         )
 
 
@@ -330,7 +330,7 @@ async def has_due(session: AsyncSession) -> bool:
     found = await session.scalar(
         select(_deliveries.c.id)
         .where(
-            _deliveries.c.status == DeliveryStatus.PENDING.value,
+            _deliveries.c.status == DeliveryStatus.PENDING,
             _deliveries.c.next_attempt_at <= utcnow(),
         )
         .limit(1)

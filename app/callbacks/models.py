@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.columns import StrEnumColumn
 from app.db import Base, utcnow
 
 
@@ -74,7 +75,9 @@ class CallbackDelivery(Base):
     source: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        StrEnumColumn(DeliveryStatus, 16), default=DeliveryStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # When to try next; while a worker is sending, its lease (so a killed worker's send is
     # tried again).

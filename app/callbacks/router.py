@@ -131,9 +131,7 @@ async def list_deliveries(
             status=d.status,
             attempts=d.attempts,
             created_at=d.created_at,
-            next_attempt_at=(
-                d.next_attempt_at if d.status == DeliveryStatus.PENDING.value else None
-            ),
+            next_attempt_at=(d.next_attempt_at if d.status == DeliveryStatus.PENDING else None),
             delivered_at=d.delivered_at,
             last_status_code=d.last_status_code,
             last_error=d.last_error,

@@ -108,7 +108,7 @@ def event_notice_data(event: Event) -> dict[str, Any]:
         "qbo_id": event.qbo_id,
         "attempts": event.attempts,
     }
-    if event.status == EventStatus.DEAD.value:
+    if event.status == EventStatus.DEAD:
         error = event.last_error or {}
         data["last_error"] = {
             k: error.get(k) for k in ("category", "code", "message", "intuit_tid")
@@ -170,9 +170,9 @@ async def remove_callback(session: AsyncSession, source: str) -> bool:
         update(_deliveries)
         .where(
             _deliveries.c.source == source,
-            _deliveries.c.status == DeliveryStatus.PENDING.value,
+            _deliveries.c.status == DeliveryStatus.PENDING,
         )
-        .values(status=DeliveryStatus.FAILED.value, last_error=REMOVED)
+        .values(status=DeliveryStatus.FAILED, last_error=REMOVED)
     )
     return True
 

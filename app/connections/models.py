@@ -11,6 +11,7 @@ from sqlalchemy import Index, Integer, LargeBinary, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.columns import StrEnumColumn
 from app.db import Base, utcnow
 
 
@@ -34,7 +35,9 @@ class Connection(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     realm_id: Mapped[str] = mapped_column(String(32), unique=True)
     environment: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default=ConnectionStatus.ACTIVE.value)
+    status: Mapped[ConnectionStatus] = mapped_column(
+        StrEnumColumn(ConnectionStatus, 16), default=ConnectionStatus.ACTIVE
+    )
     company_name: Mapped[str | None] = mapped_column(String(500))
     country: Mapped[str | None] = mapped_column(String(8))
     company_info: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -113,7 +113,7 @@ async def access_token(keeper: TokenKeeper, realm_id: str) -> SecretStr:
     """
     async with keeper.session_factory() as session:
         connection = await session.scalar(select(Connection).where(Connection.realm_id == realm_id))
-    if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
+    if connection is None or connection.status != ConnectionStatus.ACTIVE:
         raise ConnectionUnavailable(realm_id, connection.status if connection else None)
     horizon = utcnow() + CALLER_MARGIN
     expires = connection.access_token_expires_at
@@ -148,7 +148,7 @@ async def with_access_token(
         connection = await uow.session.scalar(
             select(Connection).where(Connection.realm_id == realm_id).with_for_update()
         )
-        if connection is not None and connection.status == ConnectionStatus.ACTIVE.value:
+        if connection is not None and connection.status == ConnectionStatus.ACTIVE:
             connection.refresh_failures += 1
             await _needs_reauth(uow, connection, failure.description or failure.error)
     await _report_reauth(keeper, realm_id, failure)
@@ -164,7 +164,7 @@ async def mark_needs_reauth(
         connection = await uow.session.scalar(
             select(Connection).where(Connection.realm_id == realm_id).with_for_update()
         )
-        if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
+        if connection is None or connection.status != ConnectionStatus.ACTIVE:
             return
         await _needs_reauth(uow, connection, why)
     await _report_reauth(keeper, realm_id, OAuthFailure("rejected", why, intuit_tid))
@@ -182,7 +182,7 @@ async def refresh_connection(keeper: TokenKeeper, realm_id: str, needed: Needed)
         connection = await uow.session.scalar(
             select(Connection).where(Connection.realm_id == realm_id).with_for_update()
         )
-        if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
+        if connection is None or connection.status != ConnectionStatus.ACTIVE:
             raise ConnectionUnavailable(realm_id, connection.status if connection else None)
         access, refresh = read_tokens(connection, keeper.cipher)
         if not needed(connection, access):
@@ -280,7 +280,7 @@ async def _needs_reauth(uow: UnitOfWork, connection: Connection, reason: str) ->
     `connection.needs_reauth` notice to every callback (same transaction). The keeper has no
     Redis, so no delivery hint leaves: the sync engine hints after `mark_needs_reauth`, and
     the delivery cron finds the rest."""
-    connection.status = ConnectionStatus.NEEDS_REAUTH.value
+    connection.status = ConnectionStatus.NEEDS_REAUTH
     await park_for_connection(uow.session, connection.realm_id)
     uow.notice()
     await enqueue_notice_to_all(
@@ -307,7 +307,7 @@ async def refresh_due_connections(keeper: TokenKeeper) -> dict[str, str]:
         realms = (
             await session.scalars(
                 select(Connection.realm_id).where(
-                    Connection.status == ConnectionStatus.ACTIVE.value,
+                    Connection.status == ConnectionStatus.ACTIVE,
                     or_(
                         Connection.access_token_expires_at <= until,
                         Connection.last_refreshed_at <= stale_before,

@@ -123,7 +123,7 @@ async def save_connection(
     if connection is None:
         connection = Connection(realm_id=realm_id, environment=settings.qbo_environment.value)
     connection.environment = settings.qbo_environment.value
-    connection.status = ConnectionStatus.ACTIVE.value
+    connection.status = ConnectionStatus.ACTIVE
     connection.company_name = profile.name
     connection.country = profile.country
     connection.company_info = profile.company_info
@@ -178,7 +178,7 @@ async def disconnect(
                 "stored token unreadable with the configured keys; disconnecting anyway",
                 extra={"realm_id": connection.realm_id},
             )
-    connection.status = ConnectionStatus.DISCONNECTED.value
+    connection.status = ConnectionStatus.DISCONNECTED
     connection.disconnected_at = utcnow()
     connection.access_token_enc = None
     connection.refresh_token_enc = None

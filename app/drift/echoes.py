@@ -126,7 +126,7 @@ async def writers_in(
         select(QboChange.entity, QboChange.qbo_id, QboChange.changed_at)
         .where(
             QboChange.realm_id == realm_id,
-            QboChange.status == ChangeStatus.PENDING.value,
+            QboChange.status == ChangeStatus.PENDING,
             QboChange.operation == "Delete",
             QboChange.entity.in_(("Invoice", "Payment")),
             or_(*(and_(QboChange.changed_at >= a, QboChange.changed_at < b) for a, b in ranges)),
@@ -246,7 +246,7 @@ async def settle_echoes(session: AsyncSession, sights: Sequence[Noticed]) -> set
             update(changes)
             .where(changes.c.id == bindparam("change_id"))
             .values(
-                status=ChangeStatus.DONE.value,
+                status=ChangeStatus.DONE,
                 result=bindparam("why"),
                 processed_at=utcnow(),
             ),

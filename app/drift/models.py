@@ -12,6 +12,7 @@ from sqlalchemy import BigInteger, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.columns import StrEnumColumn
 from app.db import Base, utcnow
 
 
@@ -52,7 +53,9 @@ class QboChange(Base):
     # CDC answers carry the whole record; webhooks do not (it is read from QBO).
     record: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    status: Mapped[str] = mapped_column(String(8), default=ChangeStatus.PENDING.value)
+    status: Mapped[ChangeStatus] = mapped_column(
+        StrEnumColumn(ChangeStatus, 8), default=ChangeStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     result: Mapped[str | None] = mapped_column(Text)

@@ -41,7 +41,7 @@ RESTORABLE = ("edited", "inactive")
 async def active_connection(session: AsyncSession, realm_id: str) -> Connection | None:
     return await session.scalar(
         select(Connection).where(
-            Connection.realm_id == realm_id, Connection.status == ConnectionStatus.ACTIVE.value
+            Connection.realm_id == realm_id, Connection.status == ConnectionStatus.ACTIVE
         )
     )
 

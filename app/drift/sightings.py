@@ -116,7 +116,7 @@ async def claim_changes(session: AsyncSession, realm_id: str) -> list[Sight]:
             select(QboChange)
             .where(
                 QboChange.realm_id == realm_id,
-                QboChange.status == ChangeStatus.PENDING.value,
+                QboChange.status == ChangeStatus.PENDING,
                 QboChange.next_attempt_at <= now,
             )
             .order_by(QboChange.next_attempt_at)
@@ -147,7 +147,7 @@ async def due_change_realms(session: AsyncSession, limit: int = 1000) -> list[st
     now = utcnow()
     rows = await session.scalars(
         select(QboChange.realm_id)
-        .where(QboChange.status == ChangeStatus.PENDING.value, QboChange.next_attempt_at <= now)
+        .where(QboChange.status == ChangeStatus.PENDING, QboChange.next_attempt_at <= now)
         .group_by(QboChange.realm_id)
         .limit(limit)
     )
@@ -158,7 +158,7 @@ async def finish(session: AsyncSession, change_id: uuid.UUID, result: str) -> No
     await session.execute(
         update(QboChange)
         .where(QboChange.id == change_id)
-        .values(status=ChangeStatus.DONE.value, result=result[:2000], processed_at=utcnow())
+        .values(status=ChangeStatus.DONE, result=result[:2000], processed_at=utcnow())
     )
 
 

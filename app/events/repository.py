@@ -67,8 +67,8 @@ async def resume_waiting_connection(session: AsyncSession, realm_id: str) -> lis
     now = utcnow()
     released = await session.execute(
         update(Event)
-        .where(Event.realm_id == realm_id, Event.status == EventStatus.WAITING_CONNECTION.value)
-        .values(status=EventStatus.PENDING.value, next_attempt_at=now, updated_at=now)
+        .where(Event.realm_id == realm_id, Event.status == EventStatus.WAITING_CONNECTION)
+        .values(status=EventStatus.PENDING, next_attempt_at=now, updated_at=now)
         .returning(Event.entity_type, Event.external_id)
     )
     return list(dict.fromkeys(EntityKey(realm_id, t, e) for t, e in released))
@@ -92,7 +92,7 @@ async def park_for_connection(session: AsyncSession, realm_id: str) -> None:
     await session.execute(
         update(Event)
         .where(Event.id.in_(parkable.scalar_subquery()))
-        .values(status=EventStatus.WAITING_CONNECTION.value, updated_at=utcnow())
+        .values(status=EventStatus.WAITING_CONNECTION, updated_at=utcnow())
     )
 
 
@@ -118,7 +118,7 @@ async def repeat_event(session: AsyncSession, original: Event, event_id: str, no
         occurred_at=original.occurred_at,
         received_at=now,
         updated_at=now,
-        status=EventStatus.PENDING.value,
+        status=EventStatus.PENDING,
         next_attempt_at=now,
         note=note,
     )
@@ -153,7 +153,7 @@ async def write_syncing(
         select(
             exists().where(
                 Event.realm_id == realm_id,
-                Event.status == EventStatus.SYNCING.value,
+                Event.status == EventStatus.SYNCING,
                 or_(*writes),
             )
         )
@@ -176,7 +176,7 @@ async def dead_events(
     session: AsyncSession, realm_id: str | None = None, limit: int = 50
 ) -> list[Event]:
     """Dead events, newest first (a LIMITed seek on `ix_events_status_received`)."""
-    query = select(Event).where(Event.status == EventStatus.DEAD.value)
+    query = select(Event).where(Event.status == EventStatus.DEAD)
     if realm_id is not None:
         query = query.where(Event.realm_id == realm_id)
     query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit)

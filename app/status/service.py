@@ -149,7 +149,7 @@ def verdict(report: RealmReport, now: datetime) -> tuple[str, str]:
     connection = report.connection
     lag = now - report.oldest_open if report.oldest_open else timedelta(0)
     problems: list[str] = []
-    if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
+    if connection is None or connection.status != ConnectionStatus.ACTIVE:
         state = "not connected" if connection is None else connection.status.replace("_", " ")
         if waiting:
             return "failing", f"{state}: {waiting} events wait for the company to be connected"

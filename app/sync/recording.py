@@ -77,7 +77,7 @@ async def record(
             .where(Connection.realm_id == event.realm_id)
             .with_for_update(read=True)
         )
-        if connection == ConnectionStatus.ACTIVE.value:
+        if connection == ConnectionStatus.ACTIVE:
             # Reconnected since the call failed: try again rather than wait for a resume
             # that has already happened.
             reason = {**outcome.reason, "at": now.isoformat()}

@@ -62,7 +62,7 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
     if not events:
         return Step(done=JobResult(JobOutcome.IDLE))
     now = utcnow()
-    if connection is None or connection.status != ConnectionStatus.ACTIVE.value:
+    if connection is None or connection.status != ConnectionStatus.ACTIVE:
         for stopped in (e for e in events if e.status == EventStatus.SYNCING):
             # Its worker stopped while sending it: QBO may hold it, so look before re-creating.
             event_store.set_reason(
