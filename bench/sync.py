@@ -483,8 +483,8 @@ def service_stack(prefix: str) -> Iterator[Stack]:
             "warning",
             "--webhook-url",
             f"http://127.0.0.1:{api_port}/webhooks/intuit",
-            "--webhook-verifier-token",
-            verifier,
+            # One argument: a token may begin with "-", which argparse takes for an option.
+            f"--webhook-verifier-token={verifier}",
         ]
         worker_args = [sys.executable, "-m", "app", "worker"]
         with (
