@@ -1,6 +1,6 @@
 """The engine's connection pool: the connection returned last is handed out first, and a
-pooled connection the server closed is replaced at
-checkout, never handed to a request (which would fail with a 5xx)."""
+pooled connection the server closed is replaced at checkout, never handed to a request
+(which would fail with a 5xx)."""
 
 from __future__ import annotations
 
