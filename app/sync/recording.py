@@ -133,7 +133,7 @@ async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -
     """Store the event's mapping; it keeps what QBO answered, to tell the webhook of this
     write from others. Returns None, or, storing nothing, the external id that already
     holds that QBO record."""
-    # What changes made in QBO are later compared with (app.drift.owned).
+    # What changes made in QBO are later compared with (app.sync.owned).
     owned = (
         owned_fields(event.entity_type, applied.record)
         if applied.record and "SyncToken" in applied.record

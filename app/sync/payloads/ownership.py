@@ -7,7 +7,7 @@ only the fields marked `Written.UPDATE`, so that an accountant's edits to any ot
 survive a stale-SyncToken retry; drift compares the `compared` paths of QBO's answer with
 the same paths of a later sighting, so a change outside this table (an accountant's Title,
 QBO's own Balance) is no drift. Lines are compared line by line, apart from this table
-(`app.drift.owned`), and notes that carry our marker are written but never compared.
+(`app.sync.owned`), and notes that carry our marker are written but never compared.
 
 Pure data: nothing here imports the rest of the service.
 """
@@ -53,7 +53,7 @@ def _owned(
 
 
 _CURRENCY = _owned("CurrencyRef", "value", written=Written.CREATE)
-_LINES = _owned("Line", compared=False)  # compared line by line in app.drift.owned
+_LINES = _owned("Line", compared=False)  # compared line by line in app.sync.owned
 _MARKER_NOTE = _owned("PrivateNote", compared=False)  # our marker, and QBO's "Voided"
 
 OWNED: dict[str, tuple[OwnedField, ...]] = {
