@@ -244,12 +244,6 @@ async def open_events_referring(
     return list(rows.all())
 
 
-def name_key(value: Any, limit: int) -> Any:
-    """A name as QBO would hold it, for comparison: forbidden characters replaced (as
-    `clean_name` does), trimmed, cut to the field's length, lower case."""
-    return func.lower(func.left(func.btrim(func.translate(value, ":\t\r\n", "-   ")), limit))
-
-
 # Parents' tiers first (customers and items, invoices, payments): dependents find their parents.
 _TIER = case(
     (Event.entity_type.in_(("customer", "item")), 0),

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, literal, or_, select, tuple_
+from sqlalchemy import and_, func, literal, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.events.lifecycle import name_key
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.mappings.models import QBO_ID_INDEX, EntityMapping
 
@@ -164,8 +163,8 @@ async def creating_under_name(
                     Event.last_error["ambiguous"].as_boolean().is_(True),
                 ),
             ),
-            name_key(Event.payload["data"][name_field].astext, limit)
-            == name_key(literal(name), limit),
+            _name_key(Event.payload["data"][name_field].astext, limit)
+            == _name_key(literal(name), limit),
             ~select(EntityMapping.id)
             .where(
                 EntityMapping.realm_id == realm_id,
@@ -177,3 +176,9 @@ async def creating_under_name(
         .limit(1)
     )
     return other is not None
+
+
+def _name_key(value: Any, limit: int) -> Any:
+    """A name as QBO would hold it, for comparison: forbidden characters replaced (as
+    `clean_name` does), trimmed, cut to the field's length, lower case."""
+    return func.lower(func.left(func.btrim(func.translate(value, ":\t\r\n", "-   ")), limit))
