@@ -89,6 +89,13 @@ def whole_second(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
+# What `echo_of_own_write` says of a change it recognises (also the start of the
+# sighting's result).
+OWN_WRITE = "our own write"
+OLDER_VERSION = "an older version than our last write"
+OWN_DELETION = "our own deletion"
+
+
 def echo_of_own_write(
     operation: str,
     changed_at: datetime | None,
@@ -109,14 +116,14 @@ def echo_of_own_write(
     stamped (a deletion answer carries no time).
     """
     if last_write == "Delete" and operation == "Delete":
-        return "our own deletion"
+        return OWN_DELETION
     if changed_at is None or written_at is None or last_write is None:
         return None
     seen, ours = whole_second(changed_at), whole_second(written_at)
     if seen < ours and operation in ("Create", "Update", last_write):
-        return "an older version than our last write"
+        return OLDER_VERSION
     if seen == ours and operation == last_write and not echoed:
-        return "our own write"
+        return OWN_WRITE
     return None
 
 

@@ -30,7 +30,14 @@ from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.drift.changes import echo_of_own_write, touched_by, whole_second
+from app.drift.changes import (
+    OLDER_VERSION,
+    OWN_DELETION,
+    OWN_WRITE,
+    echo_of_own_write,
+    touched_by,
+    whole_second,
+)
 from app.drift.models import ChangeStatus, FoundBy, QboChange
 from app.events import repository as events
 from app.mappings.models import EntityMapping
@@ -206,11 +213,11 @@ async def settle_echoes(session: AsyncSession, sights: Sequence[Noticed]) -> set
             mapping.written_at,
             mapping.echoed,
         )
-        if reason == "our own write" and mapping.written_at is not None:
+        if reason == OWN_WRITE and mapping.written_at is not None:
             mapping.echoed = True  # a second change in that second is someone else's
             own[sight.id] = (mapping.id, mapping.written_at)
             reasons[sight.id] = reason
-        elif reason == "an older version than our last write":
+        elif reason == OLDER_VERSION:
             reasons[sight.id] = reason
         elif reason is None and sight.operation == "Update" and mapping.entity_type in WRITERS:
             unproven.append((sight, mapping.entity_type))
@@ -280,9 +287,9 @@ async def echo_of_ours(session: AsyncSession, sight: Noticed, mapping: EntityMap
         mapping.qbo_updated_at,
         mapping.qbo_echoed,
     )
-    if reason == "our own write":
+    if reason == OWN_WRITE:
         mapping.qbo_echoed = True  # a second change in that second is someone else's
-    elif reason == "our own deletion" and sight.changed_at is not None:
+    elif reason == OWN_DELETION and sight.changed_at is not None:
         # A deletion's answer has no time: its notification's is QBO's moment of it.
         mapping.qbo_updated_at = sight.changed_at
     if reason is not None or sight.operation != "Update" or sight.changed_at is None:
