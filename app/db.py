@@ -8,7 +8,21 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import JSON, DateTime, MetaData, String, Table, TextClause, event, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    TextClause,
+    any_,
+    bindparam,
+    event,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
@@ -17,7 +31,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -98,6 +114,33 @@ class BulkInsert:
         if name in self.json_columns and value is not None:
             return json.dumps(value)
         return value
+
+
+# Lists of values travel as one array parameter each, never as a list of parameters: a
+# statement's text, and so its prepared statement, is then the same for any number of
+# values. asyncpg prepares every statement and keeps it per connection (SQLAlchemy's cache,
+# 100-150 per connection, about 10 KB each); an `IN ($1, ..., $n)` per length of list would
+# fill every pooled connection's cache with copies of one query, and refuse 32,768 values.
+
+
+def one_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """`column = ANY(:values)`, the array form of `column IN (...)`."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type), unique=True))
+
+
+def rows_of(
+    name: str, columns: Mapping[str, TypeEngine[Any]], rows: Iterable[Sequence[Any]]
+) -> TableValuedAlias:
+    """`unnest(:first, :second, ...) AS name(columns)`: the rows given, as a table to join,
+    the array form of `(a, b) IN ((...), ...)` and of a list of ranges."""
+    listed = list(rows)
+    arrays = [
+        bindparam(None, [row[i] for row in listed], type_=ARRAY(kind), unique=True)
+        for i, kind in enumerate(columns.values())
+    ]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name)
 
 
 def to_async_url(url: str) -> str:

@@ -28,7 +28,7 @@ from app.callbacks.models import (
     NoticeKind,
 )
 from app.core.cipher import TokenCipher
-from app.db import utcnow
+from app.db import one_of, utcnow
 from app.events.models import Event, EventStatus
 from app.pagination import newest_first
 from app.uow import UnitOfWork
@@ -216,7 +216,7 @@ async def list_deliveries(
     if rows:
         found = await session.scalars(
             select(CallbackAttempt)
-            .where(CallbackAttempt.delivery_id.in_(list(attempts)))
+            .where(one_of(CallbackAttempt.delivery_id, attempts))
             .order_by(CallbackAttempt.delivery_id, CallbackAttempt.number)
         )
         for attempt in found:

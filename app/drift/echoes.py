@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import DateTime, String, Table, Uuid, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
+from app.db import rows_of, utcnow
 from app.drift.changes import (
     OLDER_VERSION,
     OWN_DELETION,
@@ -106,6 +106,9 @@ async def writers_in(
         return {}
     ranges = [_second(s) for s in seconds]
     found: dict[datetime, list[Writer]] = {s: [] for s in seconds}
+    spans = rows_of(
+        "moments", {"start": DateTime(timezone=True), "stop": DateTime(timezone=True)}, ranges
+    )
     written = await session.execute(
         select(
             EntityMapping.entity_type,
@@ -113,15 +116,16 @@ async def writers_in(
             EntityMapping.qbo_owned,
             EntityMapping.qbo_updated_at,
         )
+        .join(
+            spans,
+            and_(
+                EntityMapping.qbo_updated_at >= spans.c.start,
+                EntityMapping.qbo_updated_at < spans.c.stop,
+            ),
+        )
         .where(
             EntityMapping.realm_id == realm_id,
             EntityMapping.entity_type.in_(("invoice", "payment")),
-            or_(
-                *(
-                    and_(EntityMapping.qbo_updated_at >= a, EntityMapping.qbo_updated_at < b)
-                    for a, b in ranges
-                )
-            ),
         )
         .limit(WRITERS_PER_SECOND * len(seconds))
     )
@@ -131,12 +135,15 @@ async def writers_in(
         found[whole_second(at)].append(Writer(entity_type, external_id, owned))
     deleted = await session.execute(
         select(QboChange.entity, QboChange.qbo_id, QboChange.changed_at)
+        .join(
+            spans,
+            and_(QboChange.changed_at >= spans.c.start, QboChange.changed_at < spans.c.stop),
+        )
         .where(
             QboChange.realm_id == realm_id,
             QboChange.status == ChangeStatus.PENDING,
             QboChange.operation == "Delete",
             QboChange.entity.in_(("Invoice", "Payment")),
-            or_(*(and_(QboChange.changed_at >= a, QboChange.changed_at < b) for a, b in ranges)),
         )
         .limit(WRITERS_PER_SECOND * len(seconds))
     )
@@ -146,15 +153,23 @@ async def writers_in(
             continue
         gone.setdefault((ENTITY_TYPES[entity], qbo_id), []).append(whole_second(at))
     if gone:
+        deletions = rows_of("deletions", {"entity_type": String(), "qbo_id": String()}, gone)
         rows = await session.execute(
             select(
                 EntityMapping.entity_type,
                 EntityMapping.qbo_id,
                 EntityMapping.external_id,
                 EntityMapping.qbo_owned,
-            ).where(
+            )
+            .join(
+                deletions,
+                and_(
+                    EntityMapping.entity_type == deletions.c.entity_type,
+                    EntityMapping.qbo_id == deletions.c.qbo_id,
+                ),
+            )
+            .where(
                 EntityMapping.realm_id == realm_id,
-                tuple_(EntityMapping.entity_type, EntityMapping.qbo_id).in_(list(gone)),
                 EntityMapping.qbo_last_write == "Delete",
             )
         )
@@ -184,7 +199,11 @@ async def settle_echoes(session: AsyncSession, sights: Sequence[Noticed]) -> set
     if not webhook:
         return set()
     realm_id = webhook[0].realm_id
-    keys = {(ENTITY_TYPES[s.entity], s.qbo_id) for s in webhook}
+    keys = rows_of(
+        "announced",
+        {"entity_type": String(), "qbo_id": String()},
+        {(ENTITY_TYPES[s.entity], s.qbo_id) for s in webhook},
+    )
     rows = await session.execute(
         select(
             EntityMapping.id,
@@ -193,10 +212,15 @@ async def settle_echoes(session: AsyncSession, sights: Sequence[Noticed]) -> set
             EntityMapping.qbo_last_write,
             EntityMapping.qbo_updated_at,
             EntityMapping.qbo_echoed,
-        ).where(
-            EntityMapping.realm_id == realm_id,
-            tuple_(EntityMapping.entity_type, EntityMapping.qbo_id).in_(list(keys)),
         )
+        .join(
+            keys,
+            and_(
+                EntityMapping.entity_type == keys.c.entity_type,
+                EntityMapping.qbo_id == keys.c.qbo_id,
+            ),
+        )
+        .where(EntityMapping.realm_id == realm_id)
     )
     mapped = {(r[1], r[2]): _Mapped(r[0], r[1], r[3], r[4], r[5]) for r in rows}
     reasons: dict[uuid.UUID, str] = {}
@@ -231,13 +255,15 @@ async def settle_echoes(session: AsyncSession, sights: Sequence[Noticed]) -> set
             if reason is not None:
                 reasons[sight.id] = reason
     if own:
+        writes = rows_of(
+            "writes", {"id": Uuid(), "written_at": DateTime(timezone=True)}, set(own.values())
+        )
         marked = set(
             await session.scalars(
                 update(EntityMapping)
                 .where(
-                    tuple_(EntityMapping.id, EntityMapping.qbo_updated_at).in_(
-                        list(set(own.values()))
-                    ),
+                    EntityMapping.id == writes.c.id,
+                    EntityMapping.qbo_updated_at == writes.c.written_at,
                     EntityMapping.qbo_echoed.is_(False),
                 )
                 .values(qbo_echoed=True)

@@ -12,20 +12,20 @@ from typing import Any
 
 from sqlalchemy import (
     Row,
+    String,
     and_,
     case,
     exists,
     func,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.keys import EntityKey
-from app.db import utcnow
+from app.db import one_of, rows_of, utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.events.references import Refers
 
@@ -89,7 +89,7 @@ async def set_status(
     values: dict[str, Any] = {"status": status, "updated_at": utcnow()}
     if note is not None:
         values["note"] = note
-    await session.execute(update(Event).where(Event.id.in_(ids)).values(**values))
+    await session.execute(update(Event).where(one_of(Event.id, ids)).values(**values))
 
 
 def set_reason(event: Event, reason: dict[str, Any]) -> None:
@@ -295,13 +295,18 @@ async def syncing_records(session: AsyncSession, now: datetime, limit: int) -> l
 
 async def end_leases(session: AsyncSession, keys: list[EntityKey], now: datetime) -> None:
     """Make the `syncing` events of these records due at `now` (their worker died)."""
+    leased = rows_of(
+        "leased",
+        {"realm_id": String(), "entity_type": String(), "external_id": String()},
+        [(k.realm_id, k.entity_type, k.external_id) for k in keys],
+    )
     await session.execute(
         update(Event)
         .where(
             Event.status == EventStatus.SYNCING,
-            tuple_(Event.realm_id, Event.entity_type, Event.external_id).in_(
-                [(k.realm_id, k.entity_type, k.external_id) for k in keys]
-            ),
+            Event.realm_id == leased.c.realm_id,
+            Event.entity_type == leased.c.entity_type,
+            Event.external_id == leased.c.external_id,
         )
         .values(next_attempt_at=now)
     )

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.keys import EntityKey
-from app.db import BulkInsert, utcnow
+from app.db import BulkInsert, one_of, utcnow
 from app.errors import Conflict, validation_errors
 from app.events.models import Event, EventStatus, payload_hash
 from app.events.schemas import EVENT_TYPES, EventIn, _Envelope
@@ -168,7 +168,7 @@ async def ingest_batch(
         rows = await connection.execute(
             select(
                 _events.c.event_id, _events.c.id, _events.c.status, _events.c.payload_hash
-            ).where(_events.c.source == source, _events.c.event_id.in_(missing))
+            ).where(_events.c.source == source, one_of(_events.c.event_id, missing))
         )
         stored = {r.event_id: (r.id, r.status, r.payload_hash) for r in rows}
 

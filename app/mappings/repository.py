@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select, tuple_
+from sqlalchemy import String, and_, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
+from app.db import rows_of, utcnow
 from app.events.models import DUE_STATUSES, Event, EventStatus
 from app.mappings.models import QBO_ID_INDEX, EntityMapping
 
@@ -57,11 +57,17 @@ async def qbo_ids_of(
     """(entity type, external id) -> QBO id, for those of `records` that are mapped."""
     if not records:
         return {}
+    wanted = rows_of("wanted", {"entity_type": String(), "external_id": String()}, set(records))
     rows = await session.execute(
-        select(EntityMapping.entity_type, EntityMapping.external_id, EntityMapping.qbo_id).where(
-            EntityMapping.realm_id == realm_id,
-            tuple_(EntityMapping.entity_type, EntityMapping.external_id).in_(records),
+        select(EntityMapping.entity_type, EntityMapping.external_id, EntityMapping.qbo_id)
+        .join(
+            wanted,
+            and_(
+                EntityMapping.entity_type == wanted.c.entity_type,
+                EntityMapping.external_id == wanted.c.external_id,
+            ),
         )
+        .where(EntityMapping.realm_id == realm_id)
     )
     return {(r.entity_type, r.external_id): r.qbo_id for r in rows}
 
@@ -82,6 +88,11 @@ async def holder_of(
     if besides is not None:
         query = query.where(EntityMapping.external_id != besides)
     return await session.scalar(query)
+
+
+_SAVEPOINT = text("SAVEPOINT save_mapping")
+_ROLLBACK_TO_SAVEPOINT = text("ROLLBACK TO SAVEPOINT save_mapping")
+_RELEASE_SAVEPOINT = text("RELEASE SAVEPOINT save_mapping")
 
 
 async def save_mapping(session: AsyncSession, write: MappingWrite) -> str | None:
@@ -105,35 +116,39 @@ async def save_mapping(session: AsyncSession, write: MappingWrite) -> str | None
         created_at=now,
         updated_at=now,
     )
+    # A savepoint of one name (SQLAlchemy's `begin_nested` numbers them per transaction:
+    # another statement text, and so another prepared statement, per mapping of a batch).
+    await session.execute(_SAVEPOINT)
     try:
-        async with session.begin_nested():
-            await session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["realm_id", "entity_type", "external_id"],
-                    set_={
-                        "qbo_id": statement.excluded.qbo_id,
-                        "sync_token": statement.excluded.sync_token,
-                        "last_payload_hash": statement.excluded.last_payload_hash,
-                        "last_event_id": statement.excluded.last_event_id,
-                        # A deletion's answer has neither fields nor time: the last ones
-                        # known stay (what the deleted record referred to, for its webhooks).
-                        "qbo_owned": EntityMapping.qbo_owned
-                        if write.owned is None
-                        else statement.excluded.qbo_owned,
-                        "qbo_updated_at": EntityMapping.qbo_updated_at
-                        if write.qbo_updated_at is None
-                        else statement.excluded.qbo_updated_at,
-                        "qbo_last_write": statement.excluded.qbo_last_write,
-                        "qbo_echoed": False,
-                        "updated_at": now,
-                    },
-                )
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["realm_id", "entity_type", "external_id"],
+                set_={
+                    "qbo_id": statement.excluded.qbo_id,
+                    "sync_token": statement.excluded.sync_token,
+                    "last_payload_hash": statement.excluded.last_payload_hash,
+                    "last_event_id": statement.excluded.last_event_id,
+                    # A deletion's answer has neither fields nor time: the last ones
+                    # known stay (what the deleted record referred to, for its webhooks).
+                    "qbo_owned": EntityMapping.qbo_owned
+                    if write.owned is None
+                    else statement.excluded.qbo_owned,
+                    "qbo_updated_at": EntityMapping.qbo_updated_at
+                    if write.qbo_updated_at is None
+                    else statement.excluded.qbo_updated_at,
+                    "qbo_last_write": statement.excluded.qbo_last_write,
+                    "qbo_echoed": False,
+                    "updated_at": now,
+                },
             )
+        )
     except IntegrityError as err:
+        await session.execute(_ROLLBACK_TO_SAVEPOINT)
         if QBO_ID_INDEX not in str(err.orig):
             raise
         holder = await holder_of(session, write.realm_id, write.entity_type, write.qbo_id)
         return holder or "another record"
+    await session.execute(_RELEASE_SAVEPOINT)
     return None
 
 
