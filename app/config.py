@@ -77,8 +77,25 @@ class Settings(BaseSettings):
     item_adopt_existing_by_name: bool = False
     item_income_account_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
     item_income_account_name: str = Field("Services", min_length=1, max_length=100)
+    item_expense_account_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
     tax_code_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
+    default_taxable: bool = False
     global_tax_calculation: Literal["TaxExcluded", "TaxInclusive", "NotApplicable"] = "TaxExcluded"
+    # Unset: QBO's Undeposited Funds.
+    deposit_account_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
+    # JSON: the callers' payment method names to PaymentMethod ids, {"card": "3", ...}.
+    payment_methods: dict[str, Annotated[str, Field(pattern=r"^[0-9]{1,32}$")]] = Field(
+        default_factory=dict
+    )
+    shipping_item_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
+    discount_account_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
+    class_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
+    department_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
+    # Unset: as the company's custom transaction numbers preference says.
+    doc_number_ours: bool | None = None
+    # Each company may set its own of the values above (app/connections/settings.py); its
+    # reference lists (accounts, tax codes, ...) are read from QBO at most this often.
+    reference_cache_seconds: float = Field(600.0, ge=0, le=86_400)
 
     # Secrets
     token_encryption_keys: Annotated[list[SecretStr], NoDecode] = Field(

@@ -66,3 +66,45 @@ class OAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class CompanySettingsRow(Base):
+    """A company's own settings (app.connections.settings.CompanySettings, without the
+    defaults), kept by realm: disconnecting and reconnecting the company keeps them."""
+
+    __tablename__ = "company_settings"
+
+    realm_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    values: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Raised by every change: a worker's cached effective settings name the version they are.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SettingsChange(Base):
+    """One setting of one company changed: who (the key's name), when, old and new value
+    (JSON null: the default)."""
+
+    __tablename__ = "company_settings_changes"
+    __table_args__ = (Index("ix_company_settings_changes_realm", "realm_id", "changed_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    realm_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    old_value: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReferenceList(Base):
+    """A company's list of one kind (accounts, tax codes, payment methods, classes,
+    departments, terms) as last read from QBO, shared by every process."""
+
+    __tablename__ = "reference_lists"
+
+    realm_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
