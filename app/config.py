@@ -194,12 +194,6 @@ class Settings(BaseSettings):
             raise RuntimeError("server URLs are not resolved; call devservers.with_servers first")
         return self.database_url.get_secret_value(), self.redis_url.get_secret_value()
 
-    def drift_policy(self, entity_type: str) -> str:
-        """`report`, `restore` or `accept`: what a change made in QBO to one of our records
-        of this type does (DRIFT_POLICY_<TYPE>)."""
-        policy: str = getattr(self, f"drift_policy_{entity_type}")
-        return policy
-
     @property
     def callback_targets(self) -> TargetPolicy:
         """The exceptions CALLBACK_ALLOWED_HOSTS makes to the callback address rules."""

@@ -131,7 +131,7 @@ class RealmMix:
             "customer_external_id": invoice["customer_external_id"],
             "date": invoice["txn_date"],
             "total": f"{total:.2f}",
-            "method": "ACH",
+            "method": "Check",
             "reference": f"REF{self.seq}",
             "applied_to": [
                 {"invoice_external_id": invoice["external_id"], "amount": f"{total:.2f}"}

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.connections.models import Connection
 from app.connections.refresh import ConnectionUnavailable, RefreshFailed
+from app.connections.settings_store import effective_settings
 from app.core.keys import EntityKey
 from app.core.metrics import DRIFT_FOUND
 from app.core.times import parse_time
@@ -191,7 +192,8 @@ async def _classify_locked(deps: SyncDeps, sight: Sight) -> None:
             await finish(uow.session, sight.id, "the mapping is gone")
             return
         verdict = classify_sight(sight, mapping, record)
-        policy = deps.settings.drift_policy(mapping.entity_type)
+        settings = await effective_settings(uow.session, sight.realm_id, deps.settings)
+        policy = settings.drift_policy(mapping.entity_type)
         outcome = await record_verdict(uow.session, sight, mapping, verdict, record, policy)
         await finish(uow.session, sight.id, outcome.result)
         if outcome.drift is not None:

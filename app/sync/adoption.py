@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.config import Settings
 from app.core.failures import Category
 from app.qbo import QboError
 from app.sync.payloads import (
@@ -51,7 +50,6 @@ class Adopter:
     """Finds and takes as ours a record QBO already holds: the answer of an earlier create
     that was lost, or the holder of a name QBO refused to give twice (6240)."""
 
-    settings: Settings
     api: RealmApi
     # (entity type, QBO id, external id) -> whether another external id is mapped to that
     # record: a record is never adopted twice.
@@ -131,13 +129,13 @@ class Adopter:
         return rows
 
     def alternative(self, work: Work, attempt: int = 1) -> str:
-        """The record's disambiguated name (DISPLAY_NAME_TEMPLATE), with a counter from
-        the second attempt on."""
+        """The record's disambiguated name (the company's `display_name_template`), with a
+        counter from the second attempt on."""
         _, data_field, limit = NAME_FIELDS[work.entity_type]
         return disambiguated_name(
             str(work.payload["data"][data_field]),
             work.external_id,
-            self.settings.display_name_template,
+            work.settings.display_name_template,
             attempt=attempt,
             limit=limit,
         )
@@ -176,8 +174,8 @@ class Adopter:
     async def _adoptable(self, work: Work, row: Json) -> bool:
         """Whether the record holding our name may become ours. A customer: when it carries
         our marker, or the same e-mail and no other record's marker. An item (items carry
-        no marker): only when ITEM_ADOPT_EXISTING_BY_NAME allows it. Never one another
-        external id of the company holds or is creating (`_held_elsewhere`)."""
+        no marker): only when the company's `item_adopt_existing_by_name` allows it. Never
+        one another external id of the company holds or is creating (`_held_elsewhere`)."""
         kind, ext = work.entity_type, work.external_id
         if kind == "customer":
             if has_marker(row.get("Notes"), kind, ext):
@@ -186,7 +184,7 @@ class Adopter:
             address = (row.get("PrimaryEmailAddr") or {}).get("Address")
             if not email or email != str(address or "").strip().casefold():
                 return False
-        elif not self.settings.item_adopt_existing_by_name:
+        elif not work.settings.item_adopt_existing_by_name:
             return False
         return not await self._held_elsewhere(work, row)
 

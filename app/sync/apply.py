@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from app.config import Settings
 from app.core.failures import Category
 from app.events.schemas import CustomerData, InvoiceData, ItemData, PaymentData
 from app.qbo import QboError
@@ -52,7 +51,6 @@ class Applier:
     """Writes events of one realm to QBO (built per call by app.sync.calls); what QBO may
     already hold is found and adopted by its `adopter` (app.sync.adoption)."""
 
-    settings: Settings
     lookups: CompanyLookups
     api: RealmApi
     # Handed to the adopter (see `Adopter` for what each answers).
@@ -61,7 +59,7 @@ class Applier:
     adopter: Adopter = field(init=False)
 
     def __post_init__(self) -> None:
-        adopter = Adopter(self.settings, self.api, self.mapped_elsewhere, self.creating_elsewhere)
+        adopter = Adopter(self.api, self.mapped_elsewhere, self.creating_elsewhere)
         object.__setattr__(self, "adopter", adopter)
 
     async def apply(self, work: Work) -> Applied:
@@ -113,14 +111,15 @@ class Applier:
         if isinstance(data, CustomerData):
             return customer_body(data, ctx)
         if isinstance(data, ItemData):
-            return item_body(data, await self.lookups.income_account(self.api))
+            income = await self.lookups.income_account(self.api, work.settings)
+            return item_body(data, income, work.settings.item_expense_account_id)
         if isinstance(data, InvoiceData):
             if (
                 not ctx.is_us
                 and ctx.default_tax_code_id is None
                 and any(line.tax_code is None for line in data.lines)
             ):
-                code = await self.lookups.default_tax_code(self.api)
+                code = await self.lookups.default_tax_code(self.api, work.settings)
                 ctx = dataclasses.replace(ctx, default_tax_code_id=code)
             items = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "item"}
             customer = work.refs[("customer", data.customer_external_id)]
@@ -128,7 +127,15 @@ class Applier:
         assert isinstance(data, PaymentData)
         invoices = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "invoice"}
         customer = work.refs[("customer", data.customer_external_id)]
-        return payment_body(data, ctx, customer, invoices)
+        method = None
+        if data.method is not None:
+            method = await self.lookups.payment_method(self.api, work.settings, data.method)
+            if method is None:
+                raise PayloadError(
+                    f"payment method {data.method!r} is not one of the company's: map it to a"
+                    " PaymentMethod id in the company's settings (payment_methods)"
+                )
+        return payment_body(data, ctx, customer, invoices, method)
 
     async def _upsert(self, work: Work) -> Applied:
         body = await self._body(work)

@@ -49,7 +49,6 @@ def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
             )
 
     return Applier(
-        deps.settings,
         deps.lookups,
         realm_api(deps, realm_id),
         mapped_elsewhere,

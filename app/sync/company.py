@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from app.config import Settings
 from app.connections.models import Connection
+from app.connections.settings import EffectiveSettings
 from app.sync.payloads import CompanyContext, PayloadError
 from app.sync.realm import RealmApi
 
@@ -15,14 +15,20 @@ from app.sync.realm import RealmApi
 CACHE_SECONDS = 600.0
 
 
-def company_context(connection: Connection, settings: Settings) -> CompanyContext:
-    """The CompanyContext of a connection. Raises PayloadError when its country is unknown."""
+def company_context(connection: Connection, settings: EffectiveSettings) -> CompanyContext:
+    """The CompanyContext of a connection under the company's settings in effect. Raises
+    PayloadError when its country is unknown."""
     return CompanyContext.from_connection_data(
         connection.country,
         connection.company_info,
         connection.preferences,
         default_tax_code_id=settings.tax_code_id,
         global_tax_calculation=settings.global_tax_calculation,
+        default_taxable=settings.default_taxable,
+        class_id=settings.class_id,
+        department_id=settings.department_id,
+        deposit_account_id=settings.deposit_account_id,
+        doc_number_ours=settings.doc_number_ours,
     )
 
 
@@ -34,9 +40,9 @@ class _Entry:
 
 @dataclass
 class CompanyLookups:
-    """Per-process cache of the lookups below, per realm."""
+    """Per-process cache of the lookups below, per realm: what a company's settings leave
+    to a lookup (an income account by name, a default tax code, payment methods by name)."""
 
-    settings: Settings
     _cache: dict[tuple[str, str], _Entry] = field(default_factory=dict)
 
     def _get(self, realm_id: str, what: str) -> _Entry | None:
@@ -49,32 +55,32 @@ class CompanyLookups:
         for key in [k for k in self._cache if k[0] == realm_id]:
             del self._cache[key]
 
-    async def income_account(self, api: RealmApi) -> dict[str, str]:
-        """`{"value": id[, "name": name]}` of the income account for new items:
-        ITEM_INCOME_ACCOUNT_ID, else the active income account named
+    async def income_account(self, api: RealmApi, settings: EffectiveSettings) -> dict[str, str]:
+        """`{"value": id[, "name": name]}` of the income account for new items: the
+        company's `item_income_account_id`, else the active income account named
         ITEM_INCOME_ACCOUNT_NAME, else the company's first active income account.
         Raises PayloadError when the company has none."""
-        if self.settings.item_income_account_id:
-            return {"value": self.settings.item_income_account_id}
-        cached = self._get(api.realm_id, "income")
+        if settings.item_income_account_id:
+            return {"value": settings.item_income_account_id}
+        wanted = settings.item_income_account_name.casefold()
+        cached = self._get(api.realm_id, f"income:{wanted}")
         if cached is not None and isinstance(cached.value, dict):
             return cached.value
         rows = await api.query("SELECT * FROM Account WHERE AccountType = 'Income'")
-        wanted = self.settings.item_income_account_name.casefold()
         named = [r for r in rows if str(r.get("Name", "")).casefold() == wanted]
         candidates = named or rows
         if not candidates:
             raise PayloadError("the company has no income account for items")
         chosen = candidates[0]
         ref = {"value": str(chosen["Id"]), "name": str(chosen.get("Name", ""))}
-        self._cache[(api.realm_id, "income")] = _Entry(ref, time.monotonic())
+        self._cache[(api.realm_id, f"income:{wanted}")] = _Entry(ref, time.monotonic())
         return ref
 
-    async def default_tax_code(self, api: RealmApi) -> str | None:
-        """TAX_CODE_ID, else the Id of the company's first active taxable TaxCode (non-US
-        lines that name none), or None when it has none."""
-        if self.settings.tax_code_id:
-            return self.settings.tax_code_id
+    async def default_tax_code(self, api: RealmApi, settings: EffectiveSettings) -> str | None:
+        """The company's `tax_code_id`, else the Id of its first active taxable TaxCode
+        (non-US lines that name none), or None when it has none."""
+        if settings.tax_code_id:
+            return settings.tax_code_id
         cached = self._get(api.realm_id, "tax")
         if cached is not None:
             return cached.value if isinstance(cached.value, str) else None
@@ -84,3 +90,24 @@ class CompanyLookups:
         value = str(candidates[0]["Id"]) if candidates else None
         self._cache[(api.realm_id, "tax")] = _Entry(value, time.monotonic())
         return value
+
+    async def payment_method(
+        self, api: RealmApi, settings: EffectiveSettings, method: str
+    ) -> str | None:
+        """The PaymentMethod Id of a caller's method name: the company's `payment_methods`
+        map, else its active PaymentMethod of that name (case-insensitive), else None."""
+        mapped = settings.payment_method_id(method)
+        if mapped is not None:
+            return mapped
+        cached = self._get(api.realm_id, "methods")
+        if cached is None or not isinstance(cached.value, dict):
+            rows = await api.query("SELECT * FROM PaymentMethod")
+            names = {
+                str(r.get("Name", "")).strip().casefold(): str(r["Id"])
+                for r in rows
+                if r.get("Active", True) is not False
+            }
+            cached = _Entry(names, time.monotonic())
+            self._cache[(api.realm_id, "methods")] = cached
+        assert isinstance(cached.value, dict)
+        return cached.value.get(method.strip().casefold())

@@ -31,4 +31,4 @@ class SyncDeps:
     lookups: CompanyLookups = field(init=False)
 
     def __post_init__(self) -> None:
-        self.lookups = CompanyLookups(self.settings)
+        self.lookups = CompanyLookups()

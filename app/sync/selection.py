@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.connections.models import Connection, ConnectionStatus
+from app.connections.models import CompanySettingsRow, Connection, ConnectionStatus
+from app.connections.settings import EffectiveSettings
 from app.core.hints import enqueue_sync
 from app.core.keys import EntityKey
 from app.db import utcnow
@@ -55,9 +56,17 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
     marked `syncing`, or why there is none (see the module docstring)."""
     # FOR SHARE: a reconnect (which resumes parked events) waits for this transaction, and
     # this one for it, so an event is never parked after the resume that should wake it.
-    connection = await session.scalar(
-        select(Connection).where(Connection.realm_id == key.realm_id).with_for_update(read=True)
-    )
+    # The company's own settings come with it: a change applies from the next step on, in
+    # every worker.
+    found = (
+        await session.execute(
+            select(Connection, CompanySettingsRow.values)
+            .outerjoin(CompanySettingsRow, CompanySettingsRow.realm_id == Connection.realm_id)
+            .where(Connection.realm_id == key.realm_id)
+            .with_for_update(read=True, of=Connection)
+        )
+    ).first()
+    connection = found[0] if found is not None else None
     events = await event_store.due_events_of(session, key)
     if not events:
         return Step(done=JobResult(JobOutcome.IDLE))
@@ -83,7 +92,10 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
     chosen = plan(events, last_applied)
     for event_id, why in chosen.superseded:
         await event_store.set_status(session, [event_id], EventStatus.SUPERSEDED, note=why)
-    step = await _choose(deps, session, connection, events, chosen.next, _target(mapping), now)
+    settings = EffectiveSettings.of(found[1] if found is not None else None, deps.settings)
+    step = await _choose(
+        deps, session, connection, settings, events, chosen.next, _target(mapping), now
+    )
     step.superseded = bool(chosen.superseded)
     return step
 
@@ -96,6 +108,7 @@ async def _choose(
     deps: SyncDeps,
     session: AsyncSession,
     connection: Connection,
+    settings: EffectiveSettings,
     events: list[Event],
     event: OpenEvent | None,
     target: Target | None,
@@ -110,7 +123,7 @@ async def _choose(
         wait = (event.next_attempt_at - now).total_seconds()
         return Step(done=JobResult(JobOutcome.RETRY, retry_in=wait))
     try:
-        context = company_context(connection, deps.settings)
+        context = company_context(connection, settings)
     except PayloadError as err:
         # Nothing to build bodies with until the company is connected again.
         reason = {**failure_reason("connection", str(err)), "at": now.isoformat()}
@@ -139,6 +152,7 @@ async def _choose(
         refs=refs,
         maybe_applied=maybe_applied(event),
         context=context,
+        settings=settings,
         replays=event.replays,
         attempt=event.attempts + 1,
         received_at=event.received_at,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from app.connections.settings import EffectiveSettings
 from app.core.failures import Category
 from app.qbo import QboError
 from app.sync.owned import QBO_ENTITIES
@@ -60,6 +61,8 @@ class Work:
     refs: Mapping[tuple[str, str], str]  # (entity type, external id) -> QBO id of parents
     maybe_applied: bool
     context: CompanyContext
+    # The company's settings in effect when the event was taken (app.connections.settings).
+    settings: EffectiveSettings
     replays: int = 0
     attempt: int = 1  # for logs: 1 + the failed attempts so far
     # When the event arrived: no create of it can have reached QBO before.

@@ -88,9 +88,13 @@ def customer_body(data: CustomerData, ctx: CompanyContext) -> Json:
     return body
 
 
-def item_body(data: ItemData, income_account_ref: Mapping[str, str]) -> Json:
+def item_body(
+    data: ItemData, income_account_ref: Mapping[str, str], expense_account_id: str | None = None
+) -> Json:
     """The Item create body: `Name`, `Type` (Service or NonInventory), price, description,
-    SKU, `IncomeAccountRef` (`{"value": id, "name": ...}`, name optional) and `Active`.
+    SKU, `IncomeAccountRef` (`{"value": id, "name": ...}`, name optional), for a
+    non-inventory item the company's expense account (`ExpenseAccountRef`, when it set one),
+    and `Active`.
 
     Raises PayloadError when the income account reference has no `value`.
     """
@@ -108,17 +112,20 @@ def item_body(data: ItemData, income_account_ref: Mapping[str, str]) -> Json:
     if data.sku is not None:
         body["Sku"] = fit(data.sku, 100)
     body["IncomeAccountRef"] = account
+    if expense_account_id and data.type == "non_inventory":
+        body["ExpenseAccountRef"] = _ref(expense_account_id)
     body["Active"] = data.active
     return body
 
 
 def _tax_code(code: str | None, ctx: CompanyContext) -> str:
-    """The line TaxCodeRef value: TAX/NON in the US (default NON), a TaxCode Id elsewhere.
+    """The line TaxCodeRef value: TAX/NON in the US (default as the company's
+    `default_taxable` says), a TaxCode Id elsewhere.
 
     Raises PayloadError for anything QBO would refuse (6100 in the US, no rate elsewhere).
     """
     if ctx.is_us:
-        value = (code or "NON").strip().upper()
+        value = (code or ("TAX" if ctx.default_taxable else "NON")).strip().upper()
         if value not in US_TAX_CODES:
             raise PayloadError(f"US invoice lines take tax code TAX or NON, not {code!r}")
         return value
@@ -128,6 +135,34 @@ def _tax_code(code: str | None, ctx: CompanyContext) -> str:
     if not value.isdigit():
         raise PayloadError(f"non-US invoice lines take a TaxCode Id, not {value!r}")
     return value
+
+
+def _class_id(ctx: CompanyContext) -> str:
+    """The company's class, for a body that carries it where its Preferences track classes
+    (AccountingInfoPrefs.ClassTrackingPerTxn: on the transaction; ...PerTxnLine: on each
+    line; https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice
+    "ClassRef ... available if ClassTrackingPerTxn"). Raises PayloadError when it tracks none:
+    QBO would drop the class silently."""
+    assert ctx.class_id is not None
+    if not (ctx.class_per_txn or ctx.class_per_line):
+        raise PayloadError(
+            f"the company's settings name class {ctx.class_id}, but its QBO preferences track"
+            " no classes (AccountingInfoPrefs.ClassTrackingPerTxn / ClassTrackingPerTxnLine)"
+        )
+    return ctx.class_id
+
+
+def _department(body: Json, ctx: CompanyContext) -> None:
+    """`DepartmentRef` (the company's location) of a transaction, where its Preferences track
+    departments (AccountingInfoPrefs.TrackDepartments). Raises PayloadError otherwise."""
+    if not ctx.department_id:
+        return
+    if not ctx.departments:
+        raise PayloadError(
+            f"the company's settings name department {ctx.department_id}, but its QBO"
+            " preferences track no departments (AccountingInfoPrefs.TrackDepartments)"
+        )
+    body["DepartmentRef"] = _ref(ctx.department_id)
 
 
 def invoice_body(
@@ -155,6 +190,8 @@ def invoice_body(
         }
         if line.service_date is not None:
             detail["ServiceDate"] = line.service_date.isoformat()
+        if ctx.class_id and not ctx.class_per_txn:
+            detail["ClassRef"] = _ref(_class_id(ctx))
         out: Json = {"DetailType": "SalesItemLineDetail", "Amount": line.amount}
         if line.description is not None:
             out["Description"] = fit(line.description, 4000)
@@ -170,6 +207,9 @@ def invoice_body(
         body["CurrencyRef"] = currency
     if not ctx.is_us:
         body["GlobalTaxCalculation"] = ctx.global_tax_calculation
+    if ctx.class_id and ctx.class_per_txn:
+        body["ClassRef"] = _ref(ctx.class_id)
+    _department(body, ctx)
     body["Line"] = lines
     if data.memo is not None:
         body["CustomerMemo"] = _ref(fit(data.memo, 1000))
@@ -178,14 +218,20 @@ def invoice_body(
 
 
 def payment_body(
-    data: PaymentData, ctx: CompanyContext, customer_ref: str, invoice_refs: Mapping[str, str]
+    data: PaymentData,
+    ctx: CompanyContext,
+    customer_ref: str,
+    invoice_refs: Mapping[str, str],
+    method_id: str | None = None,
 ) -> Json:
     """The Payment create body: `TotalAmt`, `CustomerRef`, `TxnDate`, `PaymentRefNum` and
     one `Line` per applied invoice (`Amount` + `LinkedTxn` of type Invoice).
 
     `Line` is always present, possibly empty: on an update it replaces every application.
-    The unapplied rest of `TotalAmt` stays a credit. `method` is not sent (QBO wants a
-    PaymentMethod Id, which needs a lookup). Our marker goes to `PrivateNote`.
+    The unapplied rest of `TotalAmt` stays a credit. `method_id` is the PaymentMethod Id of
+    the event's `method` (the company's map of method names); the company's deposit-to
+    account and department go along when it set them (unset: QBO deposits to Undeposited
+    Funds). Our marker goes to `PrivateNote`.
     Raises PayloadError for an invoice without a QBO id in `invoice_refs` or a currency
     the company cannot take.
     """
@@ -204,6 +250,11 @@ def payment_body(
     }
     if data.reference is not None:
         body["PaymentRefNum"] = fit(data.reference, 21)
+    if method_id is not None:
+        body["PaymentMethodRef"] = _ref(method_id)
+    if ctx.deposit_account_id is not None:
+        body["DepositToAccountRef"] = _ref(ctx.deposit_account_id)
+    _department(body, ctx)
     currency = _currency(data.currency, ctx)
     if currency is not None:
         body["CurrencyRef"] = currency
