@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
 
 from app.emulator import faults
 from app.emulator.balances import applied_to_invoice, refresh_customer
+from app.emulator.invoice_tax import Totals, line_tax_code, tax_detail
 from app.emulator.jsonio import money, plain_number
 from app.emulator.rules import (
     Json,
@@ -17,6 +17,7 @@ from app.emulator.rules import (
     check_properties,
     decimal_of,
     next_version,
+    optional_ref,
     passthrough,
     ref_value,
     resolve_ref,
@@ -43,7 +44,6 @@ LINE_DETAIL_TYPES = frozenset(
         "ItemAdjustmentLineDetail",
     }
 )
-US_TAX_CODES = frozenset({"TAX", "NON"})
 HALF_CENT = Decimal("0.005")
 GLOBAL_TAX_VALUES = frozenset({"TaxExcluded", "TaxInclusive", "NotApplicable"})
 HANDLED = frozenset(
@@ -70,16 +70,11 @@ HANDLED = frozenset(
         "GlobalTaxCalculation",
         "HomeTotalAmt",
         "HomeBalance",
+        "ClassRef",
+        "DepartmentRef",
+        "SalesTermRef",
     }
 )
-
-
-class _Totals:
-    def __init__(self) -> None:
-        self.subtotal = Decimal(0)
-        self.discount = Decimal(0)
-        self.tax = Decimal(0)
-        self.taxable_base: dict[str, Decimal] = {}
 
 
 def _line_id(line: Json, existing_ids: set[str], next_id: list[int]) -> str:
@@ -91,7 +86,7 @@ def _line_id(line: Json, existing_ids: set[str], next_id: list[int]) -> str:
     return str(next_id[0])
 
 
-def _sales_line(ctx: WriteContext, line: Json, totals: _Totals) -> tuple[Json, Decimal]:
+def _sales_line(ctx: WriteContext, line: Json, totals: Totals) -> tuple[Json, Decimal]:
     detail = line.get("SalesItemLineDetail") or {}
     if not isinstance(detail, dict):
         raise faults.required_param("Line.SalesItemLineDetail")
@@ -113,7 +108,12 @@ def _sales_line(ctx: WriteContext, line: Json, totals: _Totals) -> tuple[Json, D
         out["UnitPrice"] = plain_number(price)
     if qty is not None:
         out["Qty"] = plain_number(qty)
-    out["TaxCodeRef"] = _tax_code(ctx, detail.get("TaxCodeRef"), amount, totals)
+    out["TaxCodeRef"] = line_tax_code(ctx, detail.get("TaxCodeRef"), amount, totals)
+    line_class = optional_ref(
+        ctx.company, "Class", detail, "ClassRef", "Line.SalesItemLineDetail.ClassRef"
+    )
+    if line_class is not None:
+        out["ClassRef"] = line_class
     for key, value in detail.items():
         if key not in out:
             out[key] = value
@@ -121,34 +121,13 @@ def _sales_line(ctx: WriteContext, line: Json, totals: _Totals) -> tuple[Json, D
     return out, amount
 
 
-def _tax_code(ctx: WriteContext, ref: Any, amount: Decimal, totals: _Totals) -> Json:
-    value = ref_value(ref)
-    if ctx.company.is_us:
-        value = value or "NON"
-        if value not in US_TAX_CODES:
-            raise faults.invalid_line_tax_code(value)
-        return {"value": value}
-    if value is None:
-        what = "GST/HST" if ctx.company.country == "CA" else "VAT"
-        raise faults.business_validation(
-            f"Make sure all your transactions have a {what} rate before you save."
-        )
-    tax_code = resolve_ref(ctx.company, "TaxCode", ref, "Line.SalesItemLineDetail.TaxCodeRef")
-    totals.taxable_base[tax_code["Id"]] = totals.taxable_base.get(tax_code["Id"], Decimal(0)) + (
-        amount
-    )
-    return {"value": tax_code["Id"]}
-
-
-def _build_lines(
-    ctx: WriteContext, data: Json, existing: Json | None
-) -> tuple[list[Json], _Totals]:
+def _build_lines(ctx: WriteContext, data: Json, existing: Json | None) -> tuple[list[Json], Totals]:
     lines = data.get("Line")
     if not isinstance(lines, list) or not lines:
         raise faults.required_param("Line")
     existing_ids = {str(x["Id"]) for x in (existing or {}).get("Line", []) if "Id" in x}
     next_id = [max((int(i) for i in existing_ids), default=0)]
-    totals = _Totals()
+    totals = Totals()
     built: list[Json] = []
     for line in lines:
         if not isinstance(line, dict):
@@ -172,7 +151,7 @@ def _build_lines(
             out.update({"DetailType": detail_type})
             out["DescriptionLineDetail"] = line.get("DescriptionLineDetail") or {}
         elif detail_type == "DiscountLineDetail":
-            out.update(_discount_line(line, totals))
+            out.update(_discount_line(ctx, line, totals))
         else:
             raise faults.business_validation(f"Line type {detail_type} is not valid on an invoice.")
         built.append(out)
@@ -188,8 +167,12 @@ def _build_lines(
     return built, totals
 
 
-def _discount_line(line: Json, totals: _Totals) -> Json:
-    detail = line.get("DiscountLineDetail") or {}
+def _discount_line(ctx: WriteContext, line: Json, totals: Totals) -> Json:
+    detail = dict(line.get("DiscountLineDetail") or {})
+    for key, entity in (("DiscountAccountRef", "Account"), ("ClassRef", "Class")):
+        ref = optional_ref(ctx.company, entity, detail, key, f"Line.DiscountLineDetail.{key}")
+        if ref is not None:
+            detail[key] = ref
     percent_based = bool(detail.get("PercentBased", False))
     if percent_based:
         percent = decimal_of(detail, "DiscountPercent", "Line.DiscountLineDetail.DiscountPercent")
@@ -249,22 +232,27 @@ def _date(data: Json, key: str, default: date) -> str:
 def build_invoice(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
     """Validate an invoice as QBO would and build the stored record with its totals.
 
-    Raises 2010, 2020 (CustomerRef, Line), 2500/610 (customer, item, tax code),
+    Raises 2010, 2020 (CustomerRef, Line), 2500/610 (a reference to a customer, item, tax
+    code, class, department, term or discount account that is missing or inactive),
     6070 (Amount vs Qty x UnitPrice), 6100 (US tax code), 6140 (DocNumber), 2050.
+    Without a DueDate the invoice is due TxnDate + the term's DueDays (Intuit's Invoice
+    reference: "If date is not provided, the number of days specified in SalesTermRef
+    added the transaction date will be used"), else 30 days after TxnDate.
     """
     check_properties("Invoice", data)
     if data.get("CustomerRef") is None:
         raise faults.required_param("CustomerRef")
     customer = resolve_ref(ctx.company, "Customer", data["CustomerRef"], "CustomerRef")
     lines, totals = _build_lines(ctx, data, existing)
+    refs = _header_refs(ctx, data)
     global_tax = data.get("GlobalTaxCalculation")
     if global_tax is not None and global_tax not in GLOBAL_TAX_VALUES:
         raise faults.invalid_enum("GlobalTaxCalculation", str(global_tax))
-    tax_detail: Json = {"TotalTax": Decimal(0)}
+    txn_tax: Json = {"TotalTax": Decimal(0)}
     if not ctx.company.is_us:
         global_tax = global_tax or "TaxExcluded"
-        tax_detail = _tax_detail(ctx, totals, str(global_tax))
-        totals.tax = tax_detail["TotalTax"]
+        txn_tax = tax_detail(ctx, totals, str(global_tax))
+        totals.tax = txn_tax["TotalTax"]
     total = totals.subtotal - totals.discount
     if global_tax == "TaxExcluded":
         total += totals.tax
@@ -298,13 +286,13 @@ def build_invoice(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
         record["PrivateNote"] = data["PrivateNote"]
     record["LinkedTxn"] = existing.get("LinkedTxn", []) if existing else []
     record["Line"] = lines
-    record["TxnTaxDetail"] = tax_detail
+    record["TxnTaxDetail"] = txn_tax
     record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
     for addr in ("BillAddr", "ShipAddr"):
         source = data.get(addr) if isinstance(data.get(addr), dict) else customer.get(addr)
         if isinstance(source, dict):
             record[addr] = source
-    record["DueDate"] = _date(data, "DueDate", date.fromisoformat(txn_date) + timedelta(days=30))
+    record["DueDate"] = _date(data, "DueDate", _due_by_default(ctx, txn_date, refs))
     record["TotalAmt"] = total
     record["ApplyTaxAfterDiscount"] = bool(data.get("ApplyTaxAfterDiscount", False))
     record["PrintStatus"] = data.get("PrintStatus", "NeedToPrint")
@@ -312,36 +300,32 @@ def build_invoice(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
     record["Balance"] = money(total - applied)
     if not ctx.company.is_us:
         record["GlobalTaxCalculation"] = global_tax
+    record.update(refs)
     passthrough(record, data, HANDLED)
     return record
 
 
-def _tax_detail(ctx: WriteContext, totals: _Totals, global_tax: str) -> Json:
-    if global_tax == "NotApplicable":
-        return {"TotalTax": Decimal(0)}
-    tax_lines: list[Json] = []
-    total_tax = Decimal(0)
-    for code_id, base in totals.taxable_base.items():
-        rate = ctx.company.tax_rates.get(code_id, Decimal(0))
-        if global_tax == "TaxInclusive":
-            net = money(base * 100 / (100 + rate))
-            tax = money(base - net)
-        else:
-            net, tax = money(base), money(base * rate / 100)
-        total_tax += tax
-        tax_lines.append(
-            {
-                "Amount": tax,
-                "DetailType": "TaxLineDetail",
-                "TaxLineDetail": {
-                    "TaxRateRef": {"value": code_id},
-                    "PercentBased": True,
-                    "TaxPercent": plain_number(rate),
-                    "NetAmountTaxable": net,
-                },
-            }
-        )
-    return {"TotalTax": money(total_tax), "TaxLine": tax_lines}
+def _header_refs(ctx: WriteContext, data: Json) -> Json:
+    """ClassRef, DepartmentRef and SalesTermRef as stored, for those the body names.
+    SalesTermRef is answered without a name, as in QBO's recorded invoices."""
+    refs: Json = {}
+    for key, entity in (("ClassRef", "Class"), ("DepartmentRef", "Department")):
+        ref = optional_ref(ctx.company, entity, data, key, key)
+        if ref is not None:
+            refs[key] = ref
+    term = optional_ref(ctx.company, "Term", data, "SalesTermRef", "SalesTermRef", named=False)
+    if term is not None:
+        refs["SalesTermRef"] = term
+    return refs
+
+
+def _due_by_default(ctx: WriteContext, txn_date: str, refs: Json) -> date:
+    days = 30
+    term_ref = refs.get("SalesTermRef")
+    if term_ref is not None:
+        term = ctx.company.get("Term", term_ref["value"]) or {}
+        days = int(term.get("DueDays") or 0)
+    return date.fromisoformat(txn_date) + timedelta(days=days)
 
 
 def check_unlinked(ctx: WriteContext, invoice: Json, action: str) -> None:

@@ -15,6 +15,7 @@ from app.emulator.rules import (
     check_properties,
     decimal_of,
     next_version,
+    optional_ref,
     passthrough,
     ref_value,
     resolve_ref,
@@ -24,6 +25,7 @@ HANDLED = frozenset(
     {
         "CustomerRef",
         "DepositToAccountRef",
+        "PaymentMethodRef",
         "TotalAmt",
         "UnappliedAmt",
         "ProcessPayment",
@@ -81,8 +83,10 @@ def _apply_lines(
 def build_payment(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
     """Validate a payment as QBO would and build the stored record.
 
-    Raises 2010, 2020 (CustomerRef, TotalAmt), 2500/610 (customer, deposit account),
-    610 (linked invoice missing), 620 (invoice of another customer), 6000 (over-applied).
+    Raises 2010, 2020 (CustomerRef, TotalAmt), 2500/610 (customer, deposit account,
+    payment method: missing or inactive), 610 (linked invoice missing), 620 (invoice of
+    another customer), 6000 (over-applied). Without DepositToAccountRef the money goes to
+    Undeposited Funds; both references are stored and read back.
     """
     check_properties("Payment", data)
     if data.get("CustomerRef") is None:
@@ -108,11 +112,15 @@ def build_payment(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
             for a in ctx.company.table("Account").values()
             if a["AccountSubType"] == "UndepositedFunds"
         )
+    method = optional_ref(
+        ctx.company, "PaymentMethod", data, "PaymentMethodRef", "PaymentMethodRef"
+    )
     sync_token, meta = next_version(existing, ctx.stamp)
     code, currency_name = ctx.company.currency
     record: Json = {
         "CustomerRef": {"value": customer["Id"], "name": customer["DisplayName"]},
         "DepositToAccountRef": {"value": deposit["Id"]},
+        **({"PaymentMethodRef": method} if method is not None else {}),
         "TotalAmt": money(total),
         "UnappliedAmt": money(total - applied),
         "ProcessPayment": False,

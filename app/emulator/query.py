@@ -33,6 +33,12 @@ QUERYABLE = (
     "Vendor",
     "Employee",
     "TaxCode",
+    "TaxRate",
+    "TaxAgency",
+    "PaymentMethod",
+    "Class",
+    "Department",
+    "Term",
     "CompanyInfo",
     "Preferences",
 )
@@ -349,7 +355,16 @@ def _sorter(name: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
 
 
 def execute(company: Company, query: Query) -> dict[str, Any]:
-    """Run a parsed query; answers the `QueryResponse` object."""
+    """Run a parsed query; answers the `QueryResponse` object.
+
+    On a list entity with `Active` (Customer, Item, Account, Vendor, Employee, TaxCode,
+    TaxRate, PaymentMethod, Class, Department, Term) a query that puts no condition on
+    `Active` sees only the active records, as QBO does: Intuit's query guides give
+    `SELECT * FROM Customer` as the statement that "retrieves all active customers" (Intuit
+    developer blog, "Advanced SQL Queries", 2014-03-20, and "Deep dive into QuickBooks
+    Online data queries", 2017-02-08). Any condition on `Active` replaces that filter, so
+    `WHERE Active = false` finds the inactive ones and `WHERE Active IN (true, false)` all.
+    """
     records = list(company.table(query.entity).values())
     conditions = list(query.conditions)
     if query.entity in NAME_LIST_ENTITIES and not any(

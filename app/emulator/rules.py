@@ -94,6 +94,26 @@ def resolve_ref(company: Company, entity: str, ref: Any, path: str) -> Json:
     return record
 
 
+def stored_ref(company: Company, entity: str, ref: Any, path: str, *, named: bool = True) -> Json:
+    """The reference as QBO stores and answers it, after `resolve_ref`'s checks (2020,
+    2500, 610): `{"value": Id, "name": FullyQualifiedName or Name}`, or only the value
+    where QBO's recordings show none (`named=False`)."""
+    record = resolve_ref(company, entity, ref, path)
+    out: Json = {"value": record["Id"]}
+    if named:
+        out["name"] = record.get("FullyQualifiedName") or record.get("Name")
+    return out
+
+
+def optional_ref(
+    company: Company, entity: str, data: Json, key: str, path: str, *, named: bool = True
+) -> Json | None:
+    """`stored_ref` of `data[key]` when the body names one (not null), else None."""
+    if data.get(key) is None:
+        return None
+    return stored_ref(company, entity, data[key], path, named=named)
+
+
 def parse_id(value: Any) -> str:
     """An Id as QBO accepts it (digits only); Fault 2030 otherwise."""
     text = str(value) if value is not None else ""

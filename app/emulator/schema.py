@@ -2,10 +2,13 @@
 
 QBO rejects a JSON property its model class does not know with Fault 2010; these sets
 are the top-level names (elements and attributes, inherited ones included) per entity.
-tests/emulator checks them against the XSD itself.
+tests/emulator checks them against the XSD itself. The read-only lists (Account, TaxCode,
+PaymentMethod, ...) are in `app.emulator.schema_lists`; queries check their names too.
 """
 
 from __future__ import annotations
+
+from app.emulator.schema_lists import LIST_PROPERTIES
 
 CUSTOMER_PROPERTIES: frozenset[str] = frozenset(
     {
@@ -318,4 +321,5 @@ KNOWN_PROPERTIES: dict[str, frozenset[str]] = {
     "Item": ITEM_PROPERTIES,
     "Invoice": INVOICE_PROPERTIES,
     "Payment": PAYMENT_PROPERTIES,
+    **LIST_PROPERTIES,
 }

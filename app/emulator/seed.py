@@ -1,35 +1,45 @@
 """What a new company already holds: chart of accounts, an item, a vendor, an employee,
-CompanyInfo, Preferences and, outside the US, tax codes."""
+CompanyInfo, Preferences and the reference lists of `app.emulator.seed_lists` (payment
+methods, classes, departments, terms and, outside the US, tax rates and codes)."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.emulator.company import Company
+from app.emulator.seed_lists import seed_lists
 
-# (name, classification, AccountType, AccountSubType)
+
+class SeedAccount(NamedTuple):
+    name: str
+    classification: str
+    account_type: str
+    sub_type: str
+    active: bool = True
+
+
+# Ids follow this order: the first seven are what tests and the service long relied on
+# (1 = "Services", 4 = Undeposited Funds, 7 = Checking); new accounts go at the end.
 ACCOUNTS = [
-    ("Services", "Revenue", "Income", "ServiceFeeIncome"),
-    ("Sales of Product Income", "Revenue", "Income", "SalesOfProductIncome"),
-    ("Cost of Goods Sold", "Expense", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
-    ("Undeposited Funds", "Asset", "Other Current Asset", "UndepositedFunds"),
-    ("Inventory Asset", "Asset", "Other Current Asset", "Inventory"),
-    ("Accounts Receivable (A/R)", "Asset", "Accounts Receivable", "AccountsReceivable"),
-    ("Checking", "Asset", "Bank", "Checking"),
+    SeedAccount("Services", "Revenue", "Income", "ServiceFeeIncome"),
+    SeedAccount("Sales of Product Income", "Revenue", "Income", "SalesOfProductIncome"),
+    SeedAccount("Cost of Goods Sold", "Expense", "Cost of Goods Sold", "SuppliesMaterialsCogs"),
+    SeedAccount("Undeposited Funds", "Asset", "Other Current Asset", "UndepositedFunds"),
+    SeedAccount("Inventory Asset", "Asset", "Other Current Asset", "Inventory"),
+    SeedAccount("Accounts Receivable (A/R)", "Asset", "Accounts Receivable", "AccountsReceivable"),
+    SeedAccount("Checking", "Asset", "Bank", "Checking"),
+    SeedAccount("Consulting Income", "Revenue", "Income", "ServiceFeeIncome"),
+    SeedAccount("Product Sales", "Revenue", "Income", "SalesOfProductIncome"),
+    SeedAccount("Old Income", "Revenue", "Income", "OtherPrimaryIncome", False),
+    SeedAccount("Office Expenses", "Expense", "Expense", "OfficeGeneralAdministrativeExpenses"),
+    SeedAccount("Supplies", "Expense", "Expense", "SuppliesMaterials"),
+    SeedAccount("Discounts given", "Revenue", "Income", "DiscountsRefundsGiven"),
+    SeedAccount("Savings", "Asset", "Bank", "Savings"),
 ]
 SEEDED_VENDOR = "Books by Bessie"
 SEEDED_EMPLOYEE = ("Emily", "Platt")
-
-# Country -> [(TaxCode name, rate percent)]
-TAX_CODES: dict[str, list[tuple[str, str]]] = {
-    "GB": [("20.0% S", "20"), ("5.0% R", "5"), ("0.0% Z", "0"), ("Exempt", "0")],
-    "UK": [("20.0% S", "20"), ("5.0% R", "5"), ("0.0% Z", "0"), ("Exempt", "0")],
-    "CA": [("HST ON", "13"), ("GST", "5"), ("Exempt", "0")],
-    "AU": [("GST", "10"), ("FRE", "0")],
-}
-DEFAULT_TAX_CODES = [("Standard", "20"), ("Zero-rated", "0"), ("Exempt", "0")]
 
 
 def _base(record_id: str, stamp: str) -> dict[str, Any]:
@@ -46,18 +56,18 @@ def seed_company(company: Company, stamp: str, today: date) -> None:
     """Fill a fresh company with its seeded records (mutates `company`)."""
     code, currency_name = company.currency
     currency = {"value": code, "name": currency_name}
-    for name, classification, acct_type, sub_type in ACCOUNTS:
+    for account in ACCOUNTS:
         record_id = company.new_id("Account")
         company.put(
             "Account",
             {
-                "Name": name,
+                "Name": account.name,
                 "SubAccount": False,
-                "FullyQualifiedName": name,
-                "Active": True,
-                "Classification": classification,
-                "AccountType": acct_type,
-                "AccountSubType": sub_type,
+                "FullyQualifiedName": account.name,
+                "Active": account.active,
+                "Classification": account.classification,
+                "AccountType": account.account_type,
+                "AccountSubType": account.sub_type,
                 "CurrentBalance": Decimal(0),
                 "CurrentBalanceWithSubAccounts": Decimal(0),
                 "CurrencyRef": dict(currency),
@@ -105,22 +115,7 @@ def seed_company(company: Company, stamp: str, today: date) -> None:
             "Active": True,
         },
     )
-    if not company.is_us:
-        for name, rate in TAX_CODES.get(company.country, DEFAULT_TAX_CODES):
-            record_id = company.new_id("TaxCode")
-            company.tax_rates[record_id] = Decimal(rate)
-            company.put(
-                "TaxCode",
-                {
-                    "Name": name,
-                    "Description": f"{name} ({rate}%)",
-                    "Active": True,
-                    "Hidden": False,
-                    "Taxable": rate != "0",
-                    "TaxGroup": False,
-                    **_base(record_id, stamp),
-                },
-            )
+    seed_lists(company, stamp)
     company.put("CompanyInfo", _company_info(company, stamp, today))
     company.put("Preferences", preferences(company, stamp))
 
@@ -149,9 +144,10 @@ def preferences(company: Company, stamp: str) -> dict[str, Any]:
     """The Preferences object; rebuilt when the admin API changes a preference."""
     return {
         "AccountingInfoPrefs": {
-            "TrackDepartments": False,
-            "ClassTrackingPerTxn": False,
-            "ClassTrackingPerTxnLine": False,
+            "TrackDepartments": True,
+            "DepartmentTerminology": "Location",
+            "ClassTrackingPerTxn": True,
+            "ClassTrackingPerTxnLine": True,
             "CustomerTerminology": "Customers",
         },
         "SalesFormsPrefs": {

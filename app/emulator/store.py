@@ -31,10 +31,31 @@ ENTITY_PATHS: dict[str, str] = {
     "vendor": "Vendor",
     "employee": "Employee",
     "taxcode": "TaxCode",
+    "taxrate": "TaxRate",
+    "taxagency": "TaxAgency",
+    "paymentmethod": "PaymentMethod",
+    "class": "Class",
+    "department": "Department",
+    "term": "Term",
     "companyinfo": "CompanyInfo",
     "preferences": "Preferences",
 }
-NAME_LIST_ENTITIES = frozenset({"Customer", "Item", "Account", "Vendor", "Employee", "TaxCode"})
+# Lists whose records carry `Active`: a query leaves the inactive ones out unless it asks.
+NAME_LIST_ENTITIES = frozenset(
+    {
+        "Customer",
+        "Item",
+        "Account",
+        "Vendor",
+        "Employee",
+        "TaxCode",
+        "TaxRate",
+        "PaymentMethod",
+        "Class",
+        "Department",
+        "Term",
+    }
+)
 TRANSACTION_ENTITIES = frozenset({"Invoice", "Payment"})
 WRITABLE_ENTITIES = frozenset({"Customer", "Item", "Invoice", "Payment"})
 

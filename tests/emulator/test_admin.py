@@ -19,7 +19,7 @@ async def test_company_lifecycle_and_listing(qbo: Qbo) -> None:
     assert created.status_code == 201
     summary = created.json()
     assert summary["country"] == "CA"
-    assert summary["counts"]["taxcodes"] == 3
+    assert summary["counts"]["taxcodes"] == 4  # three active, one inactive
     listed = (await qbo.client.get("/admin/companies")).json()
     assert {c["realm_id"] for c in listed} == {qbo.realm_id, summary["realm_id"]}
     await qbo.customer("Listed")
