@@ -55,6 +55,9 @@ def _owned(
 _CURRENCY = _owned("CurrencyRef", "value", written=Written.CREATE)
 _LINES = _owned("Line", compared=False)  # compared line by line in app.sync.owned
 _MARKER_NOTE = _owned("PrivateNote", compared=False)  # our marker, and QBO's "Voided"
+# What the company's settings choose (app.connections.settings), sent when a record is
+# created: a later change of settings, or the accountant's choice in QBO, stays.
+_DEPARTMENT = _owned("DepartmentRef", written=Written.CREATE, compared=False)
 
 OWNED: dict[str, tuple[OwnedField, ...]] = {
     "customer": (
@@ -77,7 +80,8 @@ OWNED: dict[str, tuple[OwnedField, ...]] = {
         _owned("UnitPrice", numeric=True),
         _owned("Description"),
         _owned("Sku"),
-        _owned("IncomeAccountRef", "value"),
+        _owned("IncomeAccountRef", written=Written.CREATE, compared=False),
+        _owned("ExpenseAccountRef", written=Written.CREATE, compared=False),
         _owned("Active"),
     ),
     "invoice": (
@@ -91,12 +95,17 @@ OWNED: dict[str, tuple[OwnedField, ...]] = {
         _LINES,
         _MARKER_NOTE,
         _owned("GlobalTaxCalculation", compared=False),
+        _owned("ClassRef", written=Written.CREATE, compared=False),
+        _DEPARTMENT,
     ),
     "payment": (
         _owned("CustomerRef", "value"),
         _owned("TotalAmt", numeric=True),
         _owned("TxnDate"),
         _owned("PaymentRefNum"),
+        _owned("PaymentMethodRef", "value"),
+        _owned("DepositToAccountRef", written=Written.CREATE, compared=False),
+        _DEPARTMENT,
         _CURRENCY,
         _LINES,
         _MARKER_NOTE,

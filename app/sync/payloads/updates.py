@@ -8,14 +8,19 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from app.sync.payloads.ownership import OWNED, Written
+
 Json = dict[str, Any]
-# QBO fixes a customer's (and so its transactions') currency once set: sent on create only.
-CREATE_ONLY_FIELDS = frozenset({"CurrencyRef"})
+# Sent on create only: the currency (QBO fixes a customer's, and so its transactions', once
+# set) and what the company's settings chose (accounts, class, department).
+CREATE_ONLY_FIELDS = frozenset(
+    f.name for fields in OWNED.values() for f in fields if f.written is Written.CREATE
+)
 
 
 def sparse_update(body: Mapping[str, Any], qbo_id: str, sync_token: str) -> Json:
     """A sparse update of record `qbo_id` at `sync_token` carrying the fields of `body`
-    (a builder's create body), minus create-only fields (`CurrencyRef`).
+    (a builder's create body), minus create-only fields (`CREATE_ONLY_FIELDS`).
 
     Fields not in `body` keep their QBO values; a `Line` array replaces all lines.
     `body` is not modified.
