@@ -75,12 +75,12 @@ async def test_two_companies_get_the_same_events_booked_with_their_own_ids(
         ]
         assert item["IncomeAccountRef"]["value"] == ids["income"]
         [invoice] = await world.books.records(realm_id, "invoices")
-        codes = {
+        booked = {
             line["SalesItemLineDetail"]["TaxCodeRef"]["value"]
             for line in invoice["Line"]
             if line.get("DetailType") == "SalesItemLineDetail"
         }
-        assert codes == {ids["tax"]}
+        assert booked == {ids["tax"]}
         [payment] = await world.books.records(realm_id, "payments")
         assert payment["PaymentMethodRef"]["value"] == ids["method"]
     assert chosen[first] != chosen[second]
