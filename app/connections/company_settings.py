@@ -18,7 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.connections.models import CompanySettingsRow, Connection, SettingsChange
+from app.connections.models import (
+    CompanySettingsRow,
+    Connection,
+    ConnectionStatus,
+    SettingsChange,
+)
 from app.connections.reference import (
     Query,
     ReferenceKind,
@@ -79,8 +84,9 @@ LISTED = 10
 
 @dataclass(frozen=True, slots=True)
 class SettingValue:
-    value: Any
+    value: Any  # in effect
     source: SettingSource
+    default: Any  # what the company gets when it sets none
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +144,11 @@ async def settings_view(
     values: dict[str, SettingValue] = {}
     for name in SETTING_NAMES:
         source = effective.sources[name]
-        value = own.get(name) if source is SettingSource.COMPANY else getattr(env, name)
-        if name == "doc_number_ours" and value is None:
-            value = company_custom_txn_numbers(connection)
-        values[name] = SettingValue(value, source)
+        default = getattr(env, name)
+        if name == "doc_number_ours" and default is None:
+            default = company_custom_txn_numbers(connection)
+        value = own.get(name) if source is SettingSource.COMPANY else default
+        values[name] = SettingValue(value, source, default)
     if row is None or row.version == 0:
         return SettingsView(values, 0, None, None)
     return SettingsView(values, row.version, row.updated_at, row.updated_by)
@@ -268,6 +275,37 @@ async def store_change(
     if not plan.changed:
         return []
     return await replace_settings(session, realm_id, plan.values, changed_by)
+
+
+async def change_settings(
+    session: AsyncSession,
+    store_session: AsyncSession,
+    query: Query,
+    connection: Connection,
+    body: CompanySettings,
+    changed_by: str,
+    max_age_seconds: float,
+) -> list[SettingsChange]:
+    """Check `body` (the company's whole new set) and store it: the country's checks, then,
+    when it changes records of the company, those records in QBO (`query`, through the
+    cached lists on `session`, which must be free to commit); then the set, on
+    `store_session` (the caller's unit of work), with a history row per changed setting.
+    Returns those rows (none: nothing changed, nothing stored).
+
+    Raises SettingsRefused (nothing stored), CompanyUnreadable (a change of records while
+    the company cannot be read), and QBO's failures (QboError, BudgetWait,
+    ConnectionUnavailable, RefreshFailed)."""
+    plan = await plan_change(session, connection, body)
+    if plan.references_changed:
+        if connection.status != ConnectionStatus.ACTIVE:
+            state = connection.status.value.replace("_", " ")
+            raise CompanyUnreadable(
+                f"company {connection.realm_id} is {state}: its records cannot be checked;"
+                " reconnect it (POST /connections) before changing accounts, tax codes,"
+                " payment methods, items, classes or departments"
+            )
+        await check_references(session, query, connection, plan, max_age_seconds)
+    return await store_change(store_session, plan, connection.realm_id, changed_by)
 
 
 async def settings_history(

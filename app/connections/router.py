@@ -18,14 +18,9 @@ from app.connections import company_settings, service
 from app.connections import reference as reference_lists
 from app.connections.models import Connection, ConnectionStatus
 from app.connections.pages import page
-from app.connections.reference import Query as ListQuery
+from app.connections.reading import realm_query
 from app.connections.reference import ReferenceKind
-from app.connections.refresh import (
-    ConnectionUnavailable,
-    RefreshFailed,
-    TokenKeeper,
-    with_access_token,
-)
+from app.connections.refresh import ConnectionUnavailable, RefreshFailed
 from app.connections.schemas import (
     ConnectionOut,
     ConnectionStarted,
@@ -56,7 +51,6 @@ from app.qbo import (
     IntuitOAuth,
     LazyOAuth,
     OAuthFailure,
-    QboClient,
     QboError,
     read_company,
 )
@@ -248,34 +242,6 @@ class QboUnreadable(AppError):
     status, type_, title = 502, "qbo-error", "QuickBooks could not be read"
 
 
-def realm_query(request: Request, realm_id: str) -> ListQuery:
-    """Queries of the realm's QBO with a valid token, within the realm's budget."""
-    state = request.app.state
-    keeper = TokenKeeper(
-        settings=state.settings,
-        session_factory=state.session_factory,
-        oauth=state.oauth,
-        cipher=state.cipher,
-        metrics=state.metrics,
-    )
-
-    async def run(statement: str) -> list[dict[str, Any]]:
-        async def call(token: SecretStr) -> list[dict[str, Any]]:
-            client = QboClient(
-                state.settings,
-                realm_id,
-                token,
-                state.qbo_transport,
-                budget=state.budget,
-                recorder=state.metrics,
-            )
-            return await client.query(statement)
-
-        return await with_access_token(keeper, realm_id, call)
-
-    return run
-
-
 def _retry_later(detail: str, seconds: float | None) -> ServiceUnavailable:
     error = ServiceUnavailable(detail)
     error.headers = {"Retry-After": str(max(1, math.ceil(seconds or 1)))}
@@ -349,26 +315,20 @@ async def put_settings(
     synced after it, never to records already in QBO."""
     connection = await _connection(session, realm_id)
     try:
-        plan = await company_settings.plan_change(session, connection, body)
-        if plan.references_changed:
-            if connection.status != ConnectionStatus.ACTIVE:
-                raise Conflict(
-                    f"company {realm_id} is {connection.status.value.replace('_', ' ')}:"
-                    " its records cannot be checked; reconnect it (POST /connections)"
-                    " before changing accounts, tax codes, payment methods, items, classes"
-                    " or departments"
-                )
-            async with reading_company(realm_id):
-                await company_settings.check_references(
-                    session,
-                    realm_query(request, realm_id),
-                    connection,
-                    plan,
-                    settings.reference_cache_seconds,
-                )
+        async with reading_company(realm_id):
+            await company_settings.change_settings(
+                session,
+                uow.session,
+                realm_query(request.app.state, realm_id),
+                connection,
+                body,
+                caller.name,
+                settings.reference_cache_seconds,
+            )
     except company_settings.SettingsRefused as refused:
         raise InvalidInput(refused.errors) from None
-    await company_settings.store_change(uow.session, plan, realm_id, caller.name)
+    except company_settings.CompanyUnreadable as err:
+        raise Conflict(str(err)) from None
     await uow.session.flush()
     return settings_out(await company_settings.settings_view(uow.session, connection, settings))
 
@@ -435,7 +395,7 @@ async def reference(
         async with reading_company(realm_id):
             rows = await reference_lists.reference_list(
                 session,
-                realm_query(request, realm_id),
+                realm_query(request.app.state, realm_id),
                 realm_id,
                 kind,
                 settings.reference_cache_seconds,
