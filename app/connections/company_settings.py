@@ -127,7 +127,8 @@ def company_custom_txn_numbers(connection: Connection | None) -> bool:
     return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
 
 
-def _is_us(connection: Connection) -> bool | None:
+def is_us(connection: Connection) -> bool | None:
+    """Whether the company is a US one (None: its country is unknown)."""
     country = connection.country or (connection.company_info or {}).get("Country")
     return country.strip().upper() == "US" if isinstance(country, str) and country else None
 
@@ -175,7 +176,7 @@ async def plan_change(
     stored = await stored_settings(session, connection.realm_id)
     changed = frozenset(n for n in SETTING_NAMES if stored.values.get(n) != values.get(n))
     refused = SettingsRefused()
-    us = _is_us(connection)
+    us = is_us(connection)
     if us is not None:
         for name in US_ONLY if not us else NON_US_ONLY:
             if values.get(name) is not None:
