@@ -297,7 +297,7 @@ async def get_settings(
 @router.put(
     "/{realm_id:realm}/settings",
     response_model=SettingsOut,
-    responses=problem_responses(401, 403, 422, 404, 409, 502, 503),
+    responses=problem_responses(401, 403, 422, 400, 413, 404, 409, 502, 503),
 )
 async def put_settings(
     request: Request,
