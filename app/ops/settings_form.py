@@ -65,9 +65,10 @@ FIELDS: tuple[FormField, ...] = (
     FormField("item_adopt_existing_by_name", "Take over an item of the same name", "flag"),
     FormField("doc_number_ours", "Invoices carry your number as DocNumber", "flag"),
     *(
-        FormField(f"drift_policy_{entity}", f"Change made in QBO to a {entity}", "choice",
-                  choices=get_args(DriftPolicy))
-        for entity in ("customer", "item", "invoice", "payment")
+        FormField(f"drift_policy_{entity}", f"Change made in QBO to {article} {entity}",
+                  "choice", choices=get_args(DriftPolicy))
+        for article, entity in (("a", "customer"), ("an", "item"), ("an", "invoice"),
+                                ("a", "payment"))
     ),
 )  # fmt: skip
 
@@ -108,7 +109,8 @@ def label_of(field: FormField, value: Any, lists: Mapping[ReferenceKind, Referen
         if row is not None:
             return f"{row['name']} ({value})" + ("" if row["active"] else ", inactive")
     if isinstance(value, Mapping):
-        return ", ".join(f"{k} → {v}" for k, v in value.items()) or "none"
+        shown = (f"{k} → {label_of(field, str(v), lists)}" for k, v in value.items())
+        return ", ".join(shown) or "none"
     return str(value)
 
 

@@ -98,6 +98,7 @@ async def test_saving_stores_company_values_and_shows_them(
         shown.text, "item_income_account_id"
     )
     assert "default: none" in row_of(shown.text, "class_id")
+    assert "<strong>company</strong>: card → Visa (3)" in row_of(shown.text, "payment_methods")
     assert options_of(shown.text, "method_id_0")["3"] == "Visa (3)"
     assert 'value="card"' in shown.text
     history = shown.text.split('<table id="history">')[1]
