@@ -182,6 +182,12 @@ async def plan_change(
             if values.get(name) is not None:
                 where = "outside the US" if not us else "in the US"
                 refused.add((name,), f"not a setting of a company {where}; leave it out")
+    seen: dict[str, str] = {}
+    for method in values.get("payment_methods") or {}:
+        # The engine finds a caller's method case-insensitively: two spellings are one.
+        first = seen.setdefault(method.casefold(), method)
+        if first != method:
+            refused.add(("payment_methods", method), f"the same method name as {first!r}")
     if refused.errors:
         raise refused
     return SettingsChangePlan(values, changed)

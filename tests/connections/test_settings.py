@@ -199,6 +199,13 @@ REFUSALS: list[tuple[str, str, dict[str, Any], tuple[str, ...], str]] = [
         ("payment_methods", "amex"),
         "payment method 5 (American Express) is inactive",
     ),
+    (
+        "payment method names differing only in case",
+        "US",
+        {"payment_methods": {"card": "3", "Card": "1"}},
+        ("payment_methods", "Card"),
+        "the same method name as 'card'",
+    ),
     ("inactive class", "US", {"class_id": "2"}, ("class_id",), "class 2 (Old) is inactive"),
     (
         "unknown department",
