@@ -416,3 +416,17 @@ async def test_other_scopes_are_403(companies: Companies, make_key: KeyFactory) 
         assert answer.status_code == 403, (method, path, answer.text)
     assert (await companies.client.get(f"/connections/{realm}/settings")).status_code == 401
     assert await stored_rows(companies) == (0, 0)
+
+
+async def test_the_shipping_item_must_be_an_active_item(companies: Companies) -> None:
+    realm = await companies.connect()
+    # The emulator's seeded item "Services" is item 1.
+    answer = await companies.put(realm, {"shipping_item_id": "1"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["shipping_item_id"] == {"value": "1", "source": "company"}
+    deactivated = await companies.books.client.post(f"/admin/companies/{realm}/items/1/deactivate")
+    assert deactivated.status_code == 200, deactivated.text
+    await companies.put(realm, {})
+    refused = await companies.put(realm, {"shipping_item_id": "1"})
+    assert refused.status_code == 422, refused.text
+    assert "item 1 (Services) is inactive" in refused.json()["errors"][0]["detail"]
