@@ -58,16 +58,9 @@ def test_settings_page_in_a_browser(service: Service, browser: Browser) -> None:
 
     income = option_starting(page, "#item_income_account_id", "Sales of Product Income")
     page.select_option("#item_income_account_id", label=income)
-    # TODO: the emulator on main holds no PaymentMethod records (its seed of
-    # PaymentMethod, Class, Department, Term and TaxRate is on its way); until then the
-    # list cannot be read and the mapping part is left out.
-    maps_methods = page.locator("select#method_id_0").count() == 1
-    method = ""
-    if maps_methods:
-        page.fill("#method_name_0", "card")
-        labels = page.locator("#method_id_0 option").all_inner_texts()
-        method = next(label for label in labels if label != "(none)")
-        page.select_option("#method_id_0", label=method)
+    page.fill("#method_name_0", "card")
+    method = option_starting(page, "#method_id_0", "Visa")
+    page.select_option("#method_id_0", label=method)
     page.get_by_role("button", name="Save settings").click()
     page.wait_for_url(f"{service.api}/ops/realms/{realm_id}/settings?notice=settings-saved")
     assert "The settings were saved" in page.inner_text("[role=status]")
@@ -76,17 +69,17 @@ def test_settings_page_in_a_browser(service: Service, browser: Browser) -> None:
     assert source.startswith("company")
     assert income in source
     assert page.input_value("#item_income_account_id") == income.rsplit("(", 1)[1].rstrip(")")
+    methods = page.locator("tr[data-setting='payment_methods'] .source").inner_text()
+    assert methods.startswith("company")
+    assert "card → Visa" in methods
+    assert page.input_value("#method_name_0") == "card"
     history = page.locator("#history tbody tr")
-    assert history.count() == (2 if maps_methods else 1)
+    assert history.count() == 2
     assert "ops" in history.first.inner_text()
 
     settings = httpx.get(
         f"{service.api}/connections/{realm_id}/settings", headers=service.headers, timeout=10
     ).json()
     assert settings["item_income_account_id"]["source"] == "company"
-    if maps_methods:
-        methods = page.locator("tr[data-setting='payment_methods'] .source").inner_text()
-        assert methods.startswith("company")
-        assert page.input_value("#method_name_0") == "card"
-        assert settings["payment_methods"]["source"] == "company"
-        assert method.endswith(f"({settings['payment_methods']['value']['card']})")
+    assert settings["payment_methods"]["source"] == "company"
+    assert method.endswith(f"({settings['payment_methods']['value']['card']})")

@@ -17,14 +17,16 @@ from tests.fixtures.company_settings import Companies
 from tests.fixtures.keys import KeyFactory
 from tests.support.helpers import asgi_client, started_app
 
-# The emulator's seeded chart of accounts (app/emulator/seed.py), by id.
+# The emulator's seeded chart of accounts (app/emulator/seed.py), by id; its payment
+# methods, classes and departments are those of app/emulator/seed_lists.py.
 SERVICES, PRODUCT_SALES, COGS, UNDEPOSITED, CHECKING = "1", "2", "3", "4", "7"
+DISCOUNTS_GIVEN = "13"
 
 OWN = {
     "item_income_account_id": PRODUCT_SALES,
     "item_expense_account_id": COGS,
     "deposit_account_id": CHECKING,
-    "discount_account_id": SERVICES,
+    "discount_account_id": DISCOUNTS_GIVEN,
     "payment_methods": {"card": "3", "cash": "1"},
     "class_id": "1",
     "department_id": "1",
@@ -128,7 +130,7 @@ async def test_an_environment_default_shows_until_the_company_sets_its_own(
         update={"item_income_account_id": SERVICES, "drift_policy_customer": "restore"}
     )
     async with (
-        started_app(configured, companies.lists) as application,
+        started_app(configured, companies.qbo) as application,
         asgi_client(application) as client,
     ):
         path = f"/connections/{realm}/settings"
@@ -154,7 +156,8 @@ REFUSALS: list[tuple[str, str, dict[str, Any], tuple[str, ...], str]] = [
         {"item_income_account_id": "99"},
         ("item_income_account_id",),
         "no Income account 99 in this company; the company's active Income accounts:"
-        " 1 Services, 2 Sales of Product Income",
+        " 1 Services, 2 Sales of Product Income, 8 Consulting Income, 9 Product Sales,"
+        " 13 Discounts given",
     ),
     (
         "income account of the wrong type",
@@ -190,14 +193,14 @@ REFUSALS: list[tuple[str, str, dict[str, Any], tuple[str, ...], str]] = [
         {"payment_methods": {"card": "3", "ach": "9"}},
         ("payment_methods", "ach"),
         "no payment method 9 in this company; the company's active"
-        " payment methods: 1 Cash, 2 Check, 3 Visa",
+        " payment methods: 1 Cash, 2 Check, 3 Visa, 4 MasterCard, 5 American Express",
     ),
     (
         "inactive payment method",
         "US",
-        {"payment_methods": {"amex": "5"}},
-        ("payment_methods", "amex"),
-        "payment method 5 (American Express) is inactive",
+        {"payment_methods": {"barter": "6"}},
+        ("payment_methods", "barter"),
+        "payment method 6 (Barter) is inactive",
     ),
     (
         "payment method names differing only in case",
@@ -206,13 +209,13 @@ REFUSALS: list[tuple[str, str, dict[str, Any], tuple[str, ...], str]] = [
         ("payment_methods", "Card"),
         "the same method name as 'card'",
     ),
-    ("inactive class", "US", {"class_id": "2"}, ("class_id",), "class 2 (Old) is inactive"),
+    ("inactive class", "US", {"class_id": "3"}, ("class_id",), "class 3 (Legacy) is inactive"),
     (
         "unknown department",
         "US",
         {"department_id": "8"},
         ("department_id",),
-        "active departments: 1 Sales Department",
+        "active departments: 1 North, 2 South",
     ),
     (
         "unknown shipping item",
@@ -304,12 +307,12 @@ async def test_pydantic_errors_are_422_problems(companies: Companies) -> None:
 async def test_an_account_made_a_moment_ago_is_found(companies: Companies) -> None:
     realm = await companies.connect()
     assert (await companies.put(realm, {"item_income_account_id": SERVICES})).status_code == 200
-    assert companies.lists.queries["Account"] == 1
+    assert companies.qbo.queries["Account"] == 1
     consulting = companies.add_account(realm, "Consulting", "Income", "ServiceFeeIncome", "Revenue")
     # A list read a moment ago is trusted: the id is not there (yet).
     refused = await companies.put(realm, {"item_income_account_id": consulting})
     assert refused.status_code == 422
-    assert companies.lists.queries["Account"] == 1
+    assert companies.qbo.queries["Account"] == 1
     # Once it is a few seconds old, a missing id makes it read again, once.
     async with companies.factory() as session:
         await session.execute(
@@ -320,7 +323,7 @@ async def test_an_account_made_a_moment_ago_is_found(companies: Companies) -> No
         await session.commit()
     answer = await companies.put(realm, {"item_income_account_id": consulting})
     assert answer.status_code == 200, answer.text
-    assert companies.lists.queries["Account"] == 2
+    assert companies.qbo.queries["Account"] == 2
 
 
 async def test_concurrent_changes_never_fail_and_keep_a_consistent_history(

@@ -24,9 +24,14 @@ async def test_accounts_by_type_inactive_included_and_cached(companies: Companie
     )
     body = await reference(companies, realm, "accounts", type="Income")
     assert body["kind"] == "accounts"
+    # The emulator's seeded Income accounts (app/emulator/seed.py), "Old Income" inactive.
     assert {r["id"]: (r["name"], r["active"]) for r in body["rows"]} == {
         "1": ("Services", True),
         "2": ("Sales of Product Income", True),
+        "8": ("Consulting Income", True),
+        "9": ("Product Sales", True),
+        "10": ("Old Income", False),
+        "13": ("Discounts given", True),
         consulting: ("Consulting", False),
     }
     services = next(r for r in body["rows"] if r["id"] == "1")
@@ -38,20 +43,20 @@ async def test_accounts_by_type_inactive_included_and_cached(companies: Companie
         "sub_type": "ServiceFeeIncome",
         "classification": "Revenue",
     }
-    assert companies.lists.queries["Account"] == 1
+    assert companies.qbo.queries["Account"] == 1
 
     # A cache hit asks QBO nothing, whatever the filter.
     every = await reference(companies, realm, "accounts")
-    assert len(every["rows"]) == 8
+    assert len(every["rows"]) == 15
     assert every["fetched_at"] == body["fetched_at"]
-    assert companies.lists.queries["Account"] == 1
+    assert companies.qbo.queries["Account"] == 1
 
     # `refresh` reads again, and sees what changed in QBO.
-    banking = companies.add_account(realm, "Savings", "Bank", "Savings", "Asset")
+    banking = companies.add_account(realm, "Reserve", "Bank", "Savings", "Asset")
     fresh = await reference(companies, realm, "accounts", type="bank", refresh="true")
-    assert {r["id"] for r in fresh["rows"]} == {"7", banking}
+    assert {r["id"] for r in fresh["rows"]} == {"7", "14", banking}
     assert fresh["fetched_at"] > body["fetched_at"]
-    assert companies.lists.queries["Account"] == 2
+    assert companies.qbo.queries["Account"] == 2
 
 
 async def test_the_cache_expires(companies: Companies) -> None:
@@ -60,62 +65,59 @@ async def test_the_cache_expires(companies: Companies) -> None:
     realm = await companies.connect()
     await reference(companies, realm, "classes")
     await reference(companies, realm, "classes")
-    assert companies.lists.queries["Class"] == 2
+    assert companies.qbo.queries["Class"] == 2
 
 
 async def test_payment_methods_classes_departments_terms(companies: Companies) -> None:
     realm = await companies.connect()
+    # As app/emulator/seed_lists.py seeds them.
     methods = (await reference(companies, realm, "payment_methods"))["rows"]
     assert {r["id"]: (r["name"], r["active"], r["type"]) for r in methods} == {
         "1": ("Cash", True, "NON_CREDIT_CARD"),
         "2": ("Check", True, "NON_CREDIT_CARD"),
         "3": ("Visa", True, "CREDIT_CARD"),
-        "5": ("American Express", False, "CREDIT_CARD"),
+        "4": ("MasterCard", True, "CREDIT_CARD"),
+        "5": ("American Express", True, "CREDIT_CARD"),
+        "6": ("Barter", False, "NON_CREDIT_CARD"),
     }
     cards = (await reference(companies, realm, "payment_methods", type="CREDIT_CARD"))["rows"]
-    assert [r["id"] for r in cards] == ["3", "5"]
+    assert sorted(r["id"] for r in cards) == ["3", "4", "5"]
     classes = (await reference(companies, realm, "classes"))["rows"]
-    assert classes == [
-        {"id": "1", "name": "Design", "active": True, "type": None},
-        {"id": "2", "name": "Old", "active": False, "type": None},
+    assert sorted(classes, key=lambda r: r["id"]) == [
+        {"id": "1", "name": "Retail", "active": True, "type": None},
+        {"id": "2", "name": "Wholesale", "active": True, "type": None},
+        {"id": "3", "name": "Legacy", "active": False, "type": None},
     ]
     departments = (await reference(companies, realm, "departments"))["rows"]
-    assert [r["name"] for r in departments] == ["Sales Department"]
-    terms = (await reference(companies, realm, "terms"))["rows"]
-    assert terms[0] == {
+    assert {r["name"]: r["active"] for r in departments} == {
+        "North": True,
+        "South": True,
+        "Closed": False,
+    }
+    terms = {r["id"]: r for r in (await reference(companies, realm, "terms"))["rows"]}
+    assert terms["3"] == {
         "id": "3",
         "name": "Net 30",
         "active": True,
         "type": "STANDARD",
         "due_days": 30,
     }
-    assert terms[1]["active"] is False
+    assert terms["1"]["due_days"] == 0
 
 
 async def test_tax_codes_carry_their_rates(companies: Companies) -> None:
     realm = await companies.connect("GB")
-    # The emulator's tax codes name no TaxRate yet: give one the list QBO answers.
-    edited = await companies.books.client.patch(
-        f"/admin/companies/{realm}/taxcodes/1",
-        json={
-            "SalesTaxRateList": {
-                "TaxRateDetail": [
-                    {
-                        "TaxRateRef": {"value": "2", "name": "VAT 20"},
-                        "TaxTypeApplicable": "TaxOnAmount",
-                        "TaxOrder": 0,
-                    }
-                ]
-            }
-        },
-    )
-    assert edited.status_code == 200, edited.text
-    rows = (await reference(companies, realm, "tax_codes"))["rows"]
-    standard = next(r for r in rows if r["id"] == "1")
-    assert standard["name"] == "20.0% S"
-    assert standard["rates"] == [{"id": "2", "name": "VAT 20", "rate": "20"}]
-    assert next(r for r in rows if r["id"] == "4")["rates"] == []
-    assert companies.lists.queries["TaxRate"] == 1
+    rows = {r["id"]: r for r in (await reference(companies, realm, "tax_codes"))["rows"]}
+    assert rows["1"] == {
+        "id": "1",
+        "name": "20.0% S",
+        "active": True,
+        "type": None,
+        "rates": [{"id": "1", "name": "20.0% S", "rate": "20"}],
+    }
+    assert rows["5"]["active"] is False
+    assert rows["5"]["rates"] == [{"id": "5", "name": "17.5% S", "rate": "17.5"}]
+    assert companies.qbo.queries["TaxRate"] == 1
 
 
 async def test_unknown_kind_and_parameters_are_422(companies: Companies) -> None:
@@ -135,7 +137,7 @@ async def test_a_disconnected_company_answers_its_cached_list_only(
     revoked = await companies.client.delete(f"/connections/{realm}", headers=companies.admin)
     assert revoked.status_code == 200
     cached = await reference(companies, realm, "accounts", refresh="true")
-    assert len(cached["rows"]) == 7
+    assert len(cached["rows"]) == 14
     answer = await companies.client.get(
         f"/connections/{realm}/reference/terms", headers=companies.admin
     )

@@ -48,15 +48,19 @@ async def test_the_page_offers_the_company_records_of_the_right_type(
     page = await console_client.get(f"/ops/realms/{realm}/settings")
     assert page.status_code == 200, page.text
     income = options_of(page.text, "item_income_account_id")
+    # Active Income accounts only (app/emulator/seed.py: "Old Income", 10, is inactive).
     assert income == {
         "": "Default: none",
         "1": "Services (1)",
         "2": "Sales of Product Income (2)",
+        "8": "Consulting Income (8)",
+        "9": "Product Sales (9)",
+        "13": "Discounts given (13)",
     }
-    assert set(options_of(page.text, "deposit_account_id")) == {"", "4", "5", "7"}
+    assert set(options_of(page.text, "deposit_account_id")) == {"", "4", "5", "7", "14"}
     methods = options_of(page.text, "method_id_0")
-    assert set(methods) == {"", "1", "2", "3"}  # American Express (5) is inactive
-    assert set(options_of(page.text, "class_id")) == {"", "1"}
+    assert set(methods) == {"", "1", "2", "3", "4", "5"}  # Barter (6) is inactive
+    assert set(options_of(page.text, "class_id")) == {"", "1", "2"}
     assert 'id="tax_code_id"' not in page.text  # a US company
     assert 'id="default_taxable"' in page.text
     assert "default: {display_name} ({external_id})" in row_of(page.text, "display_name_template")
@@ -132,8 +136,8 @@ async def test_a_refusal_is_shown_beside_its_field_and_stores_nothing(
         data={
             "csrf": csrf_of(page),
             "item_income_account_id": "7",
-            "method_name_0": "amex",
-            "method_id_0": "5",
+            "method_name_0": "barter",
+            "method_id_0": "6",
             "display_name_template": "no id here",
         },
     )
@@ -148,14 +152,14 @@ async def test_a_refusal_is_shown_beside_its_field_and_stores_nothing(
         data={
             "csrf": csrf_of(page),
             "item_income_account_id": "7",
-            "method_name_0": "amex",
-            "method_id_0": "5",
+            "method_name_0": "barter",
+            "method_id_0": "6",
         },
     )
     assert refused.status_code == 422, refused.text
     income = row_of(refused.text, "item_income_account_id")
     assert "account 7 (Checking) is of type Bank, not an Income account" in income
-    assert "amex: payment method 5 (American Express) is inactive" in row_of(
+    assert "barter: payment method 6 (Barter) is inactive" in row_of(
         refused.text, "payment_methods"
     )
     # The refused values stay in the form.
