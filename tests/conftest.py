@@ -20,4 +20,5 @@ pytest_plugins = [
     "tests.fixtures.signed",
     "tests.fixtures.drift",
     "tests.fixtures.browser",
+    "tests.fixtures.company_settings",
 ]

@@ -50,14 +50,15 @@ async def replace_settings(
     """Store `values` (CompanySettings.own()) as the company's whole set, and one change
     row per setting whose value differs (old or new None: the default). Returns the
     changes; none when nothing differs (then nothing is written)."""
-    now = utcnow()
     # The row exists before it is locked, so that two first changes at once queue on it.
     await session.execute(
         pg_insert(CompanySettingsRow)
-        .values(realm_id=realm_id, values={}, version=0, updated_by=changed_by, updated_at=now)
+        .values(realm_id=realm_id, values={}, version=0, updated_by=changed_by, updated_at=utcnow())
         .on_conflict_do_nothing()
     )
     current = await stored_settings(session, realm_id, lock=True)
+    # Stamped once the lock is held: the history's order is the order the changes applied.
+    now = utcnow()
     changes = [
         SettingsChange(
             realm_id=realm_id,

@@ -18,16 +18,19 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Environment
+from app.connections import company_settings
 from app.connections import service as connections
+from app.connections.reading import READ_FAILURES, lists_or_cached, reading_problem, realm_query
 from app.core.cipher import TokenCipher
 from app.db import utcnow
 from app.deps import ConnectionDep, SessionDep, UnitOfWorkDep
 from app.events import repository as event_rows
 from app.events import service as events
 from app.events.models import EventStatus
-from app.ops import service
+from app.ops import service, settings_form
 from app.ops.sessions import COOKIE, LOGIN_COOKIE, OpsSession, OpsSessions
 from app.qbo import IntuitOAuth, LazyOAuth, OAuthFailure
 from app.security import ApiKey, Scope, find_active_key
@@ -62,6 +65,8 @@ NOTICES = {
     "disconnected": "The company was disconnected; its events wait until it is reconnected.",
     "not-connected": "There is no connection for that company.",
     "logged-out": "You are logged out.",
+    "settings-saved": "The settings were saved; they apply to events synced from now on.",
+    "settings-unchanged": "Nothing changed; nothing was saved.",
 }
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -259,6 +264,122 @@ async def realm_page(
         status=status.value if status else None,
         statuses=[s.value for s in EventStatus],
         notice=NOTICES.get(request.query_params.get("notice", "")),
+    )
+
+
+async def _settings_page(
+    request: Request,
+    user: OpsSession,
+    session: AsyncSession,
+    realm_id: str,
+    *,
+    code: int = 200,
+    submitted: dict[str, Any] | None = None,
+    problems: dict[str, list[str]] | None = None,
+    problem: str | None = None,
+) -> HTMLResponse:
+    """The settings page of a company: the form (with a refused set and its problems, if
+    any), where each value comes from, and the history."""
+    connection = await connections.get_connection(session, realm_id)
+    if connection is None:
+        return render(
+            request,
+            "problem.html",
+            404,
+            user=user,
+            title="No such company",
+            message=f"There is no connection for realm {realm_id}.",
+        )
+    env = request.app.state.settings
+    view = await company_settings.settings_view(session, connection, env)
+    fields = settings_form.fields_for(company_settings.is_us(connection))
+    lists, unreadable = await lists_or_cached(
+        session,
+        realm_query(request.app.state, realm_id),
+        connection,
+        dict.fromkeys(f.kind for f in fields if f.kind is not None),
+        env.reference_cache_seconds,
+    )
+    history, _ = await company_settings.settings_history(session, realm_id, 50, None)
+    return render(
+        request,
+        "settings.html",
+        code,
+        user=user,
+        realm_id=realm_id,
+        connection=connection,
+        view=view,
+        fields=fields,
+        lists=lists,
+        shown=settings_form.shown_values(view, submitted),
+        problems=problems or {},
+        problem=problem,
+        unreadable=unreadable,
+        history=history,
+        options=settings_form.options,
+        label_of=settings_form.label_of,
+        method_rows=settings_form.method_rows,
+        notice=NOTICES.get(request.query_params.get("notice", "")),
+    )
+
+
+@router.get("/realms/{realm_id}/settings", response_class=HTMLResponse)
+async def settings_page(
+    request: Request, user: OpsUser, session: SessionDep, realm_id: RealmId
+) -> HTMLResponse:
+    return await _settings_page(request, user, session, realm_id)
+
+
+@router.post("/realms/{realm_id}/settings")
+async def save_settings(
+    request: Request, user: OpsUser, session: SessionDep, uow: UnitOfWorkDep, realm_id: RealmId
+) -> Response:
+    """As `PUT /connections/{realm_id}/settings`: the same checks; a refusal shows the page
+    again with each problem beside its field, and nothing stored."""
+    form = await request.form()
+    check_form(request, user, str(form.get("csrf", "")))
+    connection = await connections.get_connection(session, realm_id)
+    if connection is None:
+        return redirect("/ops", "not-connected")
+    submitted = settings_form.read_form(form)
+    body, problems = settings_form.parse_body(submitted)
+    problem: str | None = None
+    code = 422
+    if body is not None:
+        try:
+            changes = await company_settings.change_settings(
+                session,
+                uow.session,
+                realm_query(request.app.state, realm_id),
+                connection,
+                body,
+                user.key_name,
+                request.app.state.settings.reference_cache_seconds,
+            )
+        except company_settings.SettingsRefused as refused:
+            problems = settings_form.refusals_by_field(refused.errors)
+        except company_settings.CompanyUnreadable as err:
+            problem, code = str(err), 409
+        except READ_FAILURES as err:
+            problem, code = reading_problem(err), 503
+        else:
+            logger.info(
+                "ops console: %s changed %d settings of realm %s",
+                user.key_name,
+                len(changes),
+                realm_id,
+            )
+            back = f"/ops/realms/{realm_id}/settings"
+            return redirect(back, "settings-saved" if changes else "settings-unchanged")
+    return await _settings_page(
+        request,
+        user,
+        session,
+        realm_id,
+        code=code,
+        submitted=submitted,
+        problems=problems,
+        problem=problem,
     )
 
 

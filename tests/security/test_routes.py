@@ -48,6 +48,8 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("POST", "/ops/login"): "the console's login: checks the key it is given (CSRF-protected)",
     ("POST", "/ops/logout"): OPS_SESSION,
     ("GET", "/ops/realms/{realm_id}"): OPS_SESSION,
+    ("GET", "/ops/realms/{realm_id}/settings"): OPS_SESSION,
+    ("POST", "/ops/realms/{realm_id}/settings"): OPS_SESSION,
     ("POST", "/ops/connect"): OPS_SESSION,
     ("POST", "/ops/connections/{realm_id}/disconnect"): OPS_SESSION,
     ("POST", "/ops/events/{event_id:uuid}/retry"): OPS_SESSION,
