@@ -20,7 +20,7 @@ async def _settings(world: World, realm_id: str, **values: Any) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def _events(suffix: str) -> list[dict[str, Any]]:
+def _events(suffix: str, currency: str = "USD") -> list[dict[str, Any]]:
     line = {
         "item_external_id": "item-1",
         "description": "Consulting",
@@ -29,7 +29,7 @@ def _events(suffix: str) -> list[dict[str, Any]]:
         "amount": "350.00",
     }
     return [
-        customer_event("cust-1", event_id=f"c-{suffix}"),
+        customer_event("cust-1", event_id=f"c-{suffix}", data={"currency": currency}),
         item_event("item-1", event_id=f"i-{suffix}"),
         invoice_event("inv-1", event_id=f"v-{suffix}", data={"lines": [line]}),
         payment_event("pay-1", event_id=f"p-{suffix}", data={"method": "card"}),
@@ -63,8 +63,8 @@ async def test_two_companies_get_the_same_events_booked_with_their_own_ids(
             payment_methods={"card": chosen[realm_id]["method"]},
         )
 
-    await world.post(*_events("a"))
-    await other.post(*_events("b"))
+    await world.post(*_events("a", "GBP"))
+    await other.post(*_events("b", "GBP"))
     counts = await world.drain()
     assert counts == {"synced": 8}, counts
 
