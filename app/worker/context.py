@@ -54,11 +54,13 @@ class WorkerContext:
         server URLs. The transports route Intuit's calls and callback notices elsewhere
         (tests pass an in-process emulator)."""
         # A realm pump runs a lane per call in flight; each lane holds one connection (its
-        # records' locks) and briefly a second.
+        # records' locks) and briefly a second. The pool keeps what two realms' pumps at
+        # full width use: a connection opened beyond it is closed on return, and the next
+        # one prepares every statement anew (a soak of 3 realms on 2 workers peaked at 35).
         lanes = settings.qbo_limit_in_flight
         jobs = settings.worker_max_jobs
         engine = create_engine(
-            settings.server_urls()[0], pool_size=lanes * 2 + 4, max_overflow=jobs * lanes
+            settings.server_urls()[0], pool_size=lanes * 4 + 4, max_overflow=jobs * lanes
         )
         session_factory = create_session_factory(engine)
         metrics = Metrics(redis)
