@@ -1,16 +1,20 @@
 """A company's settings page in headless Chromium, against `python -m app run`: connect a
 company, open its settings from its page, pick an income account and a payment method
-mapping, save, and see them as the company's own values (and in the API)."""
+mapping, save, and see them as the company's own values (and in the API); then an item
+and a payment synced by the running worker carry the chosen ids in the emulator."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import time
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from tests.fixtures.browser import Service
+from tests.support.factories import customer_event, invoice_event, item_event, payment_event
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -83,3 +87,39 @@ def test_settings_page_in_a_browser(service: Service, browser: Browser) -> None:
     assert settings["item_income_account_id"]["source"] == "company"
     assert settings["payment_methods"]["source"] == "company"
     assert method.endswith(f"({settings['payment_methods']['value']['card']})")
+
+    # Synced after the change, an item and a payment carry the chosen ids in QBO.
+    writer = {"Authorization": f"Bearer {service.key('billing', 'events:write,events:read')}"}
+    events = [
+        customer_event("cust-1", event_id="c-1"),
+        item_event("item-1", event_id="i-1"),
+        item_event("item-2", event_id="i-2"),
+        invoice_event("inv-1", event_id="v-1"),
+        payment_event("pay-1", event_id="p-1", data={"method": "card"}),
+    ]
+    for body in events:
+        body["realm_id"] = realm_id
+        answer = httpx.post(f"{service.api}/events", json=body, headers=writer, timeout=10)
+        assert answer.status_code == 202, answer.text
+    chosen_income = settings["item_income_account_id"]["value"]
+    chosen_method = settings["payment_methods"]["value"]["card"]
+    payments = wait_for_records(service, realm_id, "payments")
+    listed = httpx.get(
+        f"{service.api}/events", params={"realm_id": realm_id}, headers=writer, timeout=10
+    ).json()
+    assert payments, json.dumps(listed["items"])
+    items = [r for r in wait_for_records(service, realm_id, "items") if r["Name"] != "Services"]
+    assert {r["IncomeAccountRef"]["value"] for r in items} == {chosen_income}
+    assert payments[0]["PaymentMethodRef"]["value"] == chosen_method
+
+
+def wait_for_records(service: Service, realm_id: str, collection: str) -> list[dict[str, Any]]:
+    """The emulator's records of a collection once the worker has written one (60 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        rows: list[dict[str, Any]] = httpx.get(
+            f"{service.emulator}/admin/companies/{realm_id}/{collection}", timeout=10
+        ).json()
+        if any(r.get("Name") != "Services" for r in rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.3)
