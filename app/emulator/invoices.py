@@ -391,7 +391,10 @@ def build_invoice(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
     record["LinkedTxn"] = existing.get("LinkedTxn", []) if existing else []
     record["Line"] = lines
     record["TxnTaxDetail"] = txn_tax
-    record["CustomerRef"] = {"value": customer["Id"], "name": customer["FullyQualifiedName"]}
+    # A job's DisplayName, not its FullyQualifiedName: quickbooks-ruby fixture budgets.xml
+    # names the job "0969 Ocean View Road" in CustomerRef (the customer list has
+    # "Freeman Sporting Goods:0969 Ocean View Road"); that invoices do so is UNCONFIRMED.
+    record["CustomerRef"] = {"value": customer["Id"], "name": customer["DisplayName"]}
     memo = _customer_memo(data)
     if memo is not None:
         record["CustomerMemo"] = memo
@@ -570,6 +573,9 @@ def void_invoice(ctx: WriteContext, invoice: Json) -> Json:
     invoice["TxnTaxDetail"] = {"TotalTax": Decimal(0)}
     invoice["TotalAmt"] = Decimal(0)
     invoice["Balance"] = Decimal(0)
+    for home in ("HomeTotalAmt", "HomeBalance"):
+        if home in invoice:
+            invoice[home] = Decimal(0)
     bump(invoice, ctx.stamp)
     ctx.company.put("Invoice", invoice, operation="Void")
     refresh_customer(ctx.company, ref_value(invoice.get("CustomerRef")), ctx.stamp)

@@ -36,7 +36,7 @@ async def test_sub_customers_nest_under_their_parent(qbo: Qbo) -> None:
         2,
     )
     record = await qbo.ok("invoice", invoice(grandchild["Id"], sales("10")))
-    assert record["CustomerRef"]["name"] == "Freeman Sporting Goods:55 Twin Lane:Unit 4"
+    assert record["CustomerRef"] == {"value": grandchild["Id"], "name": "Unit 4"}
     answer = await qbo.get(f"customer/{grandchild['Id']}")
     assert_xsd_names(answer.json())
 
@@ -135,6 +135,12 @@ async def test_exchange_rate_sets_home_amounts_and_payments_move_home_balance() 
         read = (await qbo.get(f"invoice/{record['Id']}")).json()["Invoice"]
         assert amount(read["Balance"]) == Decimal("50.01")
         assert amount(read["HomeBalance"]) == Decimal("55.01")
+        other = await qbo.ok("invoice", invoice(customer["Id"], sales("10"), ExchangeRate=2))
+        voided = await qbo.post("invoice", {"Id": other["Id"], "SyncToken": "0"}, operation="void")
+        assert (
+            voided.json()["Invoice"]["HomeTotalAmt"],
+            voided.json()["Invoice"]["HomeBalance"],
+        ) == (0, 0)
 
 
 async def test_home_currency_invoice_rate_is_one_and_currency_must_be_the_customers() -> None:
