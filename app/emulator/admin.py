@@ -6,7 +6,8 @@ fault injection, revocation, limits and config, webhooks, the clock, reset.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -14,7 +15,7 @@ from starlette.responses import Response
 
 from app.emulator import entities, faults
 from app.emulator.chaos import FaultSettings
-from app.emulator.company import Company, Counters
+from app.emulator.company import Company, Counters, SalesSettings
 from app.emulator.config import EmulatorConfig, LimitsConfig, WebhookConfig
 from app.emulator.gateway import StoreDep, write_context
 from app.emulator.jsonio import QboJSONResponse, loads, response_time
@@ -42,15 +43,50 @@ COLLECTIONS = {
 }
 
 
+class CustomFieldIn(BaseModel):
+    """One sales-form custom field (a string field; DefinitionId is its position)."""
+
+    name: str = Field(min_length=1, max_length=31)
+    enabled: bool = True
+
+
 class CompanyIn(BaseModel):
     name: str = "Sandbox Company"
     country: str = Field(default="US", min_length=2, max_length=2)
     custom_txn_numbers: bool = False
+    automated_sales_tax: bool = False
+    multicurrency: bool = False
+    allow_discount: bool = True
+    allow_shipping: bool = False
+    tax_rounding: Literal["line", "rate"] = "line"
+    custom_fields: list[CustomFieldIn] | None = Field(default=None, max_length=3)
+
+    def sales(self) -> SalesSettings:
+        settings = SalesSettings(
+            automated_sales_tax=self.automated_sales_tax and self.country.upper() == "US",
+            multicurrency=self.multicurrency,
+            allow_discount=self.allow_discount,
+            allow_shipping=self.allow_shipping,
+            tax_rounding=self.tax_rounding,
+        )
+        if self.custom_fields is not None:
+            settings.custom_fields = [f.model_dump() for f in self.custom_fields]
+        return settings
 
 
 class CompanyPatch(BaseModel):
+    """What may change later. Automated sales tax is chosen at creation (it decides the
+    seeded tax codes); multicurrency can be turned on but never off again (Intuit,
+    "Manage multiple currencies": it "cannot be disabled once it's been enabled")."""
+
     name: str | None = None
     custom_txn_numbers: bool | None = None
+    automated_sales_tax: bool | None = None
+    multicurrency: bool | None = None
+    allow_discount: bool | None = None
+    allow_shipping: bool | None = None
+    tax_rounding: Literal["line", "rate"] | None = None
+    custom_fields: list[CustomFieldIn] | None = Field(default=None, max_length=3)
 
 
 class TokenRequest(BaseModel):
@@ -89,6 +125,7 @@ def company_summary(company: Company) -> dict[str, Any]:
         "country": company.country,
         "custom_txn_numbers": company.custom_txn_numbers,
         "currency": company.currency[0],
+        **asdict(company.sales),
         "counts": {k: len(company.table(v)) for k, v in COLLECTIONS.items()},
     }
 
@@ -113,7 +150,9 @@ def _fault_answer(store: Store, fault: faults.QboFault) -> Response:
 
 @router.post("/companies", status_code=201)
 async def create_company(body: CompanyIn, store: StoreDep) -> dict[str, Any]:
-    company = store.create_company(body.name, body.country, body.custom_txn_numbers)
+    company = store.create_company(
+        body.name, body.country, body.custom_txn_numbers, sales=body.sales()
+    )
     return company_summary(company)
 
 
@@ -135,8 +174,24 @@ async def patch_company(realm_id: str, body: CompanyPatch, store: StoreDep) -> d
         info = company.table("CompanyInfo")[company.realm_id]
         info["CompanyName"] = info["LegalName"] = body.name
         bump(info, store.meta_now())
+    sales = company.sales
+    if body.automated_sales_tax not in (None, sales.automated_sales_tax):
+        raise HTTPException(400, "automated_sales_tax is chosen when the company is created")
+    if body.multicurrency is False and sales.multicurrency:
+        raise HTTPException(400, "multicurrency cannot be turned off once it is on")
+    changed = False
     if body.custom_txn_numbers is not None:
         company.custom_txn_numbers = body.custom_txn_numbers
+        changed = True
+    for name in ("multicurrency", "allow_discount", "allow_shipping", "tax_rounding"):
+        value = getattr(body, name)
+        if value is not None:
+            setattr(sales, name, value)
+            changed = True
+    if body.custom_fields is not None:
+        sales.custom_fields = [f.model_dump() for f in body.custom_fields]
+        changed = True
+    if changed:
         old = company.table("Preferences")["1"]
         fresh = preferences(company, old["MetaData"]["CreateTime"])
         fresh["SyncToken"] = old["SyncToken"]

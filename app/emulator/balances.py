@@ -51,6 +51,9 @@ def refresh_invoice(company: Company, invoice_id: str, stamp: str) -> None:
     links = payment_links(company, invoice_id)
     if balance != invoice["Balance"] or links != invoice.get("LinkedTxn", []):
         invoice["Balance"] = balance
+        if "ExchangeRate" in invoice:
+            rate = Decimal(str(invoice["ExchangeRate"]))
+            invoice["HomeBalance"] = money((balance * rate).quantize(Decimal("0.01")))
         invoice["LinkedTxn"] = links
         bump(invoice, stamp)
         company.put("Invoice", invoice)

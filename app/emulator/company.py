@@ -43,6 +43,36 @@ class Counters:
         }
 
 
+TAX_ROUNDING_MODES = ("line", "rate")
+DEFAULT_CUSTOM_FIELDS = ("Crew #", "PO Ref", "Sales Rep")
+
+
+def _default_custom_fields() -> list[dict[str, Any]]:
+    return [{"name": name, "enabled": True} for name in DEFAULT_CUSTOM_FIELDS]
+
+
+@dataclass
+class SalesSettings:
+    """The company settings the invoice rules read (set by the admin API, shown in
+    Preferences and CompanyInfo).
+
+    `automated_sales_tax`: a US company on Intuit's automated sales tax engine
+    (Preferences.TaxPrefs.PartnerTaxEnabled). `multicurrency`:
+    CurrencyPrefs.MultiCurrencyEnabled. `allow_discount` / `allow_shipping`:
+    SalesFormsPrefs.AllowDiscount / AllowShipping. `tax_rounding`: "line" rounds each
+    line's tax to the cent and adds them up (QBO's documented default), "rate" rounds
+    once per tax rate on the summed base. `custom_fields`: up to three string fields of
+    sales forms, `{"name", "enabled"}`; DefinitionId is the position, 1 to 3.
+    """
+
+    automated_sales_tax: bool = False
+    multicurrency: bool = False
+    allow_discount: bool = True
+    allow_shipping: bool = False
+    tax_rounding: str = "line"
+    custom_fields: list[dict[str, Any]] = field(default_factory=_default_custom_fields)
+
+
 @dataclass
 class Company:
     """One QBO company (realm) and everything in it.
@@ -62,6 +92,7 @@ class Company:
     next_ids: dict[str, int] = field(default_factory=dict)
     next_doc_number: int = 1001
     tax_rates: dict[str, Any] = field(default_factory=dict)
+    sales: SalesSettings = field(default_factory=SalesSettings)
     requestids: dict[str, Memo] = field(default_factory=dict)
     counters: Counters = field(default_factory=Counters)
     faults: FaultSettings = field(default_factory=FaultSettings)
@@ -71,6 +102,11 @@ class Company:
     @property
     def is_us(self) -> bool:
         return self.country == "US"
+
+    @property
+    def is_ast(self) -> bool:
+        """A US company whose sales tax the automated sales tax engine computes."""
+        return self.is_us and self.sales.automated_sales_tax
 
     def table(self, entity: str) -> dict[str, dict[str, Any]]:
         """The records of one entity type (created empty on first use)."""

@@ -8,13 +8,16 @@ from app.emulator import faults
 from app.emulator.rules import (
     Json,
     WriteContext,
+    check_email,
     check_length,
     check_name,
     check_properties,
     next_version,
     passthrough,
+    ref_value,
     resolve_ref,
 )
+from app.emulator.store import currency_name
 
 NAME_LIMITS = {
     "Title": 16,
@@ -55,16 +58,25 @@ def name_key(name: str) -> str:
     return name.strip().casefold()
 
 
-def name_taken(ctx: WriteContext, display_name: str, own_id: str | None) -> bool:
+def name_taken(ctx: WriteContext, qualified_name: str, own_id: str | None) -> bool:
     """Whether a customer (other than `own_id`), vendor or employee already uses the name.
 
-    Inactive records count too: QBO keeps their names reserved.
+    Customers compare by FullyQualifiedName, so the same DisplayName may be used once at
+    the top level and once under each parent: Intuit's recorded sandbox list
+    (qbo_api-vcr all__customers__1.response.json) holds customer 60 "Jack Doe" and
+    sub-customer 64 "Jack Doe" ("Doe, Jack:Jack Doe") side by side. A top-level name is
+    unique across customers, vendors and employees (Customer reference [S19], Fault
+    6240). Inactive records count too: QBO keeps their names reserved.
     """
-    key = name_key(display_name)
-    for entity in ("Customer", "Vendor", "Employee"):
-        for record_id, record in ctx.company.table(entity).items():
-            if entity == "Customer" and record_id == own_id:
-                continue
+    key = name_key(qualified_name)
+    for record_id, record in ctx.company.table("Customer").items():
+        if record_id == own_id:
+            continue
+        taken = record.get("FullyQualifiedName") or record.get("DisplayName", "")
+        if name_key(str(taken)) == key:
+            return True
+    for entity in ("Vendor", "Employee"):
+        for record in ctx.company.table(entity).values():
             if name_key(str(record.get("DisplayName", ""))) == key:
                 return True
     return False
@@ -77,18 +89,7 @@ def _validate_contact(data: Json) -> None:
             check_length(f"{field}.FreeFormNumber", phone.get("FreeFormNumber"), 30)
     email = data.get("PrimaryEmailAddr")
     if isinstance(email, dict) and email.get("Address") is not None:
-        address = str(email["Address"])
-        if "@" not in address or "." not in address.split("@")[-1]:
-            raise faults.QboFault(
-                [
-                    faults.FaultError(
-                        "2210",
-                        "Email Address does not conform to the syntax rules of RFC 822",
-                        f"Email Address does not conform to the syntax rules of RFC 822: {address}",
-                        "PrimaryEmailAddr.Address",
-                    )
-                ]
-            )
+        check_email("PrimaryEmailAddr.Address", str(email["Address"]))
     web = data.get("WebAddr")
     if isinstance(web, dict):
         check_length("WebAddr.URI", web.get("URI"), 1000)
@@ -97,7 +98,8 @@ def _validate_contact(data: Json) -> None:
 def build_customer(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
     """Validate a customer as QBO would and build the stored record.
 
-    Raises 2010, 2040, 2050, 2210, 6080, 6240, and 2500/610 for a bad ParentRef.
+    Raises 2010, 2040, 2050, 2210, 6080, 6240 (name taken, see `name_taken`), 2020 for
+    ParentRef without Job (or Job without ParentRef), 2500/610 for a bad ParentRef.
     """
     check_properties("Customer", data)
     for field, limit in NAME_LIMITS.items():
@@ -113,17 +115,9 @@ def build_customer(ctx: WriteContext, data: Json, existing: Json | None) -> Json
     if not display:
         raise faults.no_name_provided()
     own_id = existing["Id"] if existing else None
-    if name_taken(ctx, display, own_id):
+    qualified, level, parent_ref = _hierarchy(ctx, data, str(display), own_id)
+    if name_taken(ctx, qualified, own_id):
         raise faults.duplicate_name()
-    qualified, level, parent_ref = display, 0, None
-    if data.get("ParentRef") is not None:
-        parent = resolve_ref(ctx.company, "Customer", data["ParentRef"], "ParentRef")
-        level = int(parent.get("Level", 0)) + 1
-        if level > MAX_JOB_LEVEL or parent["Id"] == own_id:
-            raise faults.business_validation("Customer hierarchy is too deep or circular.")
-        qualified = f"{parent['FullyQualifiedName']}:{display}"
-        parent_ref = {"value": parent["Id"]}
-    code, currency_name = ctx.company.currency
     sync_token, meta = next_version(existing, ctx.stamp)
     balance = existing["Balance"] if existing else Decimal(0)
     record: Json = {"Taxable": bool(data.get("Taxable", ctx.company.is_us))}
@@ -137,9 +131,7 @@ def build_customer(ctx: WriteContext, data: Json, existing: Json | None) -> Json
         record["Level"] = level
     record["Balance"] = balance
     record["BalanceWithJobs"] = existing["BalanceWithJobs"] if existing else Decimal(0)
-    record["CurrencyRef"] = (
-        existing["CurrencyRef"] if existing else {"value": code, "name": currency_name}
-    )
+    record["CurrencyRef"] = existing["CurrencyRef"] if existing else _currency(ctx, data)
     record["PreferredDeliveryMethod"] = data.get("PreferredDeliveryMethod", "Print")
     record.update({"domain": "QBO", "sparse": False, "Id": own_id, "SyncToken": sync_token})
     record["MetaData"] = meta
@@ -154,6 +146,69 @@ def build_customer(ctx: WriteContext, data: Json, existing: Json | None) -> Json
     if record["Id"] is None:
         record["Id"] = ctx.company.new_id("Customer")
     return record
+
+
+def _hierarchy(
+    ctx: WriteContext, data: Json, display: str, own_id: str | None
+) -> tuple[str, int, Json | None]:
+    """FullyQualifiedName, Level and ParentRef of a customer.
+
+    A sub-customer (job) names its parent in ParentRef and says Job true; either without
+    the other is Fault 2020 on ParentRef (routablehq/python-quickbooks issue #139: a
+    ParentRef without Job answered "ParentRef Required Error"; which code QBO uses is
+    UNCONFIRMED). The parent must exist (2500) and be active (610); jobs nest at most
+    four levels below a top-level customer (Intuit's "Manage your customer list": "up to
+    four levels deep"); FullyQualifiedName is "Parent:Child", Level the depth (as in the
+    recorded customers).
+    """
+    job = data.get("Job") is True or str(data.get("Job")).lower() == "true"
+    if data.get("ParentRef") is None:
+        if job:
+            raise faults.required_param("ParentRef")
+        return display, 0, None
+    if not job:
+        raise faults.required_param("ParentRef")
+    parent = resolve_ref(ctx.company, "Customer", data["ParentRef"], "ParentRef")
+    level = int(parent.get("Level", 0)) + 1
+    ancestor: Json | None = parent
+    while ancestor is not None:
+        if ancestor["Id"] == own_id:
+            raise faults.business_validation("Customer hierarchy is too deep or circular.")
+        above = ancestor.get("ParentRef")
+        ancestor = ctx.company.get("Customer", str(above["value"])) if above else None
+    if level > MAX_JOB_LEVEL:
+        raise faults.business_validation("Customer hierarchy is too deep or circular.")
+    return f"{parent['FullyQualifiedName']}:{display}", level, {"value": parent["Id"]}
+
+
+def _currency(ctx: WriteContext, data: Json) -> Json:
+    """A new customer's currency: the home currency, or in a multicurrency company the
+    CurrencyRef sent ("Manage multiple currencies": a customer's currency is set once;
+    an unknown code is Fault 2500, UNCONFIRMED)."""
+    code, name = ctx.company.currency
+    sent = ref_value(data.get("CurrencyRef"))
+    if ctx.company.sales.multicurrency and sent is not None and sent.upper() != code:
+        known = currency_name(sent.upper())
+        if known is None:
+            raise faults.invalid_reference("CurrencyRef", sent)
+        return {"value": sent.upper(), "name": known}
+    return {"value": code, "name": name}
+
+
+def rename_jobs(ctx: WriteContext, parent: Json) -> None:
+    """After a customer is renamed or moved, its jobs' FullyQualifiedName and Level follow
+    (as QBO's list shows them; the jobs' SyncToken stays, UNCONFIRMED)."""
+    for child in list(ctx.company.table("Customer").values()):
+        if ref_value(child.get("ParentRef")) != parent["Id"]:
+            continue
+        qualified = f"{parent['FullyQualifiedName']}:{child['DisplayName']}"
+        level = int(parent.get("Level", 0)) + 1
+        if child.get("FullyQualifiedName") != qualified or child.get("Level") != level:
+            child["FullyQualifiedName"] = qualified
+            child["Level"] = level
+            child["MetaData"] = {**child["MetaData"], "LastUpdatedTime": ctx.stamp}
+            ctx.company.put("Customer", child)
+            rename_jobs(ctx, child)
 
 
 def _address(ctx: WriteContext, address: Json, existing: Json | None, field: str) -> Json:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from app.emulator import faults
 from app.emulator.balances import refresh_customer, refresh_invoice
-from app.emulator.customers import build_customer
+from app.emulator.customers import build_customer, rename_jobs
 from app.emulator.invoices import build_invoice, delete_invoice, void_invoice
 from app.emulator.items import build_item
 from app.emulator.payments import build_payment, delete_payment, linked_invoice_ids, void_payment
@@ -100,6 +100,13 @@ def _after_write(
 ) -> None:
     """Keep derived amounts in step with a write that has been stored."""
     company = ctx.company
+    renamed = (
+        record is not None
+        and previous is not None
+        and (record.get("FullyQualifiedName") != previous.get("FullyQualifiedName"))
+    )
+    if entity == "Customer" and record is not None and renamed:
+        rename_jobs(ctx, record)
     if entity == "Payment":
         for invoice_id in linked_invoice_ids(previous) | linked_invoice_ids(record):
             refresh_invoice(company, invoice_id, ctx.stamp)

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from app.emulator import faults
 from app.emulator.balances import applied_to_invoice
-from app.emulator.jsonio import money
+from app.emulator.invoices import transaction_currency
+from app.emulator.jsonio import money, plain_number
 from app.emulator.rules import (
     Json,
     WriteContext,
@@ -31,6 +32,7 @@ HANDLED = frozenset(
         "ProcessPayment",
         "TxnDate",
         "CurrencyRef",
+        "ExchangeRate",
         "LinkedTxn",
         "Line",
     }
@@ -116,7 +118,7 @@ def build_payment(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
         ctx.company, "PaymentMethod", data, "PaymentMethodRef", "PaymentMethodRef"
     )
     sync_token, meta = next_version(existing, ctx.stamp)
-    code, currency_name = ctx.company.currency
+    currency, rate = transaction_currency(ctx, data, customer)  # same rules as invoices
     record: Json = {
         "CustomerRef": {"value": customer["Id"], "name": customer["DisplayName"]},
         "DepositToAccountRef": {"value": deposit["Id"]},
@@ -130,7 +132,8 @@ def build_payment(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
         "SyncToken": sync_token,
         "MetaData": meta,
         "TxnDate": str(data.get("TxnDate") or ctx.today.isoformat()),
-        "CurrencyRef": {"value": code, "name": currency_name},
+        "CurrencyRef": currency,
+        **({"ExchangeRate": plain_number(rate)} if rate is not None else {}),
         "LinkedTxn": [],
         "Line": lines,
     }

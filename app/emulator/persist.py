@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.emulator.company import Company, Memo
+from app.emulator.company import Company, Memo, SalesSettings
 from app.emulator.store import Store
 from app.emulator.tokens import AccessToken, AuthCode, Grant
 
@@ -84,6 +84,7 @@ def snapshot(store: Store) -> dict[str, Any]:
                 "next_ids": c.next_ids,
                 "next_doc_number": c.next_doc_number,
                 "tax_rates": c.tax_rates,
+                "sales": asdict(c.sales),
                 "requestids": {k: asdict(m) for k, m in c.requestids.items()},
             }
             for c in store.companies.values()
@@ -121,6 +122,7 @@ def restore(store: Store, state: dict[str, Any]) -> None:
             next_ids=item["next_ids"],
             next_doc_number=item["next_doc_number"],
             tax_rates=item["tax_rates"],
+            sales=SalesSettings(**item.get("sales", {})),
             requestids={k: Memo(**m) for k, m in item["requestids"].items()},
         )
         company.listener = store.webhooks.notify

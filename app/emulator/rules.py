@@ -45,6 +45,21 @@ def check_length(element: str, value: Any, max_len: int) -> None:
         raise faults.string_too_long(element, max_len, len(value))
 
 
+def check_email(element: str, address: str) -> None:
+    """Fault 2210 for an e-mail address QBO would not accept (no @, no dot after it)."""
+    if "@" not in address or "." not in address.split("@")[-1]:
+        raise faults.QboFault(
+            [
+                faults.FaultError(
+                    "2210",
+                    "Email Address does not conform to the syntax rules of RFC 822",
+                    f"Email Address does not conform to the syntax rules of RFC 822: {address}",
+                    element,
+                )
+            ]
+        )
+
+
 def check_name(element: str, value: Any, max_len: int) -> None:
     """Names may not hold a colon (QBO's hierarchy separator), tab or newline (2040),
     and have a maximum length (2050)."""

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 from app.emulator.company import Company
 from app.emulator.seed_lists import seed_lists
+from app.emulator.seed_us_tax import COMPANY_STATE
 
 
 class SeedAccount(NamedTuple):
@@ -121,7 +122,11 @@ def seed_company(company: Company, stamp: str, today: date) -> None:
 
 
 def _company_info(company: Company, stamp: str, today: date) -> dict[str, Any]:
-    address = {"Id": "1", "Line1": "2600 Marine Way", "City": "Mountain View"}
+    address: dict[str, Any] = {"Id": "1", "Line1": "2600 Marine Way", "City": "Mountain View"}
+    if company.is_us:
+        # The AST engine's source address, and its destination when an invoice has none.
+        address["CountrySubDivisionCode"] = COMPANY_STATE
+        address["PostalCode"] = "94043"
     address["Country"] = company.country
     return {
         "CompanyName": company.name,
@@ -141,7 +146,17 @@ def _company_info(company: Company, stamp: str, today: date) -> dict[str, Any]:
 
 
 def preferences(company: Company, stamp: str) -> dict[str, Any]:
-    """The Preferences object; rebuilt when the admin API changes a preference."""
+    """The Preferences object; rebuilt when the admin API changes a preference.
+
+    SalesFormsPrefs.CustomField holds the sales-form custom fields as QBO answers them
+    (quickbooks-ruby fixture preferences.xml; QuickBooks-V3-PHP-SDK issues #258, #398):
+    one BooleanType group `SalesFormsPrefs.UseSalesCustomN` (enabled) and one StringType
+    group `SalesFormsPrefs.SalesCustomNameN` (the name); N is the DefinitionId an
+    invoice's CustomField names. TaxPrefs: every company here uses sales tax (US ones
+    through seeded or AST codes); PartnerTaxEnabled is AST ("Manage sales tax for US
+    locales").
+    """
+    sales = company.sales
     return {
         "AccountingInfoPrefs": {
             "TrackDepartments": True,
@@ -151,17 +166,44 @@ def preferences(company: Company, stamp: str) -> dict[str, Any]:
             "CustomerTerminology": "Customers",
         },
         "SalesFormsPrefs": {
+            "CustomField": _custom_field_prefs(company),
             "CustomTxnNumbers": company.custom_txn_numbers,
             "AllowDeposit": False,
-            "AllowDiscount": True,
-            "AllowShipping": False,
+            "AllowDiscount": sales.allow_discount,
+            "AllowShipping": sales.allow_shipping,
             "AllowServiceDate": False,
             "AutoApplyCredit": True,
         },
         "CurrencyPrefs": {
-            "MultiCurrencyEnabled": False,
+            "MultiCurrencyEnabled": sales.multicurrency,
             "HomeCurrency": {"value": company.currency[0]},
         },
-        "TaxPrefs": {"UsingSalesTax": not company.is_us, "PartnerTaxEnabled": company.is_us},
+        "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": company.is_ast},
         **_base("1", stamp),
     }
+
+
+def _custom_field_prefs(company: Company) -> list[dict[str, Any]]:
+    fields = company.sales.custom_fields
+    return [
+        {
+            "CustomField": [
+                {
+                    "Name": f"SalesFormsPrefs.UseSalesCustom{n}",
+                    "Type": "BooleanType",
+                    "BooleanValue": bool(f.get("enabled", True)),
+                }
+                for n, f in enumerate(fields, start=1)
+            ]
+        },
+        {
+            "CustomField": [
+                {
+                    "Name": f"SalesFormsPrefs.SalesCustomName{n}",
+                    "Type": "StringType",
+                    "StringValue": str(f.get("name", "")),
+                }
+                for n, f in enumerate(fields, start=1)
+            ]
+        },
+    ]

@@ -1,5 +1,6 @@
 """The reference lists a new company holds besides its accounts: payment methods, classes,
-departments, terms and, outside the US, a tax agency with its tax rates and tax codes.
+departments, terms and a tax agency with its tax rates and tax codes (US ones in
+`app.emulator.seed_us_tax`).
 
 Shapes follow Intuit's recorded objects (quickbooks-ruby fixtures `payment_methods.xml`,
 `classes.xml`, `departments.xml`, `terms.xml`, `tax_rate.xml`, `tax_code.xml`). Each list
@@ -13,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.emulator.company import Company
+from app.emulator.seed_us_tax import seed_us_taxes
 
 # (Name, Type, Active)
 PAYMENT_METHODS = [
@@ -116,7 +118,9 @@ def seed_lists(company: Company, stamp: str) -> None:
                 "DiscountDays": 0,
             },
         )
-    if not company.is_us:
+    if company.is_us:
+        seed_us_taxes(company, stamp)
+    else:
         _seed_taxes(company, stamp)
 
 

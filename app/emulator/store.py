@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from app.emulator.clock import Clock
-from app.emulator.company import Company
+from app.emulator.company import Company, SalesSettings
 from app.emulator.config import EmulatorConfig
 from app.emulator.jsonio import company_tz, meta_time
 from app.emulator.seed import seed_company
@@ -83,7 +83,11 @@ class Store:
         return meta_time(self.now(), self.tz)
 
     def create_company(
-        self, name: str, country: str = "US", custom_txn_numbers: bool = False
+        self,
+        name: str,
+        country: str = "US",
+        custom_txn_numbers: bool = False,
+        sales: SalesSettings | None = None,
     ) -> Company:
         """Create a company with its seeded accounts, item, vendor, employee (and tax codes).
 
@@ -97,6 +101,7 @@ class Store:
             custom_txn_numbers=custom_txn_numbers,
             currency=currency_for(country.upper()),
             created_at=self.now(),
+            sales=sales or SalesSettings(),
         )
         seed_company(company, self.meta_now(), self.now().astimezone(self.tz).date())
         # Listening starts after seeding: a new company's defaults notify nobody.
@@ -130,6 +135,23 @@ _CURRENCIES = {
     "FR": ("EUR", "Euro"),
     "IN": ("INR", "Indian Rupee"),
 }
+
+
+_OTHER_CURRENCIES = {
+    "EUR": "Euro",
+    "JPY": "Japanese Yen",
+    "MXN": "Mexican Peso",
+    "CHF": "Swiss Franc",
+    "NZD": "New Zealand Dollar",
+}
+
+
+def currency_name(code: str) -> str | None:
+    """The name QBO gives a currency code, None for one the emulator does not know."""
+    for known, name in _CURRENCIES.values():
+        if known == code:
+            return name
+    return _OTHER_CURRENCIES.get(code)
 
 
 def currency_for(country: str) -> tuple[str, str]:

@@ -133,13 +133,20 @@ async def test_classes_departments_and_terms(qbo: Qbo) -> None:
     assert (missing.status_code, fault_code(missing)) == (400, "610")
 
 
-async def test_us_company_has_no_tax_records(qbo: Qbo) -> None:
-    # US lines take the TAX/NON pseudo codes; QBO's TaxCode and TaxRate lists stay empty.
-    assert await rows(qbo, "SELECT * FROM TaxCode WHERE Active IN (true, false)") == []
-    assert await rows(qbo, "SELECT * FROM TaxRate WHERE Active IN (true, false)") == []
-    company = qbo.store.company(qbo.realm_id)
-    assert company is not None
-    assert company.tax_rates == {}
+async def test_us_company_holds_its_manual_sales_tax_rates(qbo: Qbo) -> None:
+    # Lines take the TAX/NON pseudo codes; TxnTaxCodeRef names one of these codes.
+    codes = await rows(qbo, "SELECT * FROM TaxCode WHERE Active IN (true, false) ORDERBY Id")
+    assert [(c["Name"], c["Active"], c["TaxGroup"]) for c in codes] == [
+        ("CA State", True, False),
+        ("San Francisco", True, True),
+        ("Old Rate", False, False),
+    ]
+    rates = await rows(qbo, "SELECT * FROM TaxRate WHERE Active IN (true, false) ORDERBY Id")
+    assert [(r["Name"], Decimal(str(r["RateValue"]))) for r in rates] == [
+        ("CA State", Decimal("7.25")),
+        ("SF City", Decimal("1.375")),
+        ("Old Rate", Decimal("6")),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import pytest
 
 from app.emulator.app import SaveAfterChanges, create_app, store_of
 from app.emulator.config import EmulatorConfig
-from app.emulator.persist import StateFileError
+from app.emulator.persist import StateFile, StateFileError
 from tests.fixtures.qbo import Qbo, make_qbo
 from tests.support.helpers import free_port, wait_ready
 
@@ -170,3 +170,19 @@ async def test_without_a_state_file_everything_stays_in_memory() -> None:
     assert not any(
         isinstance(m.cls, type) and m.cls is SaveAfterChanges for m in app.user_middleware
     )
+
+
+async def test_company_sales_settings_survive_a_restart(tmp_path: Path) -> None:
+    qbo, _ = await make_qbo(automated_sales_tax=True, allow_shipping=True, tax_rounding="rate")
+    try:
+        company = qbo.store.company(qbo.realm_id)
+        assert company is not None
+        StateFile(tmp_path / "state.json", qbo.store).save()
+        fresh = store_of(create_app(EmulatorConfig(frozen_clock=True)))
+        assert StateFile(tmp_path / "state.json", fresh).load()
+        kept = fresh.company(qbo.realm_id)
+        assert kept is not None
+        assert kept.sales == company.sales
+        assert (kept.sales.automated_sales_tax, kept.sales.tax_rounding) == (True, "rate")
+    finally:
+        await qbo.client.aclose()
