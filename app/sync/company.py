@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 
 from app.connections.models import Connection
 from app.connections.settings import EffectiveSettings
-from app.sync.payloads import CompanyContext, PayloadError
+from app.events.schemas import InvoiceData
+from app.sync.payloads import CompanyContext, NameLists, PayloadError, name_keys
 from app.sync.realm import RealmApi
 
 # Accounts and tax codes change rarely; a worker looks them up again after this long.
 CACHE_SECONDS = 600.0
+# The name lists an event may name a record of by Id or name.
+NAME_LISTS = frozenset({"Term", "Class", "Department"})
 
 
 def company_context(connection: Connection, settings: EffectiveSettings) -> CompanyContext:
@@ -41,7 +44,8 @@ class _Entry:
 @dataclass
 class CompanyLookups:
     """Per-process cache of the lookups below, per realm: what a company's settings leave
-    to a lookup (an income account by name, a default tax code, payment methods by name)."""
+    to a lookup (an income account by name, a default tax code, payment methods, terms,
+    classes and departments by name)."""
 
     _cache: dict[tuple[str, str], _Entry] = field(default_factory=dict)
 
@@ -111,3 +115,27 @@ class CompanyLookups:
             self._cache[(api.realm_id, "methods")] = cached
         assert isinstance(cached.value, dict)
         return cached.value.get(method.strip().casefold())
+
+    async def name_list(self, api: RealmApi, entity: str) -> dict[str, str]:
+        """The company's active `entity` records (Term, Class, Department) as a `NameLists`
+        table (`id:<Id>` and `name:<case-folded name>` -> Id), looked up once per
+        CACHE_SECONDS."""
+        if entity not in NAME_LISTS:
+            raise ValueError(f"no name list {entity!r}")
+        cached = self._get(api.realm_id, f"list:{entity}")
+        if cached is None or not isinstance(cached.value, dict):
+            rows = await api.query(f"SELECT * FROM {entity}")  # noqa: S608 - a fixed name
+            cached = _Entry(name_keys(rows), time.monotonic())
+            self._cache[(api.realm_id, f"list:{entity}")] = cached
+        assert isinstance(cached.value, dict)
+        return cached.value
+
+    async def invoice_names(self, api: RealmApi, data: InvoiceData) -> NameLists:
+        """The lists an invoice's terms, class and department are resolved in; only those
+        it names are looked up."""
+        needs_class = data.class_ is not None or any(line.class_ for line in data.lines)
+        return NameLists(
+            terms=await self.name_list(api, "Term") if data.terms else {},
+            classes=await self.name_list(api, "Class") if needs_class else {},
+            departments=await self.name_list(api, "Department") if data.department else {},
+        )
