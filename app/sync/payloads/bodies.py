@@ -247,15 +247,21 @@ def _custom_fields(values: Mapping[str, str], ctx: CompanyContext) -> list[Json]
     (Preferences.SalesFormsPrefs.CustomField). Raises PayloadError for a name it lacks."""
     out: list[Json] = []
     for name, value in values.items():
-        definition = ctx.custom_field_id(name)
+        definition = ctx.custom_field(name)
         if definition is None:
             known = ", ".join(n for n, _ in ctx.custom_fields) or "none"
             raise PayloadError(
                 f"custom_fields: {name!r} is not one of the company's sales-form custom"
                 f" fields in use ({known})"
             )
+        known_name, definition_id = definition
         out.append(
-            {"DefinitionId": definition, "Name": name, "Type": "StringType", "StringValue": value}
+            {
+                "DefinitionId": definition_id,
+                "Name": known_name,
+                "Type": "StringType",
+                "StringValue": value,
+            }
         )
     return out
 

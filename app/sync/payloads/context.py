@@ -48,10 +48,10 @@ class CompanyContext:
     # Preferences.SalesFormsPrefs.CustomField.
     custom_fields: tuple[tuple[str, str], ...] = ()
 
-    def custom_field_id(self, name: str) -> str | None:
-        """The DefinitionId of the custom field in use named `name` (case-insensitive)."""
+    def custom_field(self, name: str) -> tuple[str, str] | None:
+        """(Name, DefinitionId) of the custom field in use named `name` (case-insensitive)."""
         wanted = name.strip().casefold()
-        return next((i for n, i in self.custom_fields if n.casefold() == wanted), None)
+        return next((f for f in self.custom_fields if f[0].casefold() == wanted), None)
 
     @classmethod
     def from_connection_data(
