@@ -36,7 +36,7 @@ from tests.support.samples import (
 )
 
 
-def _full(ctx: CompanyContext = US_TRACKING, **overrides: object) -> dict[str, object]:
+def _full(ctx: CompanyContext = US_TRACKING, /, **overrides: object) -> dict[str, object]:
     return invoice_body(full_invoice(**overrides), ctx, "58", ITEM_REFS, NAMES)
 
 
@@ -166,9 +166,9 @@ def test_a_class_or_department_where_the_company_tracks_none_is_refused() -> Non
     data = full_invoice()
     lines = [line.model_dump(mode="json", exclude_none=True) for line in data.lines]
     lines[0].pop("class")
-    with pytest.raises(PayloadError, match="class names class Retail.*ClassTrackingPerTxn"):
+    with pytest.raises(PayloadError, match=r"class names class Retail.*ClassTrackingPerTxn"):
         _full(untracked, lines=lines)
-    with pytest.raises(PayloadError, match="department names department 5.*TrackDepartments"):
+    with pytest.raises(PayloadError, match=r"department names department 5.*TrackDepartments"):
         _full(untracked, lines=lines, **{"class": None})
 
 
@@ -262,7 +262,7 @@ def test_payment_department_from_settings_goes_on_a_create_only() -> None:
 
 
 def test_name_lists_leave_inactive_records_out() -> None:
-    with pytest.raises(PayloadError, match="terms: .4. is not"):
+    with pytest.raises(PayloadError, match=r"terms: .4. is not"):
         invoice_body(invoice(terms="4"), US, "58", ITEM_REFS, NAMES)
     with pytest.raises(PayloadError, match="terms: 'Net 30'"):
         invoice_body(invoice(terms="Net 30"), US, "58", ITEM_REFS, NameLists())
