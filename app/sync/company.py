@@ -4,12 +4,19 @@ at connect time), its income account for new items and its default tax code."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from app.connections.models import Connection
 from app.connections.settings import EffectiveSettings
 from app.events.schemas import InvoiceData
-from app.sync.payloads import CompanyContext, NameLists, PayloadError, name_keys
+from app.sync.payloads import (
+    CompanyContext,
+    NameLists,
+    PayloadError,
+    name_keys,
+    resolve_name,
+)
 from app.sync.realm import RealmApi
 
 # Accounts and tax codes change rarely; a worker looks them up again after this long.
@@ -116,26 +123,35 @@ class CompanyLookups:
         assert isinstance(cached.value, dict)
         return cached.value.get(method.strip().casefold())
 
-    async def name_list(self, api: RealmApi, entity: str) -> dict[str, str]:
+    async def name_list(
+        self, api: RealmApi, entity: str, wanted: Iterable[str] = ()
+    ) -> dict[str, str]:
         """The company's active `entity` records (Term, Class, Department) as a `NameLists`
         table (`id:<Id>` and `name:<case-folded name>` -> Id), looked up once per
-        CACHE_SECONDS."""
+        CACHE_SECONDS, and again at once when a cached table lacks one of `wanted` (a
+        record the accountant has just added)."""
         if entity not in NAME_LISTS:
             raise ValueError(f"no name list {entity!r}")
         cached = self._get(api.realm_id, f"list:{entity}")
-        if cached is None or not isinstance(cached.value, dict):
-            rows = await api.query(f"SELECT * FROM {entity}")  # noqa: S608 - a fixed name
-            cached = _Entry(name_keys(rows), time.monotonic())
-            self._cache[(api.realm_id, f"list:{entity}")] = cached
-        assert isinstance(cached.value, dict)
-        return cached.value
+        if cached is not None and isinstance(cached.value, dict):
+            table = cached.value
+            if all(resolve_name(table, value) is not None for value in wanted):
+                return table
+        rows = await api.query(f"SELECT * FROM {entity}")  # noqa: S608 - a fixed name
+        fresh = name_keys(rows)
+        self._cache[(api.realm_id, f"list:{entity}")] = _Entry(fresh, time.monotonic())
+        return fresh
 
     async def invoice_names(self, api: RealmApi, data: InvoiceData) -> NameLists:
         """The lists an invoice's terms, class and department are resolved in; only those
         it names are looked up."""
-        needs_class = data.class_ is not None or any(line.class_ for line in data.lines)
+        classes = [c for c in (data.class_, *(line.class_ for line in data.lines)) if c]
         return NameLists(
-            terms=await self.name_list(api, "Term") if data.terms else {},
-            classes=await self.name_list(api, "Class") if needs_class else {},
-            departments=await self.name_list(api, "Department") if data.department else {},
+            terms=await self.name_list(api, "Term", [data.terms]) if data.terms else {},
+            classes=await self.name_list(api, "Class", classes) if classes else {},
+            departments=(
+                await self.name_list(api, "Department", [data.department])
+                if data.department
+                else {}
+            ),
         )
