@@ -168,7 +168,7 @@ def test_a_class_or_department_where_the_company_tracks_none_is_refused() -> Non
     lines[0].pop("class")
     with pytest.raises(PayloadError, match=r"class names class Retail.*ClassTrackingPerTxn"):
         _full(untracked, lines=lines)
-    with pytest.raises(PayloadError, match=r"department names department 5.*TrackDepartments"):
+    with pytest.raises(PayloadError, match=r"department names department North.*TrackDepartments"):
         _full(untracked, lines=lines, **{"class": None})
 
 

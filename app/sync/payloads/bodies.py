@@ -201,11 +201,12 @@ def _classes(
     line's own class, else the invoice's, else the company's settings (`ctx.class_id`; on
     the invoice only when `defaults`). Raises PayloadError for a class named where the
     company does not track classes, or one it does not have."""
-    given = _named(names.classes, data.class_, "class", "classes") if data.class_ else None
+    given = None
     header: str | None = None
-    if given is not None:
+    if data.class_ is not None:
         if not ctx.class_per_txn and not ctx.class_per_line:
-            raise _untracked_class("class", data.class_ or given)
+            raise _untracked_class("class", data.class_)
+        given = _named(names.classes, data.class_, "class", "classes")
         header = given if ctx.class_per_txn else None
     elif ctx.class_id and ctx.class_per_txn and defaults:
         header = ctx.class_id
@@ -215,9 +216,9 @@ def _classes(
     for index, line in enumerate(data.lines):
         own = None
         if line.class_ is not None:
-            own = _named(names.classes, line.class_, f"lines[{index}].class", "classes")
             if not ctx.class_per_line:
                 raise _untracked_class(f"lines[{index}].class", line.class_)
+            own = _named(names.classes, line.class_, f"lines[{index}].class", "classes")
         elif not ctx.class_per_txn and ctx.class_per_line:
             own = given or ctx.class_id
         lines.append(own if line.kind == "item" else None)
@@ -234,12 +235,15 @@ def _department(
     if not value:
         return
     if not ctx.departments:
-        where = "department" if given else "the company's settings"
-        raise PayloadError(
-            f"{where} names department {value}, but the company's QBO preferences track no"
-            " departments (AccountingInfoPrefs.TrackDepartments)"
-        )
+        raise _untracked_department("department" if given else "the company's settings", value)
     body["DepartmentRef"] = _ref(value)
+
+
+def _untracked_department(where: str, value: str) -> PayloadError:
+    return PayloadError(
+        f"{where} names department {value}, but the company's QBO preferences track no"
+        " departments (AccountingInfoPrefs.TrackDepartments)"
+    )
 
 
 def _custom_fields(values: Mapping[str, str], ctx: CompanyContext) -> list[Json]:
@@ -365,11 +369,11 @@ def invoice_body(
         body["GlobalTaxCalculation"] = ctx.global_tax_calculation
     if header_class is not None:
         body["ClassRef"] = _ref(header_class)
-    department = (
-        _named(names.departments, data.department, "department", "departments")
-        if data.department
-        else None
-    )
+    department = None
+    if data.department is not None:
+        if not ctx.departments:
+            raise _untracked_department("department", data.department)
+        department = _named(names.departments, data.department, "department", "departments")
     _department(body, ctx, department, defaults=defaults)
     if data.terms is not None:
         body["SalesTermRef"] = _ref(_named(names.terms, data.terms, "terms", "terms"))
