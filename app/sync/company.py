@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.connections.models import Connection
 from app.connections.settings import EffectiveSettings
@@ -23,6 +24,7 @@ from app.sync.realm import RealmApi
 CACHE_SECONDS = 600.0
 # The name lists an event may name a record of by Id or name.
 NAME_LISTS = frozenset({"Term", "Class", "Department"})
+PAGE = 1000
 
 
 def company_context(connection: Connection, settings: EffectiveSettings) -> CompanyContext:
@@ -137,7 +139,16 @@ class CompanyLookups:
             table = cached.value
             if all(resolve_name(table, value) is not None for value in wanted):
                 return table
-        rows = await api.query(f"SELECT * FROM {entity}")  # noqa: S608 - a fixed name
+        rows: list[dict[str, Any]] = []
+        while True:  # in pages: QBO answers 100 rows unless told, 1000 at most
+            # `entity` is one of NAME_LISTS and the rest numbers: nothing of a caller's.
+            start = len(rows) + 1
+            page = await api.query(
+                f"SELECT * FROM {entity} STARTPOSITION {start} MAXRESULTS {PAGE}"  # noqa: S608
+            )
+            rows += page
+            if len(page) < PAGE:
+                break
         fresh = name_keys(rows)
         self._cache[(api.realm_id, f"list:{entity}")] = _Entry(fresh, time.monotonic())
         return fresh
