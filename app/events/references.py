@@ -1,5 +1,6 @@
 """How an event's payload refers to other records, as SQL conditions on `events` (or an
-alias of it): which invoices and payments name a customer, which invoices carry an item,
+alias of it): which invoices, payments and sub-customers name a customer, which invoices
+carry an item,
 which payments are applied to an invoice. The sync engine orders events by them
 (app.sync.blockers); drift asks which writes in flight may have changed a record."""
 
@@ -8,15 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, or_
 
 # How an event (of `events` or an alias) refers to a record's external id: one of these.
 Refers = Callable[[Any, str], ColumnElement[bool]]
 
 
 def names_customer(events: Any, external_id: str) -> ColumnElement[bool]:
-    """An invoice or payment of the customer `external_id`."""
-    return events.payload["data"]["customer_external_id"].astext == external_id  # type: ignore[no-any-return]
+    """An invoice or payment of the customer `external_id`, or a sub-customer of it."""
+    data = events.payload["data"]
+    return or_(
+        data["customer_external_id"].astext == external_id,
+        names_parent(events, external_id),
+    )
+
+
+def names_parent(events: Any, external_id: str) -> ColumnElement[bool]:
+    """A sub-customer of the customer `external_id` (its `parent_external_id`)."""
+    return events.payload["data"]["parent_external_id"].astext == external_id  # type: ignore[no-any-return]
 
 
 def has_item(events: Any, external_id: str) -> ColumnElement[bool]:

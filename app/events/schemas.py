@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ConfigDict,
     Discriminator,
     Field,
     StrictBool,
@@ -27,6 +28,7 @@ from app.events.fields import (
     CENT,
     Currency,
     Day,
+    DecimalString,
     ExternalId,
     Instant,
     Name,
@@ -51,6 +53,35 @@ class Address(Strict):
     country: Annotated[Text, StringConstraints(max_length=255)] | None = None
 
 
+EmailAddress = Annotated[str, StringConstraints(max_length=100), AfterValidator(_email_shape)]
+# QBO: BillEmail at most 100 characters, BillEmailCc and BillEmailBcc at most 200 (Finance.xsd).
+CopyAddress = Annotated[str, StringConstraints(max_length=200), AfterValidator(_email_shape)]
+# TaxExemptionReasonId of a US customer under automated sales tax (1 Federal government,
+# 2 State government, ... 9 Resale, ... 15 Foreign diplomat, ...).
+TAX_EXEMPTION_REASONS = range(1, 18)
+ExchangeRate = Annotated[
+    Decimal,
+    DecimalString(
+        r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,10})?$",
+        "home-currency units per unit of the foreign currency, above zero",
+        "1.2345",
+        positive=True,
+    ),
+]
+RefName = Annotated[Text, StringConstraints(max_length=100)]
+# PrivateNote holds at most 4000 characters (QBO) and carries our marker first
+# (`qbo-sync:invoice:<external id>`, at most 117 characters) and a newline; a void makes QBO
+# prepend "Voided - ". What is left is the caller's.
+PRIVATE_NOTE_ROOM = 4000 - len("qbo-sync:invoice:") - 100 - 1 - len("Voided - ")
+
+
+def _no_marker(value: str) -> str:
+    # Our markers are how a record is recognised as ours: a caller's text must not forge one.
+    if "qbo-sync:" in value:
+        raise ValueError("must not contain 'qbo-sync:', which marks records as ours")
+    return value
+
+
 class CustomerData(Strict):
     external_id: ExternalId
     display_name: Annotated[
@@ -66,6 +97,35 @@ class CustomerData(Strict):
     billing_address: Address | None = None
     currency: Currency | None = None
     active: StrictBool = True
+    parent_external_id: ExternalId | None = Field(
+        None,
+        description="The parent customer: this one becomes its sub-customer (QBO ParentRef, "
+        "Job true) and waits for the parent's create.",
+    )
+    taxable: StrictBool | None = Field(
+        None, description="QBO Taxable; false takes a tax_exemption_reason_id (US companies)."
+    )
+    tax_exemption_reason_id: int | None = Field(
+        None,
+        ge=TAX_EXEMPTION_REASONS.start,
+        le=TAX_EXEMPTION_REASONS.stop - 1,
+        strict=True,
+        description="QBO TaxExemptionReasonId (1-17), only with taxable false.",
+    )
+
+    @field_validator("parent_external_id")
+    @classmethod
+    def _not_own_parent(cls, parent: str | None, info: ValidationInfo) -> str | None:
+        if parent is not None and parent == info.data.get("external_id"):
+            raise ValueError("a customer cannot be its own parent")
+        return parent
+
+    @field_validator("tax_exemption_reason_id")
+    @classmethod
+    def _exempt_only_untaxed(cls, reason: int | None, info: ValidationInfo) -> int | None:
+        if reason is not None and info.data.get("taxable") is not False:
+            raise ValueError("only with taxable false")
+        return reason
 
 
 class ItemData(Strict):
@@ -78,23 +138,91 @@ class ItemData(Strict):
     active: StrictBool = True
 
 
+LINE_KIND_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    # kind: (required, allowed besides `kind`)
+    "item": (
+        frozenset({"item_external_id", "quantity", "unit_price", "amount"}),
+        frozenset(
+            {
+                "item_external_id",
+                "description",
+                "quantity",
+                "unit_price",
+                "amount",
+                "tax_code",
+                "service_date",
+                "class_",
+            }
+        ),
+    ),
+    "description": (frozenset({"description"}), frozenset({"description"})),
+    "subtotal": (frozenset(), frozenset({"description"})),
+}
+
+
+def _by_kind(default: Any = None, **kwargs: Any) -> Any:
+    # Validated when absent too: what a line must carry depends on its kind.
+    return Field(default, validate_default=True, **kwargs)
+
+
 class InvoiceLine(Strict):
-    item_external_id: ExternalId
-    description: Annotated[Text, StringConstraints(max_length=4000)] | None = None
-    quantity: Quantity
-    unit_price: NonNegativeMoney
-    amount: NonNegativeMoney
-    tax_code: Annotated[Text, StringConstraints(max_length=32)] | None = Field(
-        None, description="US companies: TAX or NON. Others: the company's TaxCode id."
+    # `class` is a Python keyword: the field is `class_`, named `class` on the wire, both ways.
+    model_config = ConfigDict(**Strict.model_config, serialize_by_alias=True)
+
+    kind: Literal["item", "description", "subtotal"] = Field(
+        "item",
+        description="item: a sales line (the default); description: text only (QBO "
+        "DescriptionOnly); subtotal: the sum of the item lines above it (SubTotalLineDetail).",
     )
-    service_date: Day | None = None
+    item_external_id: ExternalId | None = _by_kind(description="Required on item lines.")
+    description: Annotated[Text, StringConstraints(max_length=4000)] | None = _by_kind(
+        description="Required on description lines."
+    )
+    quantity: Quantity | None = _by_kind(description="Required on item lines.")
+    unit_price: NonNegativeMoney | None = _by_kind(description="Required on item lines.")
+    amount: NonNegativeMoney | None = _by_kind(
+        description="Required on item lines: quantity x unit_price."
+    )
+    tax_code: Annotated[Text, StringConstraints(max_length=32)] | None = _by_kind(
+        description="US companies: TAX or NON. Others: the company's TaxCode id."
+    )
+    service_date: Day | None = _by_kind()
+    class_: RefName | None = _by_kind(
+        alias="class",
+        description="The line's class, by Id or name, where the company tracks classes per line.",
+    )
+
+    @field_validator(
+        "item_external_id",
+        "description",
+        "quantity",
+        "unit_price",
+        "amount",
+        "tax_code",
+        "service_date",
+        "class_",
+    )
+    @classmethod
+    def _fits_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if kind is None:
+            return value  # already reported on kind
+        required, allowed = LINE_KIND_FIELDS[kind]
+        name = str(info.field_name)
+        if value is None and name in required:
+            raise ValueError(f"required on a line of kind {kind!r}")
+        if value is not None and name not in allowed:
+            raise ValueError(f"not allowed on a line of kind {kind!r}")
+        return value
 
     @field_validator("amount")
     @classmethod
-    def _amount_is_quantity_times_price(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
+    def _amount_is_quantity_times_price(
+        cls, amount: Decimal | None, info: ValidationInfo
+    ) -> Decimal | None:
         quantity, unit_price = info.data.get("quantity"), info.data.get("unit_price")
-        if quantity is None or unit_price is None:
-            return amount  # already reported on those fields
+        if amount is None or quantity is None or unit_price is None:
+            return amount  # missing ones are reported by kind, bad ones on those fields
         expected = (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
         if amount != expected:
             raise ValueError(
@@ -103,29 +231,95 @@ class InvoiceLine(Strict):
         return amount
 
 
+class InvoiceEmail(Strict):
+    to: EmailAddress | None = Field(None, description="QBO BillEmail: one address.")
+    cc: CopyAddress | None = Field(None, description="QBO BillEmailCc.")
+    bcc: CopyAddress | None = Field(None, description="QBO BillEmailBcc.")
+
+
+CustomFieldValue = Annotated[str, StringConstraints(max_length=31)]
+
+
 class InvoiceData(Strict):
+    model_config = ConfigDict(**Strict.model_config, serialize_by_alias=True)
+
     external_id: ExternalId
     customer_external_id: ExternalId
     number: Annotated[Text, StringConstraints(max_length=21)] | None = Field(
-        None, description="DocNumber; sent only when the company uses custom numbers."
+        None,
+        description="DocNumber; sent only when the company uses custom numbers (or its "
+        "settings say doc_number_ours). Otherwise QBO numbers the invoice and the synced "
+        "event's note says the number was not sent.",
     )
     txn_date: Day
     due_date: Day | None = None
+    ship_date: Day | None = Field(None, description="QBO ShipDate.")
     currency: Currency | None = None
+    exchange_rate: ExchangeRate | None = Field(
+        None,
+        description="QBO ExchangeRate: home-currency units per unit of `currency`; only for a "
+        "currency other than the home currency of a multicurrency company.",
+    )
     lines: Annotated[list[InvoiceLine], Field(min_length=1, max_length=750)]
-    memo: Annotated[Text, StringConstraints(max_length=1000)] | None = None
+    memo: Annotated[Text, StringConstraints(max_length=1000)] | None = Field(
+        None, description="The message to the customer (QBO CustomerMemo)."
+    )
+    private_note: (
+        Annotated[Text, StringConstraints(max_length=PRIVATE_NOTE_ROOM), AfterValidator(_no_marker)]
+        | None
+    ) = Field(
+        None,
+        description="The note for the company's own eyes (QBO PrivateNote); our marker "
+        "is kept after it.",
+    )
+    ship_to: Address | None = Field(None, description="QBO ShipAddr.")
+    terms: RefName | None = Field(
+        None, description="The name of one of the company's Terms (QBO SalesTermRef)."
+    )
+    email: InvoiceEmail | None = None
+    class_: RefName | None = Field(
+        None,
+        alias="class",
+        description="The invoice's class, by Id or name (default: the company's settings).",
+    )
+    department: RefName | None = Field(
+        None, description="The invoice's department (location), by Id or name."
+    )
+    custom_fields: Annotated[dict[RefName, CustomFieldValue], Field(max_length=3)] | None = Field(
+        None,
+        description="Values of the company's sales-form custom fields, by field name "
+        "(QBO CustomField, at most 31 characters each).",
+    )
 
-    @field_validator("due_date")
+    @field_validator("due_date", "ship_date")
     @classmethod
-    def _due_after_issue(cls, due: date | None, info: ValidationInfo) -> date | None:
+    def _not_before_issue(cls, day: date | None, info: ValidationInfo) -> date | None:
         issued = info.data.get("txn_date")
-        if due is not None and issued is not None and due < issued:
-            raise ValueError("due_date must not be before txn_date")
-        return due
+        if day is not None and issued is not None and day < issued:
+            raise ValueError(f"{info.field_name} must not be before txn_date")
+        return day
+
+    @field_validator("lines")
+    @classmethod
+    def _one_item_line(cls, lines: list[InvoiceLine]) -> list[InvoiceLine]:
+        if not any(line.kind == "item" for line in lines):
+            raise ValueError("an invoice needs at least one line of kind 'item'")
+        return lines
+
+    @field_validator("exchange_rate")
+    @classmethod
+    def _rate_with_currency(cls, rate: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if rate is not None and info.data.get("currency") is None:
+            raise ValueError("exchange_rate needs the invoice's currency")
+        return rate
 
     @property
     def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal("0"))
+        """The sum of the item lines: description and subtotal lines carry no amount."""
+        return sum(
+            (line.amount for line in self.lines if line.kind == "item" and line.amount),
+            Decimal("0"),
+        )
 
 
 class PaymentApplication(Strict):
@@ -139,6 +333,11 @@ class PaymentData(Strict):
     date: Day
     total: NonNegativeMoney
     currency: Currency | None = None
+    exchange_rate: ExchangeRate | None = Field(
+        None,
+        description="QBO ExchangeRate: home-currency units per unit of `currency`; only for a "
+        "currency other than the home currency of a multicurrency company.",
+    )
     method: Annotated[Text, StringConstraints(max_length=31)] | None = None
     reference: Annotated[Text, StringConstraints(max_length=21)] | None = Field(
         None, description="The cheque or transfer number (QBO PaymentRefNum)."
@@ -162,6 +361,13 @@ class PaymentData(Strict):
         if total is not None and applied > total:
             raise ValueError(f"applied amounts ({applied}) exceed the payment total ({total})")
         return applied_to
+
+    @field_validator("exchange_rate")
+    @classmethod
+    def _rate_with_currency(cls, rate: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if rate is not None and info.data.get("currency") is None:
+            raise ValueError("exchange_rate needs the payment's currency")
+        return rate
 
 
 class EntityRef(Strict):

@@ -28,6 +28,7 @@ from app.sync.payloads import (
     delete_body,
     invoice_body,
     item_body,
+    number_note,
     payment_body,
     sparse_update,
     void_invoice_body,
@@ -44,6 +45,23 @@ DATA_MODELS: dict[str, type[BaseModel]] = {
     "invoice": InvoiceData,
     "payment": PaymentData,
 }
+
+
+def write_note(work: Work) -> str | None:
+    """What the synced event says about a field of its own that QBO did not get: an
+    invoice `number` the company numbers itself (`number_note`). None otherwise."""
+    if work.entity_type != "invoice" or work.operation != "upserted":
+        return None
+    return number_note(InvoiceData.model_validate(work.payload["data"]), work.context)
+
+
+def with_write_note(applied: Applied, work: Work) -> Applied:
+    """`applied` with `write_note` added to any note it has."""
+    note = write_note(work)
+    if note is None:
+        return applied
+    joined = f"{applied.note}; {note}" if applied.note else note
+    return dataclasses.replace(applied, note=joined)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +126,14 @@ class Applier:
     async def _body(self, work: Work) -> Json:
         data = DATA_MODELS[work.entity_type].model_validate(work.payload["data"])
         ctx = work.context
+        # The company's settings' class and department go on a create only: an update
+        # leaves what QBO holds (an accountant's choice, or an older setting).
+        create = work.target is None
         if isinstance(data, CustomerData):
-            return customer_body(data, ctx)
+            parent = None
+            if data.parent_external_id is not None:
+                parent = work.refs.get(("customer", data.parent_external_id))
+            return customer_body(data, ctx, parent)
         if isinstance(data, ItemData):
             income = await self.lookups.income_account(self.api, work.settings)
             return item_body(data, income, work.settings.item_expense_account_id)
@@ -123,7 +147,8 @@ class Applier:
                 ctx = dataclasses.replace(ctx, default_tax_code_id=code)
             items = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "item"}
             customer = work.refs[("customer", data.customer_external_id)]
-            return invoice_body(data, ctx, customer, items)
+            names = await self.lookups.invoice_names(self.api, data)
+            return invoice_body(data, ctx, customer, items, names, defaults=create)
         assert isinstance(data, PaymentData)
         invoices = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "invoice"}
         customer = work.refs[("customer", data.customer_external_id)]
@@ -135,9 +160,13 @@ class Applier:
                     f"payment method {data.method!r} is not one of the company's: map it to a"
                     " PaymentMethod id in the company's settings (payment_methods)"
                 )
-        return payment_body(data, ctx, customer, invoices, method)
+        return payment_body(data, ctx, customer, invoices, method, defaults=create)
 
     async def _upsert(self, work: Work) -> Applied:
+        applied = await self._upsert_body(work)
+        return with_write_note(applied, work)
+
+    async def _upsert_body(self, work: Work) -> Applied:
         body = await self._body(work)
         if work.target is not None:
             return await self._update_body(work, work.target, body)

@@ -26,6 +26,7 @@ from app.core.failures import Category
 from app.core.keys import EntityKey
 from app.events.models import Event
 from app.qbo import BudgetWait, QboError, classify_item
+from app.sync.apply import with_write_note
 from app.sync.calls import applier_for, call_qbo, realm_api
 from app.sync.deps import SyncDeps
 from app.sync.engine import step_unit
@@ -162,9 +163,10 @@ async def _send(deps: SyncDeps, realm_id: str, items: list[_Item]) -> float | No
                 (v for k, v in answer.items() if k.lower() == item.work.entity.lower()), None
             )
             if isinstance(record, dict) and record.get("Id") is not None:
-                item.outcome = Done(
-                    Applied(str(record["Id"]), str(record.get("SyncToken", "0")), None, record)
+                applied = Applied(
+                    str(record["Id"]), str(record.get("SyncToken", "0")), None, record
                 )
+                item.outcome = Done(with_write_note(applied, item.work))
                 continue
             error = QboError(Category.TRANSIENT, 200, note="the batch item holds no record")
         if error.category in (Category.STALE, Category.DUPLICATE_NAME):

@@ -7,7 +7,8 @@ and an invoice that payments are linked to is neither deleted ("unlink any linke
 transactions first", https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice)
 nor voided (6000). So:
 
-- `customer.deactivated` follows every open invoice and payment event of that customer;
+- `customer.deactivated` follows every open invoice and payment event of that customer, and
+  every open event of a sub-customer of it (QBO refuses a child of an inactive parent);
 - `item.deactivated` follows every open event of an invoice with a line of that item;
 - `invoice.voided` / `invoice.deleted` follow every open event of a payment applied to it
 
@@ -15,7 +16,8 @@ when that event occurred no later than the deactivation, void or delete (`occurr
 tie counts as earlier, since only that order can succeed). An event of a void or delete
 carries only an external id: which customer, item or invoice it concerns is read from the
 upserts of its record. Waits only ever go from customers and items to invoices to payments,
-so they cannot form a cycle.
+and from a parent's deactivation to its sub-customers, which wait only for the parent's
+create: they cannot form a cycle.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ OPEN = (
 def _rule(event: Event) -> tuple[tuple[str, ...], Refers] | None:
     """Which records' events come first, and how they refer to the event's record."""
     if event.entity_type == "customer" and event.operation == "deactivated":
-        return ("invoice", "payment"), names_customer
+        return ("invoice", "payment", "customer"), names_customer
     if event.entity_type == "item" and event.operation == "deactivated":
         return ("invoice",), has_item
     if event.entity_type == "invoice" and event.operation in ("voided", "deleted"):

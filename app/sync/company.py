@@ -4,15 +4,27 @@ at connect time), its income account for new items and its default tax code."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.connections.models import Connection
 from app.connections.settings import EffectiveSettings
-from app.sync.payloads import CompanyContext, PayloadError
+from app.events.schemas import InvoiceData
+from app.sync.payloads import (
+    CompanyContext,
+    NameLists,
+    PayloadError,
+    name_keys,
+    resolve_name,
+)
 from app.sync.realm import RealmApi
 
 # Accounts and tax codes change rarely; a worker looks them up again after this long.
 CACHE_SECONDS = 600.0
+# The name lists an event may name a record of by Id or name.
+NAME_LISTS = frozenset({"Term", "Class", "Department"})
+PAGE = 1000
 
 
 def company_context(connection: Connection, settings: EffectiveSettings) -> CompanyContext:
@@ -41,7 +53,8 @@ class _Entry:
 @dataclass
 class CompanyLookups:
     """Per-process cache of the lookups below, per realm: what a company's settings leave
-    to a lookup (an income account by name, a default tax code, payment methods by name)."""
+    to a lookup (an income account by name, a default tax code, payment methods, terms,
+    classes and departments by name)."""
 
     _cache: dict[tuple[str, str], _Entry] = field(default_factory=dict)
 
@@ -111,3 +124,45 @@ class CompanyLookups:
             self._cache[(api.realm_id, "methods")] = cached
         assert isinstance(cached.value, dict)
         return cached.value.get(method.strip().casefold())
+
+    async def name_list(
+        self, api: RealmApi, entity: str, wanted: Iterable[str] = ()
+    ) -> dict[str, str]:
+        """The company's active `entity` records (Term, Class, Department) as a `NameLists`
+        table (`id:<Id>` and `name:<case-folded name>` -> Id), looked up once per
+        CACHE_SECONDS, and again at once when a cached table lacks one of `wanted` (a
+        record the accountant has just added)."""
+        if entity not in NAME_LISTS:
+            raise ValueError(f"no name list {entity!r}")
+        cached = self._get(api.realm_id, f"list:{entity}")
+        if cached is not None and isinstance(cached.value, dict):
+            table = cached.value
+            if all(resolve_name(table, value) is not None for value in wanted):
+                return table
+        rows: list[dict[str, Any]] = []
+        while True:  # in pages: QBO answers 100 rows unless told, 1000 at most
+            # `entity` is one of NAME_LISTS and the rest numbers: nothing of a caller's.
+            start = len(rows) + 1
+            page = await api.query(
+                f"SELECT * FROM {entity} STARTPOSITION {start} MAXRESULTS {PAGE}"  # noqa: S608
+            )
+            rows += page
+            if len(page) < PAGE:
+                break
+        fresh = name_keys(rows)
+        self._cache[(api.realm_id, f"list:{entity}")] = _Entry(fresh, time.monotonic())
+        return fresh
+
+    async def invoice_names(self, api: RealmApi, data: InvoiceData) -> NameLists:
+        """The lists an invoice's terms, class and department are resolved in; only those
+        it names are looked up."""
+        classes = [c for c in (data.class_, *(line.class_ for line in data.lines)) if c]
+        return NameLists(
+            terms=await self.name_list(api, "Term", [data.terms]) if data.terms else {},
+            classes=await self.name_list(api, "Class", classes) if classes else {},
+            departments=(
+                await self.name_list(api, "Department", [data.department])
+                if data.department
+                else {}
+            ),
+        )

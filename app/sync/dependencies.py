@@ -1,7 +1,8 @@
 """Whether an event may go now: its parents are in QBO, and the earlier events of other
 records it must follow are final; else it waits (`waiting_dependency`) or dies naming why.
 
-An invoice waits for its customer and items, a payment for its customer and invoices, a
+A sub-customer waits for its parent customer, an invoice for its customer and items, a
+payment for its customer and invoices, a
 void, delete or deactivation of a record not created yet for its create (DESIGN invariant
 5); a deactivation, void or delete waits for the open events that reference its record
 (app.sync.blockers). A parent whose event died kills its waiting children at once.
@@ -31,13 +32,24 @@ FINAL = frozenset(FINAL_STATUSES)
 
 
 def parents_of(event: Event) -> list[tuple[str, str]]:
-    """The records an event's write refers to, in the order they are checked."""
-    if event.operation != "upserted" or event.entity_type not in ("invoice", "payment"):
+    """The records an event's write refers to, in the order they are checked: a
+    sub-customer's parent; an invoice's customer and items; a payment's customer and
+    invoices."""
+    if event.operation != "upserted":
         return []
     data = event.payload["data"]
+    if event.entity_type == "customer":
+        parent = data.get("parent_external_id")
+        return [("customer", str(parent))] if parent else []
+    if event.entity_type not in ("invoice", "payment"):
+        return []
     parents = [("customer", str(data["customer_external_id"]))]
     if event.entity_type == "invoice":
-        parents += [("item", str(line["item_external_id"])) for line in data["lines"]]
+        parents += [
+            ("item", str(line["item_external_id"]))
+            for line in data["lines"]
+            if line.get("item_external_id")
+        ]
     else:
         parents += [("invoice", str(a["invoice_external_id"])) for a in data["applied_to"]]
     return list(dict.fromkeys(parents))

@@ -68,16 +68,18 @@ def _invoice_lines(record: Json) -> list[Json]:
         if not isinstance(line, dict) or line.get("DetailType") != "SalesItemLineDetail":
             continue
         detail = line.get("SalesItemLineDetail") or {}
-        lines.append(
-            {
-                "Amount": _num(line.get("Amount")),
-                "Description": line.get("Description"),
-                "ItemRef": _get(detail, "ItemRef.value"),
-                "Qty": _num(detail.get("Qty")),
-                "UnitPrice": _num(detail.get("UnitPrice")),
-                "TaxCodeRef": _get(detail, "TaxCodeRef.value"),
-            }
-        )
+        owned: Json = {
+            "Amount": _num(line.get("Amount")),
+            "Description": line.get("Description"),
+            "ItemRef": _get(detail, "ItemRef.value"),
+            "Qty": _num(detail.get("Qty")),
+            "UnitPrice": _num(detail.get("UnitPrice")),
+            "TaxCodeRef": _get(detail, "TaxCodeRef.value"),
+        }
+        # Only when set: snapshots taken before lines carried a class stay comparable.
+        if (line_class := _get(detail, "ClassRef.value")) is not None:
+            owned["ClassRef"] = line_class
+        lines.append(owned)
     return lines
 
 

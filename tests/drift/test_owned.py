@@ -172,3 +172,29 @@ def test_what_a_write_did_and_what_else_it_changed() -> None:
     assert touched_by("invoice", invoice) == {("Customer", "9")}
     assert touched_by("customer", owned_fields("customer", {})) == set()
     assert touched_by("invoice", None) == set()
+
+
+def test_an_accountant_changing_the_terms_class_or_ship_to_is_drift() -> None:
+    ours = owned_fields(
+        "invoice",
+        invoice(SalesTermRef={"value": "3"}, ClassRef={"value": "1"}, ShipAddr={"City": "Oakland"}),
+    )
+    theirs = invoice(
+        "1", SalesTermRef={"value": "4"}, ClassRef={"value": "2"}, ShipAddr={"City": "Reno"}
+    )
+    verdict = classify("invoice", ours, "0", theirs)
+    assert verdict.change is not None
+    assert set(verdict.change.changes) == {"SalesTermRef.value", "ClassRef.value", "ShipAddr.City"}
+
+
+def test_a_line_class_is_compared_only_where_a_line_has_one() -> None:
+    plain = invoice()
+    classed = invoice()
+    classed["Line"][0]["SalesItemLineDetail"]["ClassRef"] = {"value": "2"}
+    assert "ClassRef" not in owned_fields("invoice", plain)["Line"][0]
+    assert owned_fields("invoice", classed)["Line"][0]["ClassRef"] == "2"
+    verdict = classify(
+        "invoice", owned_fields("invoice", plain), "0", {**classed, "SyncToken": "1"}
+    )
+    assert verdict.change is not None
+    assert set(verdict.change.changes) == {"Line"}

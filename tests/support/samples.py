@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.events.schemas import CustomerData, InvoiceData, ItemData, PaymentData
-from app.sync.payloads import CompanyContext
+from app.sync.payloads import CompanyContext, NameLists, name_keys
 
 US = CompanyContext.from_connection_data(
     "US",
@@ -109,3 +109,94 @@ def payment(**overrides: Any) -> PaymentData:
 ITEM_REFS = {"sku-consult": "19", "sku-travel": "20"}
 INVOICE_REFS = {"inv-2026-0042": "130"}
 INCOME_ACCOUNT = {"value": "79", "name": "Sales of Product Income"}
+
+
+# A company whose Preferences track classes per transaction and per line, and departments,
+# and whose sales forms carry two custom fields in use (a third is named but off).
+SALES_CUSTOM_FIELDS = [
+    {
+        "CustomField": [
+            {
+                "Name": "SalesFormsPrefs.UseSalesCustom1",
+                "Type": "BooleanType",
+                "BooleanValue": True,
+            },
+            {
+                "Name": "SalesFormsPrefs.UseSalesCustom2",
+                "Type": "BooleanType",
+                "BooleanValue": True,
+            },
+            {
+                "Name": "SalesFormsPrefs.UseSalesCustom3",
+                "Type": "BooleanType",
+                "BooleanValue": False,
+            },
+        ]
+    },
+    {
+        "CustomField": [
+            {"Name": "SalesFormsPrefs.SalesCustomName1", "Type": "StringType", "StringValue": "PO"},
+            {
+                "Name": "SalesFormsPrefs.SalesCustomName2",
+                "Type": "StringType",
+                "StringValue": "Crew #",
+            },
+            {
+                "Name": "SalesFormsPrefs.SalesCustomName3",
+                "Type": "StringType",
+                "StringValue": "Unused",
+            },
+        ]
+    },
+]
+US_TRACKING = CompanyContext.from_connection_data(
+    "US",
+    {"Country": "US"},
+    {
+        "SalesFormsPrefs": {"CustomTxnNumbers": True, "CustomField": SALES_CUSTOM_FIELDS},
+        "CurrencyPrefs": {"MultiCurrencyEnabled": True, "HomeCurrency": {"value": "USD"}},
+        "AccountingInfoPrefs": {
+            "ClassTrackingPerTxn": True,
+            "ClassTrackingPerTxnLine": True,
+            "TrackDepartments": True,
+        },
+    },
+)
+NAMES = NameLists(
+    terms=name_keys(
+        [{"Id": "3", "Name": "Net 30"}, {"Id": "4", "Name": "Net 60", "Active": False}]
+    ),
+    classes=name_keys(
+        [
+            {"Id": "1", "Name": "Retail", "FullyQualifiedName": "Retail"},
+            {"Id": "2", "Name": "Online", "FullyQualifiedName": "Retail:Online"},
+        ]
+    ),
+    departments=name_keys([{"Id": "5", "Name": "North"}]),
+)
+
+
+def full_invoice(**overrides: Any) -> InvoiceData:
+    """An invoice with every field a billing system sends."""
+    data: dict[str, Any] = {
+        **invoice().model_dump(mode="json", exclude_none=True),
+        "ship_date": "2026-03-02",
+        "ship_to": {"line1": "1 Dock Street", "city": "Oakland", "region": "CA"},
+        "terms": "net 30",
+        "email": {
+            "to": "ap@obrien.example",
+            "cc": "boss@obrien.example",
+            "bcc": "archive@acme.example",
+        },
+        "class": "Retail",
+        "department": "North",
+        "custom_fields": {"PO": "PO-981", "crew #": "7"},
+        "private_note": "Agreed with Siobhan on the phone",
+    }
+    data["lines"] = [
+        {**data["lines"][0], "class": "Retail:Online"},
+        {"kind": "description", "description": "Travel below"},
+        data["lines"][1],
+        {"kind": "subtotal", "description": "Subtotal"},
+    ]
+    return InvoiceData.model_validate({**data, **overrides})

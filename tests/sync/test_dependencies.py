@@ -45,3 +45,26 @@ def test_customers_items_and_other_operations_need_nothing() -> None:
     assert parents_of(_event("item", "upserted", {"name": "Bolt"})) == []
     assert parents_of(_event("invoice", "voided", {})) == []
     assert parents_of(_event("payment", "deleted", {})) == []
+
+
+def test_a_sub_customer_needs_its_parent() -> None:
+    child = _event("customer", "upserted", {"display_name": "Site", "parent_external_id": "c1"})
+    assert parents_of(child) == [("customer", "c1")]
+    assert parents_of(_event("customer", "upserted", {"parent_external_id": None})) == []
+    assert parents_of(_event("customer", "deactivated", {"parent_external_id": "c1"})) == []
+
+
+def test_description_and_subtotal_lines_need_no_item() -> None:
+    invoice = _event(
+        "invoice",
+        "upserted",
+        {
+            "customer_external_id": "c1",
+            "lines": [
+                {"kind": "description", "item_external_id": None, "description": "x"},
+                {"kind": "item", "item_external_id": "i1"},
+                {"kind": "subtotal"},
+            ],
+        },
+    )
+    assert parents_of(invoice) == [("customer", "c1"), ("item", "i1")]

@@ -16,3 +16,35 @@ def test_the_fields_written_on_create_only_are_the_ones_updates_leave_out() -> N
 def test_every_numeric_field_is_compared() -> None:
     for fields in OWNED.values():
         assert all(f.compared for f in fields if f.numeric)
+
+
+CALLER_FIELDS = {
+    "customer": ("ParentRef", "Job", "Taxable", "TaxExemptionReasonId"),
+    "invoice": (
+        "ShipDate",
+        "ShipAddr",
+        "SalesTermRef",
+        "BillEmail",
+        "BillEmailCc",
+        "BillEmailBcc",
+        "CustomField",
+        "ExchangeRate",
+        "ClassRef",
+        "DepartmentRef",
+    ),
+    "payment": ("ExchangeRate",),
+}
+
+
+def test_the_callers_fields_are_written_on_every_update_and_compared() -> None:
+    for entity, names in CALLER_FIELDS.items():
+        fields = {f.name: f for f in OWNED[entity]}
+        for name in names:
+            assert fields[name].written is Written.UPDATE, (entity, name)
+            assert fields[name].compared, (entity, name)
+
+
+def test_the_private_note_is_written_but_never_compared() -> None:
+    note = next(f for f in OWNED["invoice"] if f.name == "PrivateNote")
+    assert note.written is Written.UPDATE
+    assert note.compared == ()  # it holds our marker, and QBO's "Voided" on a void

@@ -31,15 +31,19 @@ from tests.support.samples import (
     INCOME_ACCOUNT,
     INVOICE_REFS,
     ITEM_REFS,
+    NAMES,
     US,
     US_CUSTOM_NUMBERS,
+    US_TRACKING,
     customer,
+    full_invoice,
     invoice,
     item,
     payment,
 )
 from tests.support.xsd_names import FIXTURES, XS, schema, unknown_names
 
+DETAIL_OBJECTS = {"DescriptionOnly": "DescriptionLineDetail"}
 XSD_TYPES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "payment": "Payment"}
 
 
@@ -59,6 +63,31 @@ def bodies() -> Iterator[tuple[str, str, dict[str, Any]]]:
         ("invoice", "us", invoice_body(invoice(), US, "58", ITEM_REFS)),
         ("invoice", "us-numbers", invoice_body(invoice(), US_CUSTOM_NUMBERS, "58", ITEM_REFS)),
         ("invoice", "gb", invoice_body(_gb_invoice(), GB, "58", ITEM_REFS)),
+        (
+            "invoice",
+            "every-field",
+            invoice_body(
+                full_invoice(currency="EUR", exchange_rate="1.0825"),
+                US_TRACKING,
+                "58",
+                ITEM_REFS,
+                NAMES,
+            ),
+        ),
+        (
+            "customer",
+            "sub-customer",
+            customer_body(
+                customer(parent_external_id="crm-1", taxable=False, tax_exemption_reason_id=9),
+                US,
+                "41",
+            ),
+        ),
+        (
+            "payment",
+            "exchange-rate",
+            payment_body(payment(currency="EUR", exchange_rate="0.86"), GB, "58", INVOICE_REFS),
+        ),
         ("payment", "us", payment_body(payment(), US, "58", INVOICE_REFS)),
         ("payment", "gb", payment_body(payment(currency="EUR"), GB, "58", INVOICE_REFS)),
     ]
@@ -110,7 +139,10 @@ def test_enum_values_are_xsd_values(entity: str, label: str, body: dict[str, Any
     for line in body.get("Line", []):
         if "DetailType" in line:
             assert line["DetailType"] in xsd_enum("LineDetailTypeEnum")
-            assert line["DetailType"] in line  # the detail object is named after its type
+            # The detail object is named after its type, but for DescriptionOnly (as QBO
+            # answers it: quickbooks-ruby-fixtures, an invoice's description line).
+            detail = DETAIL_OBJECTS.get(line["DetailType"], line["DetailType"])
+            assert detail in line
         for link in line.get("LinkedTxn", []):
             assert link["TxnType"] in xsd_enum("TxnTypeEnum")
 

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
-from app.events.schemas import Address, CustomerData, InvoiceData, ItemData, PaymentData
-from app.sync.payloads.context import CompanyContext, PayloadError
+from app.events.schemas import (
+    Address,
+    CustomerData,
+    InvoiceData,
+    InvoiceLine,
+    ItemData,
+    PaymentData,
+)
+from app.sync.payloads.context import CompanyContext, NameLists, PayloadError, resolve_name
 from app.sync.payloads.ownership import OWNED, Written
-from app.sync.payloads.text import NAME_MAX, clean_name, fit, marker
+from app.sync.payloads.text import NAME_MAX, clean_name, fit, marked_note, marker
 
 Json = dict[str, Any]
 US_TAX_CODES = frozenset({"TAX", "NON"})
@@ -59,13 +67,15 @@ def _address(address: Address) -> Json:
     return {key: fit(value, limit) for key, value, limit in fields if value is not None}
 
 
-def customer_body(data: CustomerData, ctx: CompanyContext) -> Json:
+def customer_body(data: CustomerData, ctx: CompanyContext, parent_ref: str | None = None) -> Json:
     """The Customer create body: names, contact, billing address, marker in `Notes`,
-    `Active`, and `CurrencyRef` when the company uses multicurrency.
+    `Active`, and `CurrencyRef` when the company uses multicurrency. A sub-customer carries
+    `ParentRef` (the parent's QBO id, `parent_ref`) and `Job: true`; `Taxable` and
+    `TaxExemptionReasonId` go as the event gives them.
 
     DisplayName, GivenName and FamilyName are cleaned (`clean_name`). Fields absent from
     the event are omitted, so a sparse update leaves QBO's value in place.
-    Raises PayloadError for a currency the company cannot take.
+    Raises PayloadError for a currency the company cannot take, or a parent without a QBO id.
     """
     body: Json = {"DisplayName": clean_name(data.display_name)}
     if data.given_name is not None:
@@ -83,6 +93,17 @@ def customer_body(data: CustomerData, ctx: CompanyContext) -> Json:
     currency = _currency(data.currency, ctx)
     if currency is not None:
         body["CurrencyRef"] = currency
+    if parent_ref is not None:
+        body["ParentRef"] = _ref(parent_ref)
+        body["Job"] = True
+    elif data.parent_external_id is not None:
+        raise PayloadError(
+            f"parent_external_id: customer {data.parent_external_id!r} has no QBO id yet"
+        )
+    if data.taxable is not None:
+        body["Taxable"] = data.taxable
+    if data.tax_exemption_reason_id is not None:
+        body["TaxExemptionReasonId"] = str(data.tax_exemption_reason_id)
     body["Notes"] = marker("customer", data.external_id)
     body["Active"] = data.active
     return body
@@ -137,83 +158,241 @@ def _tax_code(code: str | None, ctx: CompanyContext) -> str:
     return value
 
 
-def _class_id(ctx: CompanyContext) -> str:
-    """The company's class, for a body that carries it where its Preferences track classes
+def _exchange_rate(
+    rate: Decimal | None, currency: str | None, ctx: CompanyContext
+) -> Decimal | None:
+    """The ExchangeRate to send: only for a foreign currency of a multicurrency company.
+    Raises PayloadError otherwise (QBO would ignore it or refuse the record)."""
+    if rate is None:
+        return None
+    if not ctx.multicurrency:
+        raise PayloadError("exchange_rate: the company does not use multicurrency")
+    if currency is None or (ctx.home_currency is not None and currency == ctx.home_currency):
+        raise PayloadError(
+            f"exchange_rate: only for a currency other than the home currency {ctx.home_currency}"
+        )
+    return rate
+
+
+def _untracked_class(where: str, value: str) -> PayloadError:
+    """QBO drops a class its Preferences do not track silently
     (AccountingInfoPrefs.ClassTrackingPerTxn: on the transaction; ...PerTxnLine: on each
     line; https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice
-    "ClassRef ... available if ClassTrackingPerTxn"). Raises PayloadError when it tracks none:
-    QBO would drop the class silently."""
-    assert ctx.class_id is not None
-    if not (ctx.class_per_txn or ctx.class_per_line):
-        raise PayloadError(
-            f"the company's settings name class {ctx.class_id}, but its QBO preferences track"
-            " no classes (AccountingInfoPrefs.ClassTrackingPerTxn / ClassTrackingPerTxnLine)"
-        )
-    return ctx.class_id
+    "ClassRef ... available if ClassTrackingPerTxn")."""
+    return PayloadError(
+        f"{where} names class {value}, but the company's QBO preferences track no classes"
+        " there (AccountingInfoPrefs.ClassTrackingPerTxn / ClassTrackingPerTxnLine)"
+    )
 
 
-def _department(body: Json, ctx: CompanyContext) -> None:
-    """`DepartmentRef` (the company's location) of a transaction, where its Preferences track
-    departments (AccountingInfoPrefs.TrackDepartments). Raises PayloadError otherwise."""
-    if not ctx.department_id:
+def _named(table: Mapping[str, str], value: str, field: str, entity: str) -> str:
+    """The Id of the company's `entity` that `value` names (Id or name), or PayloadError
+    naming the event's `field`."""
+    found = resolve_name(table, value)
+    if found is None:
+        raise PayloadError(f"{field}: {value!r} is not one of the company's active {entity}")
+    return found
+
+
+def _classes(
+    data: InvoiceData, ctx: CompanyContext, names: NameLists, defaults: bool
+) -> tuple[str | None, list[str | None]]:
+    """(ClassRef of the invoice, ClassRef of each line) by the company's preferences: a
+    line's own class, else the invoice's, else the company's settings (`ctx.class_id`; on
+    the invoice only when `defaults`). Raises PayloadError for a class named where the
+    company does not track classes, or one it does not have."""
+    given = None
+    header: str | None = None
+    if data.class_ is not None:
+        if not ctx.class_per_txn and not ctx.class_per_line:
+            raise _untracked_class("class", data.class_)
+        given = _named(names.classes, data.class_, "class", "classes")
+        header = given if ctx.class_per_txn else None
+    elif ctx.class_id and ctx.class_per_txn and defaults:
+        header = ctx.class_id
+    elif ctx.class_id and not ctx.class_per_txn and not ctx.class_per_line:
+        raise _untracked_class("the company's settings", ctx.class_id)
+    lines: list[str | None] = []
+    for index, line in enumerate(data.lines):
+        own = None
+        if line.class_ is not None:
+            if not ctx.class_per_line:
+                raise _untracked_class(f"lines[{index}].class", line.class_)
+            own = _named(names.classes, line.class_, f"lines[{index}].class", "classes")
+        elif not ctx.class_per_txn and ctx.class_per_line:
+            own = given or ctx.class_id
+        lines.append(own if line.kind == "item" else None)
+    return header, lines
+
+
+def _department(
+    body: Json, ctx: CompanyContext, given: str | None = None, *, defaults: bool = True
+) -> None:
+    """`DepartmentRef` (the company's location) of a transaction: the event's department
+    (`given`, resolved), else the company's settings when `defaults`, where its Preferences
+    track departments (AccountingInfoPrefs.TrackDepartments). Raises PayloadError otherwise."""
+    value = given or (ctx.department_id if defaults else None)
+    if not value:
         return
     if not ctx.departments:
-        raise PayloadError(
-            f"the company's settings name department {ctx.department_id}, but its QBO"
-            " preferences track no departments (AccountingInfoPrefs.TrackDepartments)"
+        raise _untracked_department("department" if given else "the company's settings", value)
+    body["DepartmentRef"] = _ref(value)
+
+
+def _untracked_department(where: str, value: str) -> PayloadError:
+    return PayloadError(
+        f"{where} names department {value}, but the company's QBO preferences track no"
+        " departments (AccountingInfoPrefs.TrackDepartments)"
+    )
+
+
+def _custom_fields(values: Mapping[str, str], ctx: CompanyContext) -> list[Json]:
+    """CustomField entries by the DefinitionId of the company's field of each name
+    (Preferences.SalesFormsPrefs.CustomField). Raises PayloadError for a name it lacks."""
+    out: list[Json] = []
+    for name, value in values.items():
+        definition = ctx.custom_field(name)
+        if definition is None:
+            known = ", ".join(n for n, _ in ctx.custom_fields) or "none"
+            raise PayloadError(
+                f"custom_fields: {name!r} is not one of the company's sales-form custom"
+                f" fields in use ({known})"
+            )
+        known_name, definition_id = definition
+        out.append(
+            {
+                "DefinitionId": definition_id,
+                "Name": known_name,
+                "Type": "StringType",
+                "StringValue": value,
+            }
         )
-    body["DepartmentRef"] = _ref(ctx.department_id)
+    return out
+
+
+def _line(
+    line: InvoiceLine,
+    index: int,
+    ctx: CompanyContext,
+    item_refs: Mapping[str, str],
+    class_id: str | None,
+) -> Json:
+    """One Line of an invoice: a sales line, a DescriptionOnly or a SubTotalLineDetail."""
+    if line.kind == "description":
+        return {
+            "DetailType": "DescriptionOnly",
+            "Description": fit(line.description or "", 4000),
+            "DescriptionLineDetail": {},
+        }
+    if line.kind == "subtotal":
+        out: Json = {"DetailType": "SubTotalLineDetail"}
+        if line.description is not None:
+            out["Description"] = fit(line.description, 4000)
+        out["SubTotalLineDetail"] = {}
+        return out
+    assert line.item_external_id is not None
+    item_id = item_refs.get(line.item_external_id)
+    if not item_id:
+        raise PayloadError(f"item {line.item_external_id!r} has no QBO id yet")
+    detail: Json = {
+        "ItemRef": _ref(item_id),
+        "Qty": line.quantity,
+        "UnitPrice": line.unit_price,
+        "TaxCodeRef": _ref(_tax_code(line.tax_code, ctx)),
+    }
+    if line.service_date is not None:
+        detail["ServiceDate"] = line.service_date.isoformat()
+    if class_id is not None:
+        detail["ClassRef"] = _ref(class_id)
+    out = {"DetailType": "SalesItemLineDetail", "Amount": line.amount}
+    if line.description is not None:
+        out["Description"] = fit(line.description, 4000)
+    out["SalesItemLineDetail"] = detail
+    return out
+
+
+def number_note(data: InvoiceData, ctx: CompanyContext) -> str | None:
+    """What a synced invoice's event says when its `number` was not sent: the company
+    numbers its own invoices (SalesFormsPrefs.CustomTxnNumbers off, or its settings'
+    `doc_number_ours` false), so QBO chose the DocNumber. None when nothing was left out."""
+    if data.number is None or ctx.custom_txn_numbers:
+        return None
+    return (
+        f"number {data.number!r} not sent: QBO numbers this company's invoices"
+        " (custom transaction numbers are off, or the settings' doc_number_ours is false)"
+    )
 
 
 def invoice_body(
-    data: InvoiceData, ctx: CompanyContext, customer_ref: str, item_refs: Mapping[str, str]
+    data: InvoiceData,
+    ctx: CompanyContext,
+    customer_ref: str,
+    item_refs: Mapping[str, str],
+    names: NameLists | None = None,
+    *,
+    defaults: bool = True,
 ) -> Json:
     """The Invoice create body with its whole line set.
 
-    Lines are `SalesItemLineDetail` lines carrying `Amount`, `Qty` and `UnitPrice` as in
-    the event (Decimal) and a `TaxCodeRef` per `_tax_code`. `DocNumber` is sent only when
-    the company uses custom transaction numbers; `GlobalTaxCalculation` only outside the
-    US; the memo goes to `CustomerMemo`, our marker to `PrivateNote`.
-    Raises PayloadError for an item without a QBO id in `item_refs`, a tax code or a
-    currency the company cannot take.
+    Item lines are `SalesItemLineDetail` lines carrying `Amount`, `Qty` and `UnitPrice` as
+    in the event (Decimal) and a `TaxCodeRef` per `_tax_code`; description lines are
+    `DescriptionOnly`, subtotal lines `SubTotalLineDetail` (neither carries an amount).
+    `DocNumber` is sent only when the company uses custom transaction numbers (see
+    `number_note`); `GlobalTaxCalculation` only outside the US; the memo goes to
+    `CustomerMemo`, our marker and the private note to `PrivateNote`. Terms, class and
+    department named by Id or name are resolved in `names` (the company's lists); the
+    company's settings' class and department apply where the event names none, on the
+    invoice itself only when `defaults` (a create: an update leaves QBO's value).
+    Raises PayloadError for an item without a QBO id in `item_refs`, a tax code, currency,
+    exchange rate, term, class, department or custom field the company cannot take.
     """
-    lines: list[Json] = []
-    for line in data.lines:
-        item_id = item_refs.get(line.item_external_id)
-        if not item_id:
-            raise PayloadError(f"item {line.item_external_id!r} has no QBO id yet")
-        detail: Json = {
-            "ItemRef": _ref(item_id),
-            "Qty": line.quantity,
-            "UnitPrice": line.unit_price,
-            "TaxCodeRef": _ref(_tax_code(line.tax_code, ctx)),
-        }
-        if line.service_date is not None:
-            detail["ServiceDate"] = line.service_date.isoformat()
-        if ctx.class_id and not ctx.class_per_txn:
-            detail["ClassRef"] = _ref(_class_id(ctx))
-        out: Json = {"DetailType": "SalesItemLineDetail", "Amount": line.amount}
-        if line.description is not None:
-            out["Description"] = fit(line.description, 4000)
-        out["SalesItemLineDetail"] = detail
-        lines.append(out)
+    names = names or NameLists()
+    header_class, line_classes = _classes(data, ctx, names, defaults)
+    lines = [
+        _line(line, index, ctx, item_refs, line_classes[index])
+        for index, line in enumerate(data.lines)
+    ]
     body: Json = {"CustomerRef": _ref(customer_ref), "TxnDate": data.txn_date.isoformat()}
     if data.due_date is not None:
         body["DueDate"] = data.due_date.isoformat()
+    if data.ship_date is not None:
+        body["ShipDate"] = data.ship_date.isoformat()
     if ctx.custom_txn_numbers and data.number is not None:
         body["DocNumber"] = fit(data.number, 21)
     currency = _currency(data.currency, ctx)
     if currency is not None:
         body["CurrencyRef"] = currency
+    rate = _exchange_rate(data.exchange_rate, data.currency, ctx)
+    if rate is not None:
+        body["ExchangeRate"] = rate
     if not ctx.is_us:
         body["GlobalTaxCalculation"] = ctx.global_tax_calculation
-    if ctx.class_id and ctx.class_per_txn:
-        body["ClassRef"] = _ref(ctx.class_id)
-    _department(body, ctx)
+    if header_class is not None:
+        body["ClassRef"] = _ref(header_class)
+    department = None
+    if data.department is not None:
+        if not ctx.departments:
+            raise _untracked_department("department", data.department)
+        department = _named(names.departments, data.department, "department", "departments")
+    _department(body, ctx, department, defaults=defaults)
+    if data.terms is not None:
+        body["SalesTermRef"] = _ref(_named(names.terms, data.terms, "terms", "terms"))
+    if data.ship_to is not None and (ship := _address(data.ship_to)):
+        body["ShipAddr"] = ship
+    if data.email is not None:
+        for key, email in (
+            ("BillEmail", data.email.to),
+            ("BillEmailCc", data.email.cc),
+            ("BillEmailBcc", data.email.bcc),
+        ):
+            if email is not None:
+                body[key] = {"Address": email}
+    if data.custom_fields:
+        body["CustomField"] = _custom_fields(data.custom_fields, ctx)
     body["Line"] = lines
     if data.memo is not None:
         body["CustomerMemo"] = _ref(fit(data.memo, 1000))
-    body["PrivateNote"] = marker("invoice", data.external_id)
+    body["PrivateNote"] = marked_note("invoice", data.external_id, data.private_note)
     return body
 
 
@@ -223,6 +402,8 @@ def payment_body(
     customer_ref: str,
     invoice_refs: Mapping[str, str],
     method_id: str | None = None,
+    *,
+    defaults: bool = True,
 ) -> Json:
     """The Payment create body: `TotalAmt`, `CustomerRef`, `TxnDate`, `PaymentRefNum` and
     one `Line` per applied invoice (`Amount` + `LinkedTxn` of type Invoice).
@@ -231,9 +412,10 @@ def payment_body(
     The unapplied rest of `TotalAmt` stays a credit. `method_id` is the PaymentMethod Id of
     the event's `method` (the company's map of method names); the company's deposit-to
     account and department go along when it set them (unset: QBO deposits to Undeposited
-    Funds). Our marker goes to `PrivateNote`.
-    Raises PayloadError for an invoice without a QBO id in `invoice_refs` or a currency
-    the company cannot take.
+    Funds), the department on a create only (`defaults`). `ExchangeRate` goes for a foreign
+    currency of a multicurrency company. Our marker goes to `PrivateNote`.
+    Raises PayloadError for an invoice without a QBO id in `invoice_refs`, a currency or an
+    exchange rate the company cannot take.
     """
     lines: list[Json] = []
     for applied in data.applied_to:
@@ -254,10 +436,13 @@ def payment_body(
         body["PaymentMethodRef"] = _ref(method_id)
     if ctx.deposit_account_id is not None:
         body["DepositToAccountRef"] = _ref(ctx.deposit_account_id)
-    _department(body, ctx)
+    _department(body, ctx, defaults=defaults)
     currency = _currency(data.currency, ctx)
     if currency is not None:
         body["CurrencyRef"] = currency
+    rate = _exchange_rate(data.exchange_rate, data.currency, ctx)
+    if rate is not None:
+        body["ExchangeRate"] = rate
     body["Line"] = lines
     body["PrivateNote"] = marker("payment", data.external_id)
     return body

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.failures import Category, SyncFailure
@@ -43,6 +44,14 @@ class CompanyContext:
     class_per_txn: bool = False
     class_per_line: bool = False
     departments: bool = False
+    # The sales-form custom fields in use: (Name, DefinitionId), from
+    # Preferences.SalesFormsPrefs.CustomField.
+    custom_fields: tuple[tuple[str, str], ...] = ()
+
+    def custom_field(self, name: str) -> tuple[str, str] | None:
+        """(Name, DefinitionId) of the custom field in use named `name` (case-insensitive)."""
+        wanted = name.strip().casefold()
+        return next((f for f in self.custom_fields if f[0].casefold() == wanted), None)
 
     @classmethod
     def from_connection_data(
@@ -93,7 +102,66 @@ class CompanyContext:
             class_per_txn=_flag(accounting.get("ClassTrackingPerTxn")),
             class_per_line=_flag(accounting.get("ClassTrackingPerTxnLine")),
             departments=_flag(accounting.get("TrackDepartments")),
+            custom_fields=_custom_fields(sales.get("CustomField")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class NameLists:
+    """The company's name-list records a body refers to (Terms, Classes, Departments), as
+    looked up for it: per list, `id:<Id>` and `name:<case-folded Name or
+    FullyQualifiedName>` -> Id of each active record. Lists the event does not need stay
+    empty."""
+
+    terms: Mapping[str, str] = field(default_factory=dict)
+    classes: Mapping[str, str] = field(default_factory=dict)
+    departments: Mapping[str, str] = field(default_factory=dict)
+
+
+def name_keys(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """The `NameLists` table of query rows (inactive ones left out)."""
+    keys: dict[str, str] = {}
+    for row in rows:
+        if row.get("Active", True) is False or "Id" not in row:
+            continue
+        qbo_id = str(row["Id"])
+        for name in (row.get("FullyQualifiedName"), row.get("Name")):
+            if isinstance(name, str) and name.strip():
+                keys.setdefault(f"name:{name.strip().casefold()}", qbo_id)
+        keys[f"id:{qbo_id}"] = qbo_id
+    return keys
+
+
+def resolve_name(table: Mapping[str, str], value: str) -> str | None:
+    """The Id a caller's value names in a `NameLists` table: an Id first, else a name."""
+    value = value.strip()
+    return table.get(f"id:{value}") or table.get(f"name:{value.casefold()}")
+
+
+_CUSTOM_NAME = re.compile(r"^SalesFormsPrefs\.SalesCustomName([0-9]+)$")
+_CUSTOM_USE = re.compile(r"^SalesFormsPrefs\.UseSalesCustom([0-9]+)$")
+
+
+def _custom_fields(value: Any) -> tuple[tuple[str, str], ...]:
+    """(Name, DefinitionId) of the sales-form custom fields in use. QBO lists definitions as
+    groups of `{Name, Type, BooleanValue|StringValue}`: `SalesFormsPrefs.UseSalesCustom<n>`
+    says whether field n is on, `SalesFormsPrefs.SalesCustomName<n>` is its name; n is the
+    DefinitionId an invoice's CustomField carries."""
+    groups = value if isinstance(value, list) else [value]
+    names: dict[str, str] = {}
+    used: dict[str, bool] = {}
+    for group in groups:
+        entries = group.get("CustomField") if isinstance(group, Mapping) else None
+        for entry in entries if isinstance(entries, list) else [group]:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("Name"), str):
+                continue
+            if match := _CUSTOM_NAME.match(entry["Name"]):
+                text = entry.get("StringValue")
+                if isinstance(text, str) and text.strip():
+                    names[match.group(1)] = text.strip()
+            elif match := _CUSTOM_USE.match(entry["Name"]):
+                used[match.group(1)] = _flag(entry.get("BooleanValue"))
+    return tuple((name, number) for number, name in sorted(names.items()) if used.get(number, True))
 
 
 def _unwrap(value: Any, key: str) -> Mapping[str, Any]:

@@ -54,10 +54,15 @@ def _owned(
 
 _CURRENCY = _owned("CurrencyRef", "value", written=Written.CREATE)
 _LINES = _owned("Line", compared=False)  # compared line by line in app.sync.owned
-_MARKER_NOTE = _owned("PrivateNote", compared=False)  # our marker, and QBO's "Voided"
-# What the company's settings choose (app.connections.settings), sent when a record is
-# created: a later change of settings, or the accountant's choice in QBO, stays.
-_DEPARTMENT = _owned("DepartmentRef", written=Written.CREATE, compared=False)
+# Our marker (and an invoice's private note after it), and QBO's "Voided": never compared.
+_MARKER_NOTE = _owned("PrivateNote", compared=False)
+# An invoice's class and department are the caller's (written on every update that names
+# them, compared); where the event names none, the company's settings
+# (app.connections.settings) choose them on create only: a later change of settings, or the
+# accountant's choice in QBO, then stays. A payment's department is only ever the settings'.
+_DEPARTMENT = _owned("DepartmentRef", "value")
+_ADDRESS = ("Line1", "Line2", "City", "CountrySubDivisionCode", "PostalCode", "Country")
+_EXCHANGE_RATE = _owned("ExchangeRate", numeric=True)
 
 OWNED: dict[str, tuple[OwnedField, ...]] = {
     "customer": (
@@ -67,10 +72,12 @@ OWNED: dict[str, tuple[OwnedField, ...]] = {
         _owned("CompanyName"),
         _owned("PrimaryEmailAddr", "Address"),
         _owned("PrimaryPhone", "FreeFormNumber"),
-        _owned(
-            "BillAddr", "Line1", "Line2", "City", "CountrySubDivisionCode", "PostalCode", "Country"
-        ),
+        _owned("BillAddr", *_ADDRESS),
         _CURRENCY,
+        _owned("ParentRef", "value"),
+        _owned("Job"),
+        _owned("Taxable"),
+        _owned("TaxExemptionReasonId"),
         _owned("Notes", compared=False),  # holds our marker
         _owned("Active"),
     ),
@@ -88,14 +95,22 @@ OWNED: dict[str, tuple[OwnedField, ...]] = {
         _owned("CustomerRef", "value"),
         _owned("TxnDate"),
         _owned("DueDate"),
+        _owned("ShipDate"),
         _owned("DocNumber"),
         _CURRENCY,
+        _EXCHANGE_RATE,
         _owned("CustomerMemo", "value"),
+        _owned("ShipAddr", *_ADDRESS),
+        _owned("SalesTermRef", "value"),
+        _owned("BillEmail", "Address"),
+        _owned("BillEmailCc", "Address"),
+        _owned("BillEmailBcc", "Address"),
+        _owned("CustomField"),
         _owned("TotalAmt", written=Written.NEVER, numeric=True),
         _LINES,
         _MARKER_NOTE,
         _owned("GlobalTaxCalculation", compared=False),
-        _owned("ClassRef", written=Written.CREATE, compared=False),
+        _owned("ClassRef", "value"),
         _DEPARTMENT,
     ),
     "payment": (
@@ -107,6 +122,7 @@ OWNED: dict[str, tuple[OwnedField, ...]] = {
         _owned("DepositToAccountRef", written=Written.CREATE, compared=False),
         _DEPARTMENT,
         _CURRENCY,
+        _EXCHANGE_RATE,
         _LINES,
         _MARKER_NOTE,
     ),

@@ -106,6 +106,19 @@ def marker(entity_type: str, external_id: str) -> str:
     return f"{MARKER_PREFIX}:{entity_type}:{external_id}"
 
 
+PRIVATE_NOTE_MAX = 4000
+
+
+def marked_note(entity_type: str, external_id: str, note: str | None) -> str:
+    """A PrivateNote carrying our marker first, then (after a newline) the caller's note,
+    cut so the whole fits QBO's 4000 characters: the marker stays one token of its own,
+    whatever the note says (`has_marker`). Raises ValueError as `marker` does."""
+    tag = marker(entity_type, external_id)
+    if not note:
+        return tag
+    return fit(f"{tag}\n{note}", PRIVATE_NOTE_MAX)
+
+
 def has_marker(text: str | None, entity_type: str, external_id: str) -> bool:
     """Whether a PrivateNote/Notes text carries exactly our marker for that record."""
     return bool(text) and marker(entity_type, external_id) in str(text).split()
