@@ -156,9 +156,8 @@ async def test_a_caller_class_change_is_written_on_update(world: World) -> None:
     assert booked["ClassRef"]["value"] == _id_of(await w.records("classes"), "Wholesale")
 
 
-@pytest.mark.skip(reason="needs the emulator's exchange-rate rule (a multicurrency company)")
 async def test_an_invoice_in_a_foreign_currency_carries_its_exchange_rate(world: World) -> None:
-    w = await world.connect()
+    w = await world.connect(multicurrency=True)
     await w.send(customer_event("c1", data={"currency": "EUR"}), item_event("item-1"))
     invoice = invoice_event(
         "inv-1", "c1", data={"lines": [LINES[2]], "currency": "EUR", "exchange_rate": "1.0825"}
