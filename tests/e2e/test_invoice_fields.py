@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from app.connections.models import Connection
