@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from app.emulator.company import Company
 from app.emulator.seed_lists import seed_lists
-from app.emulator.seed_us_tax import COMPANY_STATE
+from app.emulator.seed_us_tax import COMPANY_STATE, new_record
 
 
 class SeedAccount(NamedTuple):
@@ -43,16 +43,6 @@ SEEDED_VENDOR = "Books by Bessie"
 SEEDED_EMPLOYEE = ("Emily", "Platt")
 
 
-def _base(record_id: str, stamp: str) -> dict[str, Any]:
-    return {
-        "domain": "QBO",
-        "sparse": False,
-        "Id": record_id,
-        "SyncToken": "0",
-        "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
-    }
-
-
 def seed_company(company: Company, stamp: str, today: date) -> None:
     """Fill a fresh company with its seeded records (mutates `company`)."""
     code, currency_name = company.currency
@@ -72,7 +62,7 @@ def seed_company(company: Company, stamp: str, today: date) -> None:
                 "CurrentBalance": Decimal(0),
                 "CurrentBalanceWithSubAccounts": Decimal(0),
                 "CurrencyRef": dict(currency),
-                **_base(record_id, stamp),
+                **new_record(record_id, stamp),
             },
         )
     company.put(
@@ -87,7 +77,7 @@ def seed_company(company: Company, stamp: str, today: date) -> None:
             "IncomeAccountRef": {"value": "1", "name": "Services"},
             "PurchaseCost": Decimal(0),
             "TrackQtyOnHand": False,
-            **_base(company.new_id("Item"), stamp),
+            **new_record(company.new_id("Item"), stamp),
         },
     )
     company.put(
@@ -96,7 +86,7 @@ def seed_company(company: Company, stamp: str, today: date) -> None:
             "Balance": Decimal(0),
             "Vendor1099": False,
             "CurrencyRef": dict(currency),
-            **_base(company.new_id("Vendor"), stamp),
+            **new_record(company.new_id("Vendor"), stamp),
             "CompanyName": SEEDED_VENDOR,
             "DisplayName": SEEDED_VENDOR,
             "PrintOnCheckName": SEEDED_VENDOR,
@@ -108,7 +98,7 @@ def seed_company(company: Company, stamp: str, today: date) -> None:
         "Employee",
         {
             "BillableTime": False,
-            **_base(company.new_id("Employee"), stamp),
+            **new_record(company.new_id("Employee"), stamp),
             "GivenName": given,
             "FamilyName": family,
             "DisplayName": f"{given} {family}",
@@ -141,7 +131,7 @@ def _company_info(company: Company, stamp: str, today: date) -> dict[str, Any]:
         "Email": {"Address": "noreply@quickbooks.example"},
         "WebAddr": {},
         "SupportedLanguages": "en",
-        **_base(company.realm_id, stamp),
+        **new_record(company.realm_id, stamp),
     }
 
 
@@ -179,7 +169,7 @@ def preferences(company: Company, stamp: str) -> dict[str, Any]:
             "HomeCurrency": {"value": company.currency[0]},
         },
         "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": company.is_ast},
-        **_base("1", stamp),
+        **new_record("1", stamp),
     }
 
 

@@ -11,10 +11,9 @@ that names it is refused (Fault 610).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from app.emulator.company import Company
-from app.emulator.seed_us_tax import seed_us_taxes
+from app.emulator.seed_us_tax import new_record, seed_us_taxes
 
 # (Name, Type, Active)
 PAYMENT_METHODS = [
@@ -60,16 +59,6 @@ TAX_AGENCIES = {
 DEFAULT_TAX_AGENCY = "Tax Agency"
 
 
-def _base(record_id: str, stamp: str) -> dict[str, Any]:
-    return {
-        "domain": "QBO",
-        "sparse": False,
-        "Id": record_id,
-        "SyncToken": "0",
-        "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
-    }
-
-
 def seed_lists(company: Company, stamp: str) -> None:
     """Add the payment methods, classes, departments, terms and (outside the US) the tax
     agency, tax rates and tax codes to a fresh company (mutates `company`)."""
@@ -77,7 +66,7 @@ def seed_lists(company: Company, stamp: str) -> None:
         company.put(
             "PaymentMethod",
             {
-                **_base(company.new_id("PaymentMethod"), stamp),
+                **new_record(company.new_id("PaymentMethod"), stamp),
                 "Name": name,
                 "Active": active,
                 "Type": method_type,
@@ -87,7 +76,7 @@ def seed_lists(company: Company, stamp: str) -> None:
         company.put(
             "Class",
             {
-                **_base(company.new_id("Class"), stamp),
+                **new_record(company.new_id("Class"), stamp),
                 "Name": name,
                 "SubClass": False,
                 "FullyQualifiedName": name,
@@ -98,7 +87,7 @@ def seed_lists(company: Company, stamp: str) -> None:
         company.put(
             "Department",
             {
-                **_base(company.new_id("Department"), stamp),
+                **new_record(company.new_id("Department"), stamp),
                 "Name": name,
                 "SubDepartment": False,
                 "FullyQualifiedName": name,
@@ -109,7 +98,7 @@ def seed_lists(company: Company, stamp: str) -> None:
         company.put(
             "Term",
             {
-                **_base(company.new_id("Term"), stamp),
+                **new_record(company.new_id("Term"), stamp),
                 "Name": name,
                 "Active": True,
                 "Type": "STANDARD",
@@ -133,7 +122,7 @@ def _seed_taxes(company: Company, stamp: str) -> None:
     company.put(
         "TaxAgency",
         {
-            **_base(agency_id, stamp),
+            **new_record(agency_id, stamp),
             "DisplayName": agency_name,
             "TaxTrackedOnSales": True,
             "TaxTrackedOnPurchases": True,
@@ -146,7 +135,7 @@ def _seed_taxes(company: Company, stamp: str) -> None:
         company.put(
             "TaxRate",
             {
-                **_base(rate_id, stamp),
+                **new_record(rate_id, stamp),
                 "Name": name,
                 "Description": f"{name} ({rate}%)",
                 "Active": active,
@@ -174,6 +163,6 @@ def _seed_taxes(company: Company, stamp: str) -> None:
                 "TaxGroup": False,
                 "SalesTaxRateList": {"TaxRateDetail": [detail]},
                 "PurchaseTaxRateList": {"TaxRateDetail": [dict(detail)]},
-                **_base(code_id, stamp),
+                **new_record(code_id, stamp),
             },
         )

@@ -49,7 +49,8 @@ MANUAL_CODES = [("CA State", [0], True), ("San Francisco", [0, 1], True), ("Old 
 COMPANY_STATE = "CA"
 
 
-def _base(record_id: str, stamp: str) -> dict[str, Any]:
+def new_record(record_id: str, stamp: str) -> dict[str, Any]:
+    """What every seeded record carries: its Id, SyncToken 0 and its creation time."""
     return {
         "domain": "QBO",
         "sparse": False,
@@ -96,7 +97,7 @@ def _agency(company: Company, stamp: str, name: str) -> tuple[str, str]:
     company.put(
         "TaxAgency",
         {
-            **_base(agency_id, stamp),
+            **new_record(agency_id, stamp),
             "DisplayName": name,
             "TaxTrackedOnSales": True,
             "TaxTrackedOnPurchases": False,
@@ -112,7 +113,7 @@ def _rate(
     company.put(
         "TaxRate",
         {
-            **_base(rate_id, stamp),
+            **new_record(rate_id, stamp),
             "Name": name,
             "Description": f"{name} ({percent}%)",
             "Active": active,
@@ -154,6 +155,6 @@ def _code(
             "TaxGroup": len(rates) > 1,
             "SalesTaxRateList": {"TaxRateDetail": details},
             "PurchaseTaxRateList": {"TaxRateDetail": []},
-            **_base(code_id, stamp),
+            **new_record(code_id, stamp),
         },
     )
