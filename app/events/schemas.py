@@ -192,16 +192,7 @@ class InvoiceLine(Strict):
         description="The line's class, by Id or name, where the company tracks classes per line.",
     )
 
-    @field_validator(
-        "item_external_id",
-        "description",
-        "quantity",
-        "unit_price",
-        "amount",
-        "tax_code",
-        "service_date",
-        "class_",
-    )
+    @field_validator(*sorted(LINE_KIND_FIELDS["item"][1]))
     @classmethod
     def _fits_kind(cls, value: Any, info: ValidationInfo) -> Any:
         kind = info.data.get("kind")
