@@ -113,7 +113,8 @@ def echo_of_own_write(
     stamped in the very second of our write is ours once, when it is what we did; a second
     one in that second (CloudEvents ids differ) is someone else's. A change after our
     write is someone else's. A deletion of a record we deleted is ours whenever it is
-    stamped (a deletion answer carries no time).
+    stamped (a deletion answer carries no time), and a create or update stamped up to the
+    last time we know of it, announced after our deletion, is an older version.
     """
     if last_write == "Delete" and operation == "Delete":
         return OWN_DELETION
@@ -121,6 +122,10 @@ def echo_of_own_write(
         return None
     seen, ours = whole_second(changed_at), whole_second(written_at)
     if seen < ours and operation in ("Create", "Update", last_write):
+        return OLDER_VERSION
+    if last_write == "Delete" and seen == ours and operation in ("Create", "Update"):
+        # Our deletion came after the write it kept the time of (its answer has none): a
+        # change of that second, announced late, is of the record before we deleted it.
         return OLDER_VERSION
     if seen == ours and operation == last_write and not echoed:
         return OWN_WRITE

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.core.times import parse_time
-from app.drift.changes import classify, echo_of_own_write, touched_by
+from app.drift.changes import OLDER_VERSION, classify, echo_of_own_write, touched_by
 from app.sync.owned import last_updated, owned_fields, write_operation
 
 
@@ -139,6 +139,17 @@ def test_older_changes_are_no_drift_and_later_ones_are_read() -> None:
     assert echo_of_own_write("Update", later, "Update", WRITTEN, False) is None
     assert echo_of_own_write("Update", None, "Update", WRITTEN, False) is None
     assert echo_of_own_write("Update", older, None, None, False) is None
+
+
+def test_a_change_announced_late_of_a_record_we_deleted_since_is_older() -> None:
+    # The create's notification handled after our deletion was recorded: the deletion kept
+    # the create's time (its answer has none), and came after it.
+    at_create = parse_time("2026-01-05T17:00:00.250Z")
+    assert echo_of_own_write("Create", at_create, "Delete", WRITTEN, False) == OLDER_VERSION
+    assert echo_of_own_write("Update", at_create, "Delete", WRITTEN, True) == OLDER_VERSION
+    # After the last time we know, it may be anyone's: read (QBO then says it is gone).
+    later = parse_time("2026-01-05T17:00:01.000Z")
+    assert echo_of_own_write("Update", later, "Delete", WRITTEN, False) is None
 
 
 def test_our_deletion_comes_back_whenever_it_is_stamped() -> None:
