@@ -23,7 +23,7 @@ from app.sync.realm import RealmApi
 # Accounts and tax codes change rarely; a worker looks them up again after this long.
 CACHE_SECONDS = 600.0
 # The name lists an event may name a record of by Id or name.
-NAME_LISTS = frozenset({"Term", "Class", "Department"})
+NAME_LISTS = frozenset({"Term", "Class", "Department", "PaymentMethod"})
 PAGE = 1000
 
 
@@ -112,23 +112,14 @@ class CompanyLookups:
         mapped = settings.payment_method_id(method)
         if mapped is not None:
             return mapped
-        cached = self._get(api.realm_id, "methods")
-        if cached is None or not isinstance(cached.value, dict):
-            rows = await api.query("SELECT * FROM PaymentMethod")
-            names = {
-                str(r.get("Name", "")).strip().casefold(): str(r["Id"])
-                for r in rows
-                if r.get("Active", True) is not False
-            }
-            cached = _Entry(names, time.monotonic())
-            self._cache[(api.realm_id, "methods")] = cached
-        assert isinstance(cached.value, dict)
-        return cached.value.get(method.strip().casefold())
+        name = f"name:{method.strip().casefold()}"
+        methods = await self.name_list(api, "PaymentMethod")
+        return methods.get(name)
 
     async def name_list(
         self, api: RealmApi, entity: str, wanted: Iterable[str] = ()
     ) -> dict[str, str]:
-        """The company's active `entity` records (Term, Class, Department) as a `NameLists`
+        """The company's active `entity` records (NAME_LISTS) as a `NameLists`
         table (`id:<Id>` and `name:<case-folded name>` -> Id), looked up once per
         CACHE_SECONDS, and again at once when a cached table lacks one of `wanted` (a
         record the accountant has just added)."""
