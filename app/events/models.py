@@ -98,6 +98,12 @@ class Event(Base):
         Index("ix_events_received", "received_at", "id"),
         Index("ix_events_realm_received", "realm_id", "received_at", "id"),
         Index("ix_events_status_received", "status", "received_at", "id"),
+        # /sync-status counts mismatches per company: only the few events that have one.
+        Index(
+            "ix_events_realm_mismatch",
+            "realm_id",
+            postgresql_where=text("mismatch IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -128,6 +134,11 @@ class Event(Base):
     qbo_id: Mapped[str | None] = mapped_column(String(32))
     synced_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
+    # A synced document whose totals QBO booked differently from the caller's:
+    # {"expected": {...}, "booked": {...}, "difference": {...}} (app.sync.totals).
+    mismatch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The last QBO request the engine sent for this event: {method, path, query, body}.
+    sent_request: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     @property
     def type(self) -> str:
