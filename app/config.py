@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -93,6 +94,9 @@ class Settings(BaseSettings):
     department_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
     # Unset: as the company's custom transaction numbers preference says.
     doc_number_ours: bool | None = None
+    # How far QBO's booked invoice total or tax may be from the caller's before the synced
+    # event carries a mismatch (and an `invoice.mismatch` notice goes out).
+    mismatch_tolerance: Decimal = Field(Decimal("0.00"), ge=0, le=100, decimal_places=2)
     # Each company may set its own of the values above (app/connections/settings.py); its
     # reference lists (accounts, tax codes, ...) are read from QBO at most this often.
     reference_cache_seconds: float = Field(600.0, ge=0, le=86_400)

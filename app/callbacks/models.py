@@ -33,6 +33,7 @@ from app.db import Base, utcnow
 class NoticeKind(StrEnum):
     EVENT_SYNCED = "event.synced"
     EVENT_DEAD = "event.dead"
+    INVOICE_MISMATCH = "invoice.mismatch"
     DRIFT_FOUND = "drift.found"
     CONNECTION_NEEDS_REAUTH = "connection.needs_reauth"
 

@@ -117,7 +117,9 @@ def event_notice_data(event: Event) -> dict[str, Any]:
 
 
 async def notify_event(session: AsyncSession, event: Event) -> None:
-    """Queue `event.synced` or `event.dead` for the event's source (other states: nothing)."""
+    """Queue `event.synced` or `event.dead` for the event's source (other states: nothing),
+    and `invoice.mismatch` after `event.synced` when QBO booked other totals than the
+    caller's."""
     kinds = {
         EventStatus.SYNCED.value: NoticeKind.EVENT_SYNCED,
         EventStatus.DEAD.value: NoticeKind.EVENT_DEAD,
@@ -125,6 +127,9 @@ async def notify_event(session: AsyncSession, event: Event) -> None:
     kind = kinds.get(event.status)
     if kind is not None:
         await enqueue_notice(session, event.source, kind.value, event_notice_data(event))
+    if event.status == EventStatus.SYNCED and event.mismatch is not None:
+        mismatch = {**event_notice_data(event), "mismatch": event.mismatch}
+        await enqueue_notice(session, event.source, NoticeKind.INVOICE_MISMATCH.value, mismatch)
 
 
 # -- the callback of a source --------------------------------------------------------------

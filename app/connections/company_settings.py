@@ -78,6 +78,8 @@ SHIPPING_ITEM = "shipping_item_id"
 REFERENCE_FIELDS = frozenset(REFERENCE_RULES) | {SHIPPING_ITEM}
 US_ONLY = ("default_taxable",)
 NON_US_ONLY = ("tax_code_id", "global_tax_calculation")
+# A US company without automated sales tax names the sales tax code of its invoices.
+US_WITHOUT_AST = ("tax_code_id",)
 # How many of a company's records a refusal lists.
 LISTED = 10
 
@@ -125,6 +127,16 @@ def company_custom_txn_numbers(connection: Connection | None) -> bool:
     sales = (inner or prefs).get("SalesFormsPrefs")
     flag = sales.get("CustomTxnNumbers") if isinstance(sales, Mapping) else None
     return flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
+
+
+def automated_sales_tax(connection: Connection) -> bool:
+    """Whether the company uses automated sales tax (Preferences.TaxPrefs.PartnerTaxEnabled,
+    read at connect)."""
+    prefs = connection.preferences or {}
+    prefs = prefs.get("Preferences", prefs) if isinstance(prefs, dict) else {}
+    tax = prefs.get("TaxPrefs") if isinstance(prefs, dict) else None
+    value = tax.get("PartnerTaxEnabled") if isinstance(tax, dict) else None
+    return value is True or str(value).lower() == "true"
 
 
 def is_us(connection: Connection) -> bool | None:
@@ -178,10 +190,14 @@ async def plan_change(
     refused = SettingsRefused()
     us = is_us(connection)
     if us is not None:
+        ast = automated_sales_tax(connection)
         for name in US_ONLY if not us else NON_US_ONLY:
-            if values.get(name) is not None:
-                where = "outside the US" if not us else "in the US"
-                refused.add((name,), f"not a setting of a company {where}; leave it out")
+            if values.get(name) is None or (us and not ast and name in US_WITHOUT_AST):
+                continue
+            where = "outside the US" if not us else "in the US"
+            if us and name in US_WITHOUT_AST:
+                where = "in the US using automated sales tax (which chooses the tax code)"
+            refused.add((name,), f"not a setting of a company {where}; leave it out")
     seen: dict[str, str] = {}
     for method in values.get("payment_methods") or {}:
         # The engine finds a caller's method case-insensitively: two spellings are one.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -58,7 +59,9 @@ class CompanySettings(BaseModel):
         " is taken over instead of created under a disambiguated name.",
     )
     tax_code_id: RefId | None = Field(
-        None, description="TaxCode of non-US invoice lines that name none."
+        None,
+        description="Non-US companies: TaxCode of invoice lines that name none. US companies"
+        " without automated sales tax: the sales tax code of invoices that name none.",
     )
     default_taxable: bool | None = Field(
         None, description="US companies: whether a line that says nothing is taxable (TAX)."
@@ -99,6 +102,14 @@ class CompanySettings(BaseModel):
         None,
         description="Whether invoices carry the caller's number as DocNumber; unset: as the"
         " company's custom transaction numbers preference (read at connect) says.",
+    )
+    mismatch_tolerance: Decimal | None = Field(
+        None,
+        ge=0,
+        le=100,
+        decimal_places=2,
+        description="How far QBO's booked invoice total or tax may be from the caller's"
+        " before the synced event carries a mismatch and an invoice.mismatch notice goes.",
     )
 
     @field_validator("display_name_template")
@@ -144,6 +155,7 @@ class EffectiveSettings:
     drift_policy_invoice: str
     drift_policy_payment: str
     doc_number_ours: bool | None
+    mismatch_tolerance: Decimal
     # The env-only fallback of an unset income account: the active one of this name.
     item_income_account_name: str = "Services"
     sources: Mapping[str, SettingSource] = field(default_factory=dict)
@@ -158,6 +170,7 @@ class EffectiveSettings:
             if name in values and value is not None:
                 values[name] = value
                 sources[name] = SettingSource.COMPANY
+        values["mismatch_tolerance"] = Decimal(str(values["mismatch_tolerance"]))
         values["payment_methods"] = {
             str(k).strip().casefold(): str(v) for k, v in (values["payment_methods"] or {}).items()
         }

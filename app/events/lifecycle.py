@@ -140,8 +140,16 @@ async def park_waiting(
     )
 
 
-def mark_synced(event: Event, qbo_id: str, note: str | None, now: datetime) -> None:
+def mark_synced(
+    event: Event,
+    qbo_id: str,
+    note: str | None,
+    now: datetime,
+    mismatch: dict[str, Any] | None = None,
+) -> None:
+    """Synced; `mismatch` says how the totals QBO booked differ from the caller's."""
     event.status = EventStatus.SYNCED
+    event.mismatch = mismatch
     event.qbo_id = qbo_id
     event.synced_at = now
     event.last_error = None

@@ -39,6 +39,7 @@ from app.events.schemas import (
     EventOut,
     EventPage,
     Links,
+    Mismatch,
 )
 from app.security import Scope
 
@@ -84,6 +85,7 @@ def to_out(request: Request, event: Event) -> EventOut:
         last_error=error,
         waiting_for=event.waiting_for if event.status == "waiting_dependency" else None,
         note=event.note,
+        mismatch=Mismatch.model_validate(event.mismatch) if event.mismatch else None,
         links=_link(request, event.id),
     )
 

@@ -150,6 +150,8 @@ LINE_KIND_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
                 "unit_price",
                 "amount",
                 "tax_code",
+                "taxable",
+                "tax_amount",
                 "service_date",
                 "class_",
             }
@@ -183,8 +185,16 @@ class InvoiceLine(Strict):
     amount: NonNegativeMoney | None = _by_kind(
         description="Required on item lines: quantity x unit_price."
     )
-    tax_code: Annotated[Text, StringConstraints(max_length=32)] | None = _by_kind(
-        description="US companies: TAX or NON. Others: the company's TaxCode id."
+    tax_code: Annotated[Text, StringConstraints(max_length=100)] | None = _by_kind(
+        description="US companies: TAX or NON. Others: one of the company's TaxCodes, by Id "
+        "or name (default: the company's settings' tax_code_id)."
+    )
+    taxable: StrictBool | None = _by_kind(
+        description="US companies: whether the line is taxed (TAX or NON); instead of tax_code."
+    )
+    tax_amount: NonNegativeMoney | None = _by_kind(
+        description="The tax the caller charged on this line, where it knows it; with the "
+        "invoice's tax_total, the tax booked per rate follows it to the cent."
     )
     service_date: Day | None = _by_kind()
     class_: RefName | None = _by_kind(
@@ -205,6 +215,13 @@ class InvoiceLine(Strict):
         if value is not None and name not in allowed:
             raise ValueError(f"not allowed on a line of kind {kind!r}")
         return value
+
+    @field_validator("taxable")
+    @classmethod
+    def _flag_or_code(cls, taxable: bool | None, info: ValidationInfo) -> bool | None:
+        if taxable is not None and info.data.get("tax_code") is not None:
+            raise ValueError("give taxable or tax_code, not both")
+        return taxable
 
     @field_validator("amount")
     @classmethod
@@ -229,6 +246,63 @@ class InvoiceEmail(Strict):
 
 
 CustomFieldValue = Annotated[str, StringConstraints(max_length=31)]
+Percent = Annotated[
+    Decimal,
+    DecimalString(
+        r"^(100(\.0{1,4})?|[0-9]{1,2}(\.[0-9]{1,4})?)$",
+        "a percentage above 0, at most 100, with at most 4 decimal places",
+        "10",
+        positive=True,
+    ),
+]
+
+
+class InvoiceDiscount(Strict):
+    """A discount on the invoice's item lines (QBO DiscountLineDetail): an amount or a
+    percentage of their sum, never both."""
+
+    amount: PositiveMoney | None = Field(None, description="The discount in money.")
+    percent: Percent | None = Field(
+        None, description="The discount as a percentage of the item lines' sum."
+    )
+    before_tax: StrictBool = Field(
+        False,
+        description="Whether tax is charged on the discounted amount (QBO "
+        "ApplyTaxAfterDiscount); false: tax on the amount before the discount.",
+    )
+
+    @field_validator("percent")
+    @classmethod
+    def _one_of(cls, percent: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        amount = info.data.get("amount")
+        if (percent is None) == (amount is None) and "amount" in info.data:
+            raise ValueError("give the discount's amount or its percent, exactly one")
+        return percent
+
+
+class InvoiceShipping(Strict):
+    """The shipping charge of an invoice: QBO's shipping line (SHIPPING_ITEM_ID), or the
+    company's shipping item where its settings name one."""
+
+    amount: PositiveMoney
+    taxable: StrictBool | None = Field(
+        None, description="US companies: whether shipping is taxed (default: not)."
+    )
+    tax_code: Annotated[Text, StringConstraints(max_length=100)] | None = Field(
+        None,
+        description="Non-US companies: the TaxCode of the shipping charge, by Id or name "
+        "(default: the company's settings' tax_code_id).",
+    )
+    tax_amount: NonNegativeMoney | None = Field(
+        None, description="The tax the caller charged on shipping, where it knows it."
+    )
+
+    @field_validator("tax_code")
+    @classmethod
+    def _flag_or_code(cls, code: str | None, info: ValidationInfo) -> str | None:
+        if code is not None and info.data.get("taxable") is not None:
+            raise ValueError("give taxable or tax_code, not both")
+        return code
 
 
 class InvoiceData(Strict):
@@ -252,6 +326,25 @@ class InvoiceData(Strict):
         "currency other than the home currency of a multicurrency company.",
     )
     lines: Annotated[list[InvoiceLine], Field(min_length=1, max_length=750)]
+    discount: InvoiceDiscount | None = None
+    shipping: InvoiceShipping | None = None
+    tax_total: NonNegativeMoney | None = Field(
+        None,
+        description="The tax the caller charged on the whole invoice. Sent to QBO as the "
+        "invoice's tax (automated sales tax honours it; elsewhere spread over the rates as "
+        "the caller's lines say); what QBO books is compared with it after the write.",
+    )
+    tax_code: Annotated[Text, StringConstraints(max_length=100)] | None = Field(
+        None,
+        description="US companies without automated sales tax: the sales tax code or group "
+        "of the invoice (QBO TxnTaxCodeRef), by Id or name (default: the settings' "
+        "tax_code_id).",
+    )
+    tax_inclusive: StrictBool | None = Field(
+        None,
+        description="Non-US companies: whether the line amounts include tax (QBO "
+        "GlobalTaxCalculation TaxInclusive); default: the company's settings.",
+    )
     memo: Annotated[Text, StringConstraints(max_length=1000)] | None = Field(
         None, description="The message to the customer (QBO CustomerMemo)."
     )
@@ -303,6 +396,21 @@ class InvoiceData(Strict):
         if rate is not None and info.data.get("currency") is None:
             raise ValueError("exchange_rate needs the invoice's currency")
         return rate
+
+    @field_validator("tax_total")
+    @classmethod
+    def _lines_add_up(cls, total: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        lines: list[InvoiceLine] = info.data.get("lines") or []
+        shipping: InvoiceShipping | None = info.data.get("shipping")
+        parts = [line.tax_amount for line in lines if line.kind == "item"]
+        if shipping is not None and shipping.tax_amount is not None:
+            parts.append(shipping.tax_amount)
+        given = [part for part in parts if part is not None]
+        if given and total is None:
+            raise ValueError("required when a line or the shipping carries a tax_amount")
+        if total is not None and given and len(given) == len(parts) and sum(given) != total:
+            raise ValueError(f"must equal the sum of the lines' tax_amount ({sum(given)})")
+        return total
 
     @property
     def total(self) -> Decimal:
@@ -494,6 +602,18 @@ class EventError(BaseModel):
     at: datetime | None = None
 
 
+class Amounts(BaseModel):
+    total: Decimal
+    tax: Decimal | None = Field(description="Null in `expected` when the caller sent no tax.")
+
+
+class Mismatch(BaseModel):
+    expected: Amounts = Field(description="What the caller's invoice adds up to.")
+    booked: Amounts = Field(description="What QBO booked (TotalAmt, TxnTaxDetail.TotalTax).")
+    difference: Amounts = Field(description="Booked minus expected.")
+    tolerance: Decimal
+
+
 class EventOut(BaseModel):
     id: uuid.UUID
     source: str
@@ -516,6 +636,11 @@ class EventOut(BaseModel):
     )
     note: str | None = Field(
         None, description="What happened beyond the status, e.g. adopted or renamed in QBO."
+    )
+    mismatch: Mismatch | None = Field(
+        None,
+        description="A synced invoice whose total or tax QBO booked otherwise than the caller"
+        " sent (beyond the company's mismatch_tolerance).",
     )
     links: Links
 

@@ -52,6 +52,12 @@ class RealmStatus(BaseModel):
     last_success_at: datetime | None
     last_error: LastError | None
     budget: BudgetOut | None
+    mismatches: int = Field(
+        0,
+        description="Documents whose last synced write QBO booked with another total or tax"
+        " than the caller's (beyond the company's mismatch_tolerance); see each event's"
+        " `mismatch`.",
+    )
     drift: dict[str, int] = Field(
         default_factory=dict, description="Changes made in QBO to our records, per kind."
     )
@@ -89,6 +95,7 @@ def _out(report: RealmReport, now: datetime) -> RealmStatus:
         oldest_open_at=report.oldest_open,
         synced_last_5_minutes=report.synced_5m,
         synced_last_hour=report.synced_1h,
+        mismatches=report.mismatches,
         last_success_at=report.last_success,
         last_error=LastError.model_validate(report.last_error) if report.last_error else None,
         budget=BudgetOut(

@@ -39,6 +39,13 @@ SELECT r.realm_id,
   (SELECT count(*) FROM events e
      WHERE e.realm_id = r.realm_id AND e.synced_at IS NOT NULL
        AND e.synced_at >= :hour_ago) AS synced_1h,
+  (SELECT count(*) FROM events e
+     WHERE e.realm_id = r.realm_id AND e.mismatch IS NOT NULL AND e.status = 'synced'
+       AND NOT EXISTS (
+         SELECT 1 FROM events later
+         WHERE later.realm_id = e.realm_id AND later.entity_type = e.entity_type
+           AND later.external_id = e.external_id AND later.status = 'synced'
+           AND later.synced_at > e.synced_at)) AS mismatches,
   failed.id AS error_event, failed.last_error, failed.updated_at AS error_at
 FROM unnest(CAST(:realms AS text[])) AS r(realm_id)
 LEFT JOIN LATERAL (
@@ -89,6 +96,8 @@ class RealmReport:
     last_success: datetime | None = None
     synced_5m: int = 0
     synced_1h: int = 0
+    # Records whose last synced write QBO booked with other totals than the caller's.
+    mismatches: int = 0
     last_error: dict[str, Any] | None = None
     budget: BudgetState | None = None
     verdict: str = "ok"
@@ -123,6 +132,7 @@ async def realm_reports(
         report.last_success = row.last_success
         report.synced_5m = int(row.synced_5m)
         report.synced_1h = int(row.synced_1h)
+        report.mismatches = int(row.mismatches)
         if row.last_error:
             report.last_error = {
                 **row.last_error,

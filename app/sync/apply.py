@@ -141,13 +141,16 @@ class Applier:
             if (
                 not ctx.is_us
                 and ctx.default_tax_code_id is None
-                and any(line.tax_code is None for line in data.lines)
+                and (
+                    any(line.kind == "item" and line.tax_code is None for line in data.lines)
+                    or (data.shipping is not None and data.shipping.tax_code is None)
+                )
             ):
                 code = await self.lookups.default_tax_code(self.api, work.settings)
                 ctx = dataclasses.replace(ctx, default_tax_code_id=code)
             items = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "item"}
             customer = work.refs[("customer", data.customer_external_id)]
-            names = await self.lookups.invoice_names(self.api, data)
+            names = await self.lookups.invoice_names(self.api, data, ctx)
             return invoice_body(data, ctx, customer, items, names, defaults=create)
         assert isinstance(data, PaymentData)
         invoices = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "invoice"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from app.connections.models import Connection
@@ -15,6 +16,7 @@ from app.sync.payloads import (
     CompanyContext,
     NameLists,
     PayloadError,
+    code_rates,
     name_keys,
     resolve_name,
 )
@@ -23,7 +25,7 @@ from app.sync.realm import RealmApi
 # Accounts and tax codes change rarely; a worker looks them up again after this long.
 CACHE_SECONDS = 600.0
 # The name lists an event may name a record of by Id or name.
-NAME_LISTS = frozenset({"Term", "Class", "Department", "PaymentMethod"})
+NAME_LISTS = frozenset({"Term", "Class", "Department", "PaymentMethod", "TaxCode", "TaxRate"})
 PAGE = 1000
 
 
@@ -41,6 +43,8 @@ def company_context(connection: Connection, settings: EffectiveSettings) -> Comp
         department_id=settings.department_id,
         deposit_account_id=settings.deposit_account_id,
         doc_number_ours=settings.doc_number_ours,
+        shipping_item_id=settings.shipping_item_id,
+        discount_account_id=settings.discount_account_id,
     )
 
 
@@ -48,6 +52,7 @@ def company_context(connection: Connection, settings: EffectiveSettings) -> Comp
 class _Entry:
     value: dict[str, str] | str | None
     at: float
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -123,13 +128,24 @@ class CompanyLookups:
         table (`id:<Id>` and `name:<case-folded name>` -> Id), looked up once per
         CACHE_SECONDS, and again at once when a cached table lacks one of `wanted` (a
         record the accountant has just added)."""
+        table = (await self._list(api, entity, wanted)).value
+        assert isinstance(table, dict)
+        return table
+
+    async def list_rows(
+        self, api: RealmApi, entity: str, wanted: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """The rows of the company's `entity` records, cached as `name_list` is."""
+        return (await self._list(api, entity, wanted)).rows
+
+    async def _list(self, api: RealmApi, entity: str, wanted: Iterable[str]) -> _Entry:
         if entity not in NAME_LISTS:
             raise ValueError(f"no name list {entity!r}")
         cached = self._get(api.realm_id, f"list:{entity}")
         if cached is not None and isinstance(cached.value, dict):
             table = cached.value
             if all(resolve_name(table, value) is not None for value in wanted):
-                return table
+                return cached
         rows: list[dict[str, Any]] = []
         while True:  # in pages: QBO answers 100 rows unless told, 1000 at most
             # `entity` is one of NAME_LISTS and the rest numbers: nothing of a caller's.
@@ -140,15 +156,36 @@ class CompanyLookups:
             rows += page
             if len(page) < PAGE:
                 break
-        fresh = name_keys(rows)
-        self._cache[(api.realm_id, f"list:{entity}")] = _Entry(fresh, time.monotonic())
+        fresh = _Entry(name_keys(rows), time.monotonic(), rows)
+        self._cache[(api.realm_id, f"list:{entity}")] = fresh
         return fresh
 
-    async def invoice_names(self, api: RealmApi, data: InvoiceData) -> NameLists:
-        """The lists an invoice's terms, class and department are resolved in; only those
-        it names are looked up."""
+    async def invoice_names(
+        self, api: RealmApi, data: InvoiceData, ctx: CompanyContext
+    ) -> NameLists:
+        """The lists an invoice's terms, class, department and tax codes are resolved in;
+        only those it names are looked up. Tax codes are looked up where the invoice names
+        one by name (or, in the US, names one at all), and with their rates where a non-US
+        invoice carries the caller's tax."""
         classes = [c for c in (data.class_, *(line.class_ for line in data.lines)) if c]
+        # US lines say TAX or NON; the invoice's own code is one of the company's.
+        codes = [line.tax_code for line in data.lines if line.tax_code and not ctx.is_us]
+        if data.shipping is not None and data.shipping.tax_code and not ctx.is_us:
+            codes.append(data.shipping.tax_code)
+        if data.tax_code:
+            codes.append(data.tax_code)
+        with_rates = not ctx.is_us and data.tax_total is not None
+        tax_codes: dict[str, str] = {}
+        rates: dict[str, tuple[tuple[str, Decimal], ...]] = {}
+        if with_rates or any(not c.isdigit() for c in codes):
+            tax_codes = await self.name_list(api, "TaxCode", codes)
+        if with_rates:
+            rates = code_rates(
+                await self.list_rows(api, "TaxCode", codes), await self.list_rows(api, "TaxRate")
+            )
         return NameLists(
+            tax_codes=tax_codes,
+            code_rates=rates,
             terms=await self.name_list(api, "Term", [data.terms]) if data.terms else {},
             classes=await self.name_list(api, "Class", classes) if classes else {},
             departments=(

@@ -224,7 +224,6 @@ REFUSALS: list[tuple[str, str, dict[str, Any], tuple[str, ...], str]] = [
         ("shipping_item_id",),
         "no item 99",
     ),
-    ("tax code in the US", "US", {"tax_code_id": "1"}, ("tax_code_id",), "in the US"),
     (
         "tax calculation in the US",
         "US",
@@ -267,6 +266,20 @@ async def test_refusals_name_the_field_and_store_nothing(
     assert says in errors[0]["detail"]
     assert (await companies.get(realm))["version"] == 0
     assert await stored_rows(companies) == (0, 0)
+
+
+async def test_a_us_company_names_its_invoices_tax_code_unless_ast_chooses_it(
+    companies: Companies,
+) -> None:
+    plain = await companies.connect("US")
+    answer = await companies.put(plain, {"tax_code_id": "1"})
+    assert answer.status_code == 200, answer.text
+    assert (await companies.get(plain))["tax_code_id"] == {"value": "1", "source": "company"}
+    ast = await companies.connect("US", automated_sales_tax=True)
+    answer = await companies.put(ast, {"tax_code_id": "1"})
+    assert answer.status_code == 422, answer.text
+    assert "automated sales tax" in answer.json()["errors"][0]["detail"]
+    assert (await companies.get(ast))["version"] == 0
 
 
 async def test_inactive_records_are_refused(companies: Companies) -> None:

@@ -225,8 +225,8 @@ def test_us_tax_codes_are_normalised() -> None:
     [
         (US, "7", "TAX or NON"),
         (US, "VAT20", "TAX or NON"),
-        (GB, "TAX", "TaxCode Id"),
-        (CompanyContext(is_us=False), None, "no default"),
+        (GB, "TAX", "not one of the company's tax codes"),
+        (CompanyContext(is_us=False), None, "settings set no tax_code_id"),
     ],
 )
 def test_tax_codes_the_company_cannot_take(

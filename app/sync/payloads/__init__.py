@@ -19,6 +19,7 @@ from app.sync.payloads.context import (
     CompanyContext,
     NameLists,
     PayloadError,
+    code_rates,
     name_keys,
     resolve_name,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "PayloadError",
     "body_json",
     "clean_name",
+    "code_rates",
     "customer_body",
     "deactivate_body",
     "delete_body",

@@ -16,10 +16,19 @@ from app.events.schemas import (
 )
 from app.sync.payloads.context import CompanyContext, NameLists, PayloadError, resolve_name
 from app.sync.payloads.ownership import OWNED, Written
+from app.sync.payloads.tax import (
+    SHIPPING_ITEM_ID,
+    TaxedPart,
+    discount_line,
+    global_tax_calculation,
+    line_code,
+    shipping_item,
+    shipping_line,
+    tax_detail,
+)
 from app.sync.payloads.text import NAME_MAX, clean_name, fit, marked_note, marker
 
 Json = dict[str, Any]
-US_TAX_CODES = frozenset({"TAX", "NON"})
 ITEM_TYPES = {"service": "Service", "non_inventory": "NonInventory"}
 
 OWNED_FIELDS: dict[str, frozenset[str]] = {
@@ -137,25 +146,6 @@ def item_body(
         body["ExpenseAccountRef"] = _ref(expense_account_id)
     body["Active"] = data.active
     return body
-
-
-def _tax_code(code: str | None, ctx: CompanyContext) -> str:
-    """The line TaxCodeRef value: TAX/NON in the US (default as the company's
-    `default_taxable` says), a TaxCode Id elsewhere.
-
-    Raises PayloadError for anything QBO would refuse (6100 in the US, no rate elsewhere).
-    """
-    if ctx.is_us:
-        value = (code or ("TAX" if ctx.default_taxable else "NON")).strip().upper()
-        if value not in US_TAX_CODES:
-            raise PayloadError(f"US invoice lines take tax code TAX or NON, not {code!r}")
-        return value
-    value = (code or ctx.default_tax_code_id or "").strip()
-    if not value:
-        raise PayloadError("a non-US invoice line needs a tax code and no default is set")
-    if not value.isdigit():
-        raise PayloadError(f"non-US invoice lines take a TaxCode Id, not {value!r}")
-    return value
 
 
 def _exchange_rate(
@@ -276,6 +266,7 @@ def _line(
     ctx: CompanyContext,
     item_refs: Mapping[str, str],
     class_id: str | None,
+    code: str | None,
 ) -> Json:
     """One Line of an invoice: a sales line, a DescriptionOnly or a SubTotalLineDetail."""
     if line.kind == "description":
@@ -291,6 +282,7 @@ def _line(
         out["SubTotalLineDetail"] = {}
         return out
     assert line.item_external_id is not None
+    assert code is not None
     item_id = item_refs.get(line.item_external_id)
     if not item_id:
         raise PayloadError(f"item {line.item_external_id!r} has no QBO id yet")
@@ -298,7 +290,7 @@ def _line(
         "ItemRef": _ref(item_id),
         "Qty": line.quantity,
         "UnitPrice": line.unit_price,
-        "TaxCodeRef": _ref(_tax_code(line.tax_code, ctx)),
+        "TaxCodeRef": _ref(code),
     }
     if line.service_date is not None:
         detail["ServiceDate"] = line.service_date.isoformat()
@@ -348,10 +340,34 @@ def invoice_body(
     """
     names = names or NameLists()
     header_class, line_classes = _classes(data, ctx, names, defaults)
-    lines = [
-        _line(line, index, ctx, item_refs, line_classes[index])
+    codes = [
+        line_code(line.tax_code, line.taxable, ctx, names, f"lines[{index}]")
+        if line.kind == "item"
+        else None
         for index, line in enumerate(data.lines)
     ]
+    lines = [
+        _line(line, index, ctx, item_refs, line_classes[index], codes[index])
+        for index, line in enumerate(data.lines)
+    ]
+    parts = [
+        TaxedPart(f"lines[{index}]", line.amount, code, line.tax_amount)
+        for index, (line, code) in enumerate(zip(data.lines, codes, strict=True))
+        if code is not None and line.amount is not None
+    ]
+    shipping_item_id = None
+    if data.shipping is not None:
+        shipping_item_id = shipping_item(ctx)
+        code = line_code(data.shipping.tax_code, data.shipping.taxable, ctx, names, "shipping")
+        if ctx.is_us and data.shipping.taxable is None and data.shipping.tax_code is None:
+            code = "NON"  # shipping is untaxed unless the caller says so
+        parts.append(TaxedPart("shipping", data.shipping.amount, code, data.shipping.tax_amount))
+    discount = discount_line(data, ctx, as_amount=shipping_item_id not in (None, SHIPPING_ITEM_ID))
+    if discount is not None:
+        lines.append(discount)
+    if data.shipping is not None and shipping_item_id is not None:
+        lines.append(shipping_line(data, shipping_item_id, parts[-1].code))
+    txn_tax = tax_detail(data, ctx, names, parts)
     body: Json = {"CustomerRef": _ref(customer_ref), "TxnDate": data.txn_date.isoformat()}
     if data.due_date is not None:
         body["DueDate"] = data.due_date.isoformat()
@@ -365,8 +381,13 @@ def invoice_body(
     rate = _exchange_rate(data.exchange_rate, data.currency, ctx)
     if rate is not None:
         body["ExchangeRate"] = rate
+    calculation = global_tax_calculation(data, ctx)
     if not ctx.is_us:
-        body["GlobalTaxCalculation"] = ctx.global_tax_calculation
+        body["GlobalTaxCalculation"] = calculation
+    if txn_tax is not None:
+        body["TxnTaxDetail"] = txn_tax
+    if data.discount is not None:
+        body["ApplyTaxAfterDiscount"] = data.discount.before_tax
     if header_class is not None:
         body["ClassRef"] = _ref(header_class)
     department = None

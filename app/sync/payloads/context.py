@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.core.failures import Category, SyncFailure
@@ -44,6 +45,16 @@ class CompanyContext:
     class_per_txn: bool = False
     class_per_line: bool = False
     departments: bool = False
+    # Preferences.TaxPrefs: sales tax in use, and automated sales tax (US, PartnerTaxEnabled).
+    using_sales_tax: bool = True
+    automated_sales_tax: bool = False
+    # Preferences.SalesFormsPrefs.AllowDiscount / AllowShipping.
+    allow_discount: bool = False
+    allow_shipping: bool = False
+    # The company's settings: the item of shipping charges where QBO's shipping line is off,
+    # and the account of discounts.
+    shipping_item_id: str | None = None
+    discount_account_id: str | None = None
     # The sales-form custom fields in use: (Name, DefinitionId), from
     # Preferences.SalesFormsPrefs.CustomField.
     custom_fields: tuple[tuple[str, str], ...] = ()
@@ -67,6 +78,8 @@ class CompanyContext:
         department_id: str | None = None,
         deposit_account_id: str | None = None,
         doc_number_ours: bool | None = None,
+        shipping_item_id: str | None = None,
+        discount_account_id: str | None = None,
     ) -> CompanyContext:
         """Read a connection's stored CompanyInfo and Preferences (bare or wrapped in
         `{"CompanyInfo": ...}` / `{"Preferences": ...}`).
@@ -86,6 +99,7 @@ class CompanyContext:
         sales = _unwrap(prefs.get("SalesFormsPrefs"), "")
         currency = _unwrap(prefs.get("CurrencyPrefs"), "")
         accounting = _unwrap(prefs.get("AccountingInfoPrefs"), "")
+        tax = _unwrap(prefs.get("TaxPrefs"), "")
         home = _unwrap(currency.get("HomeCurrency"), "").get("value")
         custom_numbers = _flag(sales.get("CustomTxnNumbers"))
         return cls(
@@ -102,20 +116,29 @@ class CompanyContext:
             class_per_txn=_flag(accounting.get("ClassTrackingPerTxn")),
             class_per_line=_flag(accounting.get("ClassTrackingPerTxnLine")),
             departments=_flag(accounting.get("TrackDepartments")),
+            # Preferences stored before they were read count as using sales tax.
+            using_sales_tax=_flag(tax.get("UsingSalesTax", True)),
+            automated_sales_tax=_flag(tax.get("PartnerTaxEnabled")),
+            allow_discount=_flag(sales.get("AllowDiscount")),
+            allow_shipping=_flag(sales.get("AllowShipping")),
+            shipping_item_id=shipping_item_id,
+            discount_account_id=discount_account_id,
             custom_fields=_custom_fields(sales.get("CustomField")),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class NameLists:
-    """The company's name-list records a body refers to (Terms, Classes, Departments), as
-    looked up for it: per list, `id:<Id>` and `name:<case-folded Name or
-    FullyQualifiedName>` -> Id of each active record. Lists the event does not need stay
-    empty."""
+    """The company's name-list records a body refers to (Terms, Classes, Departments,
+    TaxCodes), as looked up for it: per list, `id:<Id>` and `name:<case-folded Name or
+    FullyQualifiedName>` -> Id of each active record; and per TaxCode Id its sales rates
+    (TaxRate Id, percent). Lists the event does not need stay empty."""
 
     terms: Mapping[str, str] = field(default_factory=dict)
     classes: Mapping[str, str] = field(default_factory=dict)
     departments: Mapping[str, str] = field(default_factory=dict)
+    tax_codes: Mapping[str, str] = field(default_factory=dict)
+    code_rates: Mapping[str, tuple[tuple[str, Decimal], ...]] = field(default_factory=dict)
 
 
 def name_keys(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -130,6 +153,35 @@ def name_keys(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
                 keys.setdefault(f"name:{name.strip().casefold()}", qbo_id)
         keys[f"id:{qbo_id}"] = qbo_id
     return keys
+
+
+def code_rates(
+    codes: Sequence[Mapping[str, Any]], rates: Sequence[Mapping[str, Any]]
+) -> dict[str, tuple[tuple[str, Decimal], ...]]:
+    """Per TaxCode Id, its sales rates as (TaxRate Id, RateValue percent), from TaxCode query
+    rows (`SalesTaxRateList.TaxRateDetail[].TaxRateRef`) and TaxRate rows. A code whose
+    rates are not all known is left out: its tax is left to QBO."""
+    percent: dict[str, Decimal] = {}
+    for row in rates:
+        try:
+            percent[str(row["Id"])] = Decimal(str(row.get("RateValue", 0)))
+        except (KeyError, InvalidOperation):
+            continue
+    out: dict[str, tuple[tuple[str, Decimal], ...]] = {}
+    for code in codes:
+        if "Id" not in code:
+            continue
+        rate_list = code.get("SalesTaxRateList")
+        details = rate_list.get("TaxRateDetail") if isinstance(rate_list, Mapping) else None
+        ids: list[str] = []
+        for detail in details if isinstance(details, list) else []:
+            ref = detail.get("TaxRateRef") if isinstance(detail, Mapping) else None
+            value = ref.get("value") if isinstance(ref, Mapping) else None
+            if value is not None:
+                ids.append(str(value))
+        if all(i in percent for i in ids):
+            out[str(code["Id"])] = tuple((i, percent[i]) for i in ids)
+    return out
 
 
 def resolve_name(table: Mapping[str, str], value: str) -> str | None:

@@ -107,6 +107,9 @@ OWNED: dict[str, tuple[OwnedField, ...]] = {
         _owned("BillEmailBcc", "Address"),
         _owned("CustomField"),
         _owned("TotalAmt", written=Written.NEVER, numeric=True),
+        # The caller's tax, where it sent one; otherwise QBO's, compared as booked.
+        _owned("TxnTaxDetail", "TotalTax", numeric=True),
+        _owned("ApplyTaxAfterDiscount", compared=False),
         _LINES,
         _MARKER_NOTE,
         _owned("GlobalTaxCalculation", compared=False),
