@@ -330,6 +330,7 @@ class InvoiceData(Strict):
     shipping: InvoiceShipping | None = None
     tax_total: NonNegativeMoney | None = Field(
         None,
+        validate_default=True,
         description="The tax the caller charged on the whole invoice. Sent to QBO as the "
         "invoice's tax (automated sales tax honours it; elsewhere spread over the rates as "
         "the caller's lines say); what QBO books is compared with it after the write.",
