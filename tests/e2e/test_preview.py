@@ -268,3 +268,24 @@ async def test_scopes_and_unknown_events(world: World, make_key: KeyFactory) -> 
     assert other_source.status_code == 404  # the `billing` key's event, not `reader`'s
     assert unknown.status_code == 404
     assert unknown.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_failed_write_keeps_what_was_sent_and_the_retry_sends_it_again(
+    world: World,
+) -> None:
+    w = await world.connect()
+    customer = customer_event("c1")
+    await w.post(customer)
+    preview = await _preview(w, customer)
+    await w.books.faults(w.realm, error_503_rate=1.0)
+
+    await sync_entity(w.sync_deps(), EntityKey(w.realm, "customer", "c1"))
+
+    failed = await event_of(w.factory, str(customer["event_id"]))
+    assert failed.status == "retrying"
+    assert failed.sent_request == preview["request"]
+    retrying = await _preview(w, customer)
+    assert (retrying["source"], retrying["request"]) == ("next", preview["request"])
+    await w.books.faults(w.realm)
+    assert await w.drain() == {"synced": 1}
+    assert (await event_of(w.factory, str(customer["event_id"]))).sent_request == preview["request"]
