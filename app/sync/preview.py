@@ -180,6 +180,7 @@ async def predict(
         return work
     try:
         request = await next_request(work, event.realm_id, env.qbo_minor_version, lookups, reader)
+        await _check_tax_code_ids(work, lookups, reader)
     except PayloadError as err:
         return Prediction(Verdict.REFUSED, reason=str(err), field=err.field)
     except ConnectionUnavailable as err:
@@ -257,3 +258,27 @@ async def _missing_parent(
         waiting_event=latest.id,
         waiting_status=str(latest.status),
     )
+
+
+async def _check_tax_code_ids(work: Work, lookups: CompanyLookups, reader: CompanyReader) -> None:
+    """Outside the US the engine sends a tax code given by Id as it is, unread, and QBO
+    refuses one the company lacks (or has made inactive): the prediction looks first, and
+    refuses it naming the field. Raises PayloadError."""
+    if work.entity_type != "invoice" or work.operation != "upserted" or work.context.is_us:
+        return
+    data = work.payload["data"]
+    named = {
+        f"/data/lines/{i}/tax_code": line.get("tax_code") for i, line in enumerate(data["lines"])
+    }
+    named["/data/shipping/tax_code"] = (data.get("shipping") or {}).get("tax_code")
+    named["/data/tax_code"] = data.get("tax_code")
+    ids = {pointer: str(code).strip() for pointer, code in named.items() if code}
+    ids = {pointer: code for pointer, code in ids.items() if code.isdigit()}
+    if not ids:
+        return
+    codes = await lookups.name_list(reader, "TaxCode", ids.values())
+    for pointer, code in ids.items():
+        if f"id:{code}" not in codes:
+            raise PayloadError(
+                f"tax code {code!r} is not one of the company's active tax codes", pointer
+            )
