@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -84,6 +85,17 @@ def bad_cursor() -> InvalidInput:
 
 class ServiceUnavailable(AppError):
     status, type_, title = 503, "unavailable", "A dependency is unavailable"
+
+
+class TryLater(AppError):
+    """What the answer needs cannot be had for a while (a company's QBO request budget is
+    spent, QBO throttles or is busy): `Retry-After` says when to ask again."""
+
+    status, type_, title = 429, "try-later", "Try again later"
+
+    def __init__(self, detail: str, seconds: float | None) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(max(1, math.ceil(seconds or 1)))}
 
 
 # Problems raised by the framework itself, named like ours.

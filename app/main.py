@@ -34,6 +34,8 @@ from app.ops.sessions import OpsSessions, signing_key
 from app.qbo import LazyOAuth, Limits, RealmBudget
 from app.redis_client import redis_client
 from app.status.router import router as status_router
+from app.sync.company import CompanyLookups
+from app.sync.router import router as preview_router
 
 
 def create_app(
@@ -85,6 +87,8 @@ def create_app(
     app.state.qbo_transport = qbo_transport
     app.state.cipher = TokenCipher.from_settings(settings)
     app.state.oauth = LazyOAuth(settings, qbo_transport)
+    # The company lists previews read (terms, classes, tax codes, ...), cached per process.
+    app.state.company_lookups = CompanyLookups()
     # How PUT /callbacks resolves a URL's host (tests put a fixed table here).
     app.state.callback_resolver = system_resolve
     app.add_middleware(
@@ -95,6 +99,7 @@ def create_app(
     install_error_handlers(app, EVENT_TYPES)
     app.include_router(health_router)
     app.include_router(events_router)
+    app.include_router(preview_router)
     app.include_router(callbacks_router)
     app.include_router(connections_router)
     app.include_router(mappings_router)

@@ -97,6 +97,12 @@ def set_reason(event: Event, reason: dict[str, Any]) -> None:
     event.last_error = reason
 
 
+def record_sent_request(event: Event, request: dict[str, Any]) -> None:
+    """Keep the QBO request last sent for the event ({method, path, query, body}), its
+    status unchanged: what `GET /events/{id}/preview` shows once it was sent."""
+    event.sent_request = request
+
+
 def mark_syncing(event: Event, lease_until: datetime, now: datetime) -> None:
     """Taken by a worker: due again at `lease_until` only if that worker dies."""
     if event.status == EventStatus.WAITING_DEPENDENCY:

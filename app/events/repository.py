@@ -33,6 +33,13 @@ async def get_event(session: AsyncSession, event_id: uuid.UUID) -> Event | None:
     return await session.get(Event, event_id)
 
 
+async def event_of_caller(session: AsyncSession, source: str, event_id: str) -> Event | None:
+    """The event a source stored under its own `event_id`, if any."""
+    return await session.scalar(
+        select(Event).where(Event.source == source, Event.event_id == event_id)
+    )
+
+
 async def list_events(
     session: AsyncSession, filters: EventFilter, limit: int, cursor: str | None
 ) -> tuple[list[Event], str | None]:

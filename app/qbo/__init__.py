@@ -12,9 +12,11 @@ from app.qbo.client import (
     CallRecorder,
     CompanyProfile,
     QboClient,
+    company_path,
     http_client,
     read_company,
     throttle_delay,
+    write_params,
 )
 from app.qbo.errors import QboError, classify_item
 from app.qbo.limiter import YIELD_TO_BATCHES, BudgetState, BudgetWait, Limits, RealmBudget
@@ -36,8 +38,10 @@ __all__ = [
     "RealmBudget",
     "TokenSet",
     "classify_item",
+    "company_path",
     "http_client",
     "read_company",
     "throttle_delay",
     "token_set",
+    "write_params",
 ]

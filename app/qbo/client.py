@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -49,6 +50,17 @@ OPERATIONS: dict[str, dict[str, str]] = {
     "void_invoice": {"operation": "void"},
     "void_payment": {"operation": "update", "include": "void"},
 }
+
+
+def company_path(realm_id: str) -> str:
+    """The path of a realm's Accounting API; an entity's is below it, in lower case
+    (`/v3/company/<realm>/invoice`), and so is `batch`."""
+    return f"/v3/company/{realm_id}"
+
+
+def write_params(operation: str, requestid: str, minor_version: str) -> dict[str, str]:
+    """The query of a write (`operation` one of OPERATIONS) or of a batch (`save`)."""
+    return {**OPERATIONS[operation], "requestid": requestid, "minorversion": minor_version}
 
 
 class CallRecorder(Protocol):
@@ -121,7 +133,9 @@ class QboClient:
     With a `budget`, every request (each transport try included) first takes a slot of the
     realm's shared budget, and a 429 pauses the realm for every worker. Pass a long-lived
     `http` client (see `http_client`) to reuse connections; without one each call opens its
-    own. A `recorder` hears of every request sent (each transport try included).
+    own. A `recorder` hears of every request sent (each transport try included), and so
+    does `on_send`, as the request leaves: once its budget slot is granted, before any
+    answer (a request the spent budget held back never left).
     """
 
     def __init__(
@@ -135,12 +149,14 @@ class QboClient:
         budget: RealmBudget | None = None,
         http: httpx.AsyncClient | None = None,
         recorder: CallRecorder | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> None:
         self._realm_id = realm_id
         self._http = http
         self._recorder = recorder
+        self._on_send = on_send
         self._budget = budget
-        self._base = f"{api_base_url(settings)}/v3/company/{realm_id}"
+        self._base = f"{api_base_url(settings)}{company_path(realm_id)}"
         self._minor = str(settings.qbo_minor_version)
         self._headers = {
             "Authorization": f"Bearer {access_token.get_secret_value()}",
@@ -160,7 +176,7 @@ class QboClient:
         """
         if not 0 < len(requestid) <= 50:
             raise ValueError("a requestid has 1 to 50 characters")
-        params = {**OPERATIONS[operation], "requestid": requestid, "minorversion": self._minor}
+        params = write_params(operation, requestid, self._minor)
         body = await self._send(
             "POST",
             f"{self._base}/{entity.lower()}",
@@ -178,7 +194,7 @@ class QboClient:
         if not 0 < len(requestid) <= 36:
             raise ValueError("a batch requestid has 1 to 36 characters")
         content = '{"BatchItemRequest":[' + ",".join(items) + "]}"
-        params = {"requestid": requestid, "minorversion": self._minor}
+        params = write_params("save", requestid, self._minor)
         body = await self._send(
             "POST", f"{self._base}/batch", params, content=content, write=True, batch=True
         )
@@ -281,6 +297,8 @@ class QboClient:
         async with contextlib.AsyncExitStack() as stack:
             if self._budget is not None:
                 await stack.enter_async_context(self._budget.slot(self._realm_id, batch=batch))
+            if self._on_send is not None:
+                self._on_send()
             started = time.perf_counter()
             status = "none"
             try:

@@ -20,7 +20,7 @@ from app.core.failures import Category
 from app.events.schemas import CustomerData, InvoiceData, ItemData, PaymentData
 from app.qbo import QboError
 from app.sync.adoption import NAME_TRIES, Adopter, renamed_note
-from app.sync.company import CompanyLookups
+from app.sync.company import CompanyLookups, CompanyReader
 from app.sync.payloads import (
     PayloadError,
     customer_body,
@@ -64,6 +64,80 @@ def with_write_note(applied: Applied, work: Work) -> Applied:
     return dataclasses.replace(applied, note=joined)
 
 
+async def upsert_body(work: Work, lookups: CompanyLookups, reader: CompanyReader) -> Json:
+    """The create body of an upsert (an update sends it as `sparse_update`), with what the
+    company's lists give (income account, default tax code, terms, classes, departments,
+    payment methods) looked up through `reader`. Raises PayloadError, and what `reader`
+    raises."""
+    data = DATA_MODELS[work.entity_type].model_validate(work.payload["data"])
+    ctx = work.context
+    # The company's settings' class and department go on a create only: an update
+    # leaves what QBO holds (an accountant's choice, or an older setting).
+    create = work.target is None
+    if isinstance(data, CustomerData):
+        parent = None
+        if data.parent_external_id is not None:
+            parent = work.refs.get(("customer", data.parent_external_id))
+        return customer_body(data, ctx, parent)
+    if isinstance(data, ItemData):
+        income = await lookups.income_account(reader, work.settings)
+        return item_body(data, income, work.settings.item_expense_account_id)
+    if isinstance(data, InvoiceData):
+        if (
+            not ctx.is_us
+            and ctx.default_tax_code_id is None
+            and (
+                any(line.kind == "item" and line.tax_code is None for line in data.lines)
+                or (data.shipping is not None and data.shipping.tax_code is None)
+            )
+        ):
+            code = await lookups.default_tax_code(reader, work.settings)
+            ctx = dataclasses.replace(ctx, default_tax_code_id=code)
+        items = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "item"}
+        customer = work.refs[("customer", data.customer_external_id)]
+        names = await lookups.invoice_names(reader, data, ctx)
+        return invoice_body(data, ctx, customer, items, names, defaults=create)
+    assert isinstance(data, PaymentData)
+    invoices = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "invoice"}
+    customer = work.refs[("customer", data.customer_external_id)]
+    method = None
+    if data.method is not None:
+        method = await lookups.payment_method(reader, work.settings, data.method)
+        if method is None:
+            raise PayloadError(
+                f"payment method {data.method!r} is not one of the company's: map it to a"
+                " PaymentMethod id in the company's settings (payment_methods)",
+                field="/data/method",
+            )
+    return payment_body(data, ctx, customer, invoices, method, defaults=create)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenWrite:
+    """A deactivation, void or delete: its body at a SyncToken, what its requestid names
+    (`Work.rid_at`) and the QBO operation (app.qbo's OPERATIONS)."""
+
+    build: Callable[[str, str], Json]
+    what: str
+    operation: str = "save"
+
+
+def token_write(work: Work) -> tuple[Target, TokenWrite]:
+    """The record a deactivation, void or delete of `work` writes, and how. Raises
+    PayloadError when the record has no QBO id, or for an operation it does not know."""
+    if work.target is None:
+        raise PayloadError(f"{work.entity_type} {work.external_id!r} has no QBO record")
+    if work.operation == "deactivated":
+        return work.target, TokenWrite(deactivate_body, "deactivate")
+    if work.operation == "voided":
+        if work.entity_type == "invoice":
+            return work.target, TokenWrite(void_invoice_body, "void", "void_invoice")
+        return work.target, TokenWrite(void_payment_body, "void", "void_payment")
+    if work.operation == "deleted":
+        return work.target, TokenWrite(delete_body, "delete", "delete")
+    raise PayloadError(f"unknown operation {work.operation!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Applier:
     """Writes events of one realm to QBO (built per call by app.sync.calls); what QBO may
@@ -84,20 +158,13 @@ class Applier:
         """Make `work` true in QBO. Raises QboError (classified), PayloadError (permanent)."""
         if work.operation == "upserted":
             return await self._upsert(work)
-        if work.target is None:
-            raise PayloadError(f"{work.entity_type} {work.external_id!r} has no QBO record")
-        if work.operation == "deactivated":
-            return await write_at_token(self.api, work, work.target, deactivate_body, "deactivate")
-        if work.operation == "voided":
-            operation = "void_invoice" if work.entity_type == "invoice" else "void_payment"
-            build = void_invoice_body if work.entity_type == "invoice" else void_payment_body
-            return await write_at_token(self.api, work, work.target, build, "void", operation)
+        target, write = token_write(work)
+        applied = await write_at_token(
+            self.api, work, target, write.build, write.what, write.operation
+        )
         if work.operation == "deleted":
-            applied = await write_at_token(
-                self.api, work, work.target, delete_body, "delete", "delete"
-            )
             return dataclasses.replace(applied, note="deleted in QBO")
-        raise PayloadError(f"unknown operation {work.operation!r}")
+        return applied
 
     async def batch_body(self, work: Work) -> tuple[str, Json] | None:
         """(`create` or `update`, body) of this write as one batch operation, or None when
@@ -110,7 +177,7 @@ class Applier:
             return "update", deactivate_body(target.qbo_id, target.sync_token)
         if work.operation != "upserted":
             return None
-        body = await self._body(work)
+        body = await upsert_body(work, self.lookups, self.api)
         if work.target is None:
             return "create", body
         return "update", sparse_update(body, work.target.qbo_id, work.target.sync_token)
@@ -121,56 +188,14 @@ class Applier:
             return work.rid("create")
         assert work.target is not None
         what = "deactivate" if work.operation == "deactivated" else "update"
-        return work.rid(f"{what}:{work.target.sync_token}")
-
-    async def _body(self, work: Work) -> Json:
-        data = DATA_MODELS[work.entity_type].model_validate(work.payload["data"])
-        ctx = work.context
-        # The company's settings' class and department go on a create only: an update
-        # leaves what QBO holds (an accountant's choice, or an older setting).
-        create = work.target is None
-        if isinstance(data, CustomerData):
-            parent = None
-            if data.parent_external_id is not None:
-                parent = work.refs.get(("customer", data.parent_external_id))
-            return customer_body(data, ctx, parent)
-        if isinstance(data, ItemData):
-            income = await self.lookups.income_account(self.api, work.settings)
-            return item_body(data, income, work.settings.item_expense_account_id)
-        if isinstance(data, InvoiceData):
-            if (
-                not ctx.is_us
-                and ctx.default_tax_code_id is None
-                and (
-                    any(line.kind == "item" and line.tax_code is None for line in data.lines)
-                    or (data.shipping is not None and data.shipping.tax_code is None)
-                )
-            ):
-                code = await self.lookups.default_tax_code(self.api, work.settings)
-                ctx = dataclasses.replace(ctx, default_tax_code_id=code)
-            items = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "item"}
-            customer = work.refs[("customer", data.customer_external_id)]
-            names = await self.lookups.invoice_names(self.api, data, ctx)
-            return invoice_body(data, ctx, customer, items, names, defaults=create)
-        assert isinstance(data, PaymentData)
-        invoices = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "invoice"}
-        customer = work.refs[("customer", data.customer_external_id)]
-        method = None
-        if data.method is not None:
-            method = await self.lookups.payment_method(self.api, work.settings, data.method)
-            if method is None:
-                raise PayloadError(
-                    f"payment method {data.method!r} is not one of the company's: map it to a"
-                    " PaymentMethod id in the company's settings (payment_methods)"
-                )
-        return payment_body(data, ctx, customer, invoices, method, defaults=create)
+        return work.rid_at(what, work.target.sync_token)
 
     async def _upsert(self, work: Work) -> Applied:
         applied = await self._upsert_body(work)
         return with_write_note(applied, work)
 
     async def _upsert_body(self, work: Work) -> Applied:
-        body = await self._body(work)
+        body = await upsert_body(work, self.lookups, self.api)
         if work.target is not None:
             return await self._update_body(work, work.target, body)
         if work.maybe_applied:

@@ -32,7 +32,7 @@ from app.sync.deps import SyncDeps
 from app.sync.engine import step_unit
 from app.sync.locks import claim, release
 from app.sync.outcomes import Deferred, Done, Outcome, count_outcome, outcome_of_error
-from app.sync.payloads import body_json
+from app.sync.realm import SentLog
 from app.sync.recording import record
 from app.sync.selection import after_prepare, prepare
 from app.sync.work import Applied, Work
@@ -135,10 +135,9 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
 async def _send(deps: SyncDeps, realm_id: str, items: list[_Item]) -> float | None:
     """One batch call; sets each item's outcome. Returns the batch budget's wait when the
     call could not be made for it (the items are then due again at once, to go alone)."""
-    api = realm_api(deps, realm_id)
-    payload = [
-        body_json({"bId": i.bid, "operation": i.operation, i.work.entity: i.body}) for i in items
-    ]
+    sent = SentLog()
+    api = realm_api(deps, realm_id, sent)
+    payload = [{"bId": i.bid, "operation": i.operation, i.work.entity: i.body} for i in items]
     requestid = uuid.uuid5(BATCH_NAMESPACE, "/".join(sorted(i.bid for i in items))).hex
     try:
         answers = await api.batch(payload, requestid)
@@ -150,6 +149,8 @@ async def _send(deps: SyncDeps, realm_id: str, items: list[_Item]) -> float | No
         for item in items:
             item.outcome = await outcome_of_error(deps, err, item.work, realm_id)
         return None
+    finally:
+        _note_items(sent, items)
     by_bid = {str(a.get("bId")): a for a in answers}
     for item in items:
         answer = by_bid.get(item.bid)
@@ -175,3 +176,13 @@ async def _send(deps: SyncDeps, realm_id: str, items: list[_Item]) -> float | No
             continue
         item.outcome = await outcome_of_error(deps, error, item.work, realm_id)
     return None
+
+
+def _note_items(sent: SentLog, items: list[_Item]) -> None:
+    """Once the batch call left, each event keeps it as its last request, with its own
+    operation alone as the BatchItemRequest (the others are other events')."""
+    if sent.last is None:
+        return
+    operations = sent.last["body"]["BatchItemRequest"]
+    for item, operation in zip(items, operations, strict=True):
+        item.work.sent.last = {**sent.last, "body": {"BatchItemRequest": [operation]}}

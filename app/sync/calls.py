@@ -12,20 +12,28 @@ from app.mappings import repository as mapping_store
 from app.sync.apply import Applier
 from app.sync.deps import SyncDeps
 from app.sync.outcomes import Done, Outcome, log_extra, outcome_of_error
-from app.sync.realm import RealmApi
+from app.sync.realm import RealmApi, SentLog
 from app.sync.work import Work
 
 # The engine's log lines keep the logger name they have always had.
 logger = logging.getLogger("app.sync.engine")
 
 
-def realm_api(deps: SyncDeps, realm_id: str) -> RealmApi:
+def realm_api(deps: SyncDeps, realm_id: str, sent: SentLog | None = None) -> RealmApi:
+    """The realm's QBO calls; the writes that leave are noted in `sent`, when given."""
     return RealmApi(
-        deps.settings, deps.keeper, realm_id, deps.transport, deps.budget, deps.http, deps.metrics
+        deps.settings,
+        deps.keeper,
+        realm_id,
+        deps.transport,
+        deps.budget,
+        deps.http,
+        deps.metrics,
+        sent,
     )
 
 
-def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
+def applier_for(deps: SyncDeps, realm_id: str, sent: SentLog | None = None) -> Applier:
     async def mapped_elsewhere(entity_type: str, qbo_id: str, external_id: str) -> bool:
         async with AsyncSession(deps.engine) as session:
             other = await mapping_store.holder_of(
@@ -50,14 +58,15 @@ def applier_for(deps: SyncDeps, realm_id: str) -> Applier:
 
     return Applier(
         deps.lookups,
-        realm_api(deps, realm_id),
+        realm_api(deps, realm_id, sent),
         mapped_elsewhere,
         creating_elsewhere,
     )
 
 
 async def call_qbo(deps: SyncDeps, work: Work, key: EntityKey) -> Outcome:
-    applier = applier_for(deps, key.realm_id)
+    # What leaves is noted in the work: the event keeps the last write sent (app.sync.recording).
+    applier = applier_for(deps, key.realm_id, work.sent)
     try:
         applied = await applier.apply(work)
     except Exception as err:

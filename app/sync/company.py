@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from app.connections.models import Connection
 from app.connections.settings import EffectiveSettings
@@ -20,13 +20,22 @@ from app.sync.payloads import (
     name_keys,
     resolve_name,
 )
-from app.sync.realm import RealmApi
 
 # Accounts and tax codes change rarely; a worker looks them up again after this long.
 CACHE_SECONDS = 600.0
 # The name lists an event may name a record of by Id or name.
 NAME_LISTS = frozenset({"Term", "Class", "Department", "PaymentMethod", "TaxCode", "TaxRate"})
 PAGE = 1000
+
+
+class CompanyReader(Protocol):
+    """What the lookups read a company's QBO through: the worker's `RealmApi`, or the API's
+    reader within the realm's budget (app.sync.preview)."""
+
+    @property
+    def realm_id(self) -> str: ...
+
+    async def query(self, statement: str) -> list[dict[str, Any]]: ...
 
 
 def company_context(connection: Connection, settings: EffectiveSettings) -> CompanyContext:
@@ -73,7 +82,9 @@ class CompanyLookups:
         for key in [k for k in self._cache if k[0] == realm_id]:
             del self._cache[key]
 
-    async def income_account(self, api: RealmApi, settings: EffectiveSettings) -> dict[str, str]:
+    async def income_account(
+        self, api: CompanyReader, settings: EffectiveSettings
+    ) -> dict[str, str]:
         """`{"value": id[, "name": name]}` of the income account for new items: the
         company's `item_income_account_id`, else the active income account named
         ITEM_INCOME_ACCOUNT_NAME, else the company's first active income account.
@@ -94,7 +105,7 @@ class CompanyLookups:
         self._cache[(api.realm_id, f"income:{wanted}")] = _Entry(ref, time.monotonic())
         return ref
 
-    async def default_tax_code(self, api: RealmApi, settings: EffectiveSettings) -> str | None:
+    async def default_tax_code(self, api: CompanyReader, settings: EffectiveSettings) -> str | None:
         """The company's `tax_code_id`, else the Id of its first active taxable TaxCode
         (non-US lines that name none), or None when it has none."""
         if settings.tax_code_id:
@@ -110,7 +121,7 @@ class CompanyLookups:
         return value
 
     async def payment_method(
-        self, api: RealmApi, settings: EffectiveSettings, method: str
+        self, api: CompanyReader, settings: EffectiveSettings, method: str
     ) -> str | None:
         """The PaymentMethod Id of a caller's method name: the company's `payment_methods`
         map, else its active PaymentMethod of that name (case-insensitive), else None."""
@@ -122,7 +133,7 @@ class CompanyLookups:
         return methods.get(name)
 
     async def name_list(
-        self, api: RealmApi, entity: str, wanted: Iterable[str] = ()
+        self, api: CompanyReader, entity: str, wanted: Iterable[str] = ()
     ) -> dict[str, str]:
         """The company's active `entity` records (NAME_LISTS) as a `NameLists`
         table (`id:<Id>` and `name:<case-folded name>` -> Id), looked up once per
@@ -133,12 +144,12 @@ class CompanyLookups:
         return table
 
     async def list_rows(
-        self, api: RealmApi, entity: str, wanted: Iterable[str] = ()
+        self, api: CompanyReader, entity: str, wanted: Iterable[str] = ()
     ) -> list[dict[str, Any]]:
         """The rows of the company's `entity` records, cached as `name_list` is."""
         return (await self._list(api, entity, wanted)).rows
 
-    async def _list(self, api: RealmApi, entity: str, wanted: Iterable[str]) -> _Entry:
+    async def _list(self, api: CompanyReader, entity: str, wanted: Iterable[str]) -> _Entry:
         if entity not in NAME_LISTS:
             raise ValueError(f"no name list {entity!r}")
         cached = self._get(api.realm_id, f"list:{entity}")
@@ -161,7 +172,7 @@ class CompanyLookups:
         return fresh
 
     async def invoice_names(
-        self, api: RealmApi, data: InvoiceData, ctx: CompanyContext
+        self, api: CompanyReader, data: InvoiceData, ctx: CompanyContext
     ) -> NameLists:
         """The lists an invoice's terms, class, department and tax codes are resolved in;
         only those it names are looked up. Tax codes are looked up where the invoice names

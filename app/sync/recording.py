@@ -49,6 +49,8 @@ async def record(
     current = await event_store.lock_event(session, event.id)
     if current is None:
         return [], None
+    if work.sent.last is not None:  # whatever the outcome: what QBO was last sent
+        event_store.record_sent_request(current, work.sent.last)
     now = utcnow()
     if isinstance(outcome, Done):
         await lock_as_parent(session, event)

@@ -28,7 +28,7 @@ from app.sync.deps import SyncDeps
 from app.sync.locks import lock_as_parent_of
 from app.sync.ordering import OpenEvent, maybe_applied, plan
 from app.sync.outcomes import failure_reason
-from app.sync.payloads import PayloadError
+from app.sync.payloads import CompanyContext, PayloadError
 from app.sync.recording import release_waiters_of
 from app.sync.results import JobOutcome, JobResult, Step
 from app.sync.work import Target, Work
@@ -94,14 +94,41 @@ async def prepare(deps: SyncDeps, session: AsyncSession, key: EntityKey) -> Step
         await event_store.set_status(session, [event_id], EventStatus.SUPERSEDED, note=why)
     settings = EffectiveSettings.of(found[1] if found is not None else None, deps.settings)
     step = await _choose(
-        deps, session, connection, settings, events, chosen.next, _target(mapping), now
+        deps, session, connection, settings, events, chosen.next, target_of(mapping), now
     )
     step.superseded = bool(chosen.superseded)
     return step
 
 
-def _target(mapping: EntityMapping | None) -> Target | None:
+def target_of(mapping: EntityMapping | None) -> Target | None:
+    """The QBO record a mapping points to, at its stored SyncToken."""
     return Target(mapping.qbo_id, mapping.sync_token) if mapping else None
+
+
+def work_of(
+    event: Event,
+    target: Target | None,
+    refs: dict[tuple[str, str], str],
+    context: CompanyContext,
+    settings: EffectiveSettings,
+) -> Work:
+    """The Work of `event`'s next write: its record's `target`, its parents' QBO ids, the
+    company's context and settings."""
+    return Work(
+        event_id=event.id,
+        entity_type=event.entity_type,
+        external_id=event.external_id,
+        operation=event.operation,
+        payload=event.payload,
+        target=target,
+        refs=refs,
+        maybe_applied=maybe_applied(event),
+        context=context,
+        settings=settings,
+        replays=event.replays or 0,
+        attempt=(event.attempts or 0) + 1,
+        received_at=event.received_at,
+    )
 
 
 async def _choose(
@@ -142,21 +169,7 @@ async def _choose(
     blocked = await wait_for_earlier(session, event, now, deps.settings)
     if blocked is not None:
         return blocked
-    work = Work(
-        event_id=event.id,
-        entity_type=event.entity_type,
-        external_id=event.external_id,
-        operation=event.operation,
-        payload=event.payload,
-        target=target,
-        refs=refs,
-        maybe_applied=maybe_applied(event),
-        context=context,
-        settings=settings,
-        replays=event.replays,
-        attempt=event.attempts + 1,
-        received_at=event.received_at,
-    )
+    work = work_of(event, target, refs, context, settings)
     if work.maybe_applied and target is None and not (event.last_error or {}).get("ambiguous"):
         # Left `syncing` by a worker that stopped: from now on only the ambiguous mark
         # says that QBO may hold the record, whatever happens to this try.

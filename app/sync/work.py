@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from app.sync.payloads import (
     requestid,
     sparse_update,
 )
-from app.sync.realm import RealmApi
+from app.sync.realm import RealmApi, SentLog
 
 # The Applier's log lines keep the logger name they have always had.
 logger = logging.getLogger("app.sync.apply")
@@ -67,6 +67,8 @@ class Work:
     attempt: int = 1  # for logs: 1 + the failed attempts so far
     # When the event arrived: no create of it can have reached QBO before.
     received_at: datetime | None = None
+    # The writes of this try that left for QBO (app.sync.realm): the event keeps the last.
+    sent: SentLog = field(default_factory=SentLog, compare=False, repr=False)
 
     @property
     def entity(self) -> str:
@@ -75,6 +77,10 @@ class Work:
     def rid(self, what: str) -> str:
         """The requestid of one write of this event; a replayed dead event writes anew."""
         return requestid(self.event_id, f"{what}/replay-{self.replays}" if self.replays else what)
+
+    def rid_at(self, what: str, sync_token: str) -> str:
+        """The requestid of a write of this event at a SyncToken (`update`, `void`, ...)."""
+        return self.rid(f"{what}:{sync_token}")
 
 
 async def write_at_token(
@@ -91,7 +97,7 @@ async def write_at_token(
     for attempt in range(1, STALE_TRIES + 1):
         body = build(target.qbo_id, token)
         try:
-            answer = await api.write(work.entity, body, work.rid(f"{what}:{token}"), operation)
+            answer = await api.write(work.entity, body, work.rid_at(what, token), operation)
         except QboError as err:
             if err.category is not Category.STALE or attempt == STALE_TRIES:
                 raise

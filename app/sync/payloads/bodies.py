@@ -14,7 +14,13 @@ from app.events.schemas import (
     ItemData,
     PaymentData,
 )
-from app.sync.payloads.context import CompanyContext, NameLists, PayloadError, resolve_name
+from app.sync.payloads.context import (
+    CompanyContext,
+    NameLists,
+    PayloadError,
+    field_pointer,
+    resolve_name,
+)
 from app.sync.payloads.ownership import OWNED, Written
 from app.sync.payloads.tax import (
     SHIPPING_ITEM_ID,
@@ -59,7 +65,8 @@ def _currency(currency: str | None, ctx: CompanyContext) -> Json | None:
     if ctx.home_currency is not None and currency != ctx.home_currency:
         raise PayloadError(
             f"currency {currency} differs from the home currency {ctx.home_currency} "
-            "and the company does not use multicurrency"
+            "and the company does not use multicurrency",
+            field="/data/currency",
         )
     return None
 
@@ -171,7 +178,8 @@ def _untracked_class(where: str, value: str) -> PayloadError:
     "ClassRef ... available if ClassTrackingPerTxn")."""
     return PayloadError(
         f"{where} names class {value}, but the company's QBO preferences track no classes"
-        " there (AccountingInfoPrefs.ClassTrackingPerTxn / ClassTrackingPerTxnLine)"
+        " there (AccountingInfoPrefs.ClassTrackingPerTxn / ClassTrackingPerTxnLine)",
+        field_pointer(where),
     )
 
 
@@ -232,7 +240,8 @@ def _department(
 def _untracked_department(where: str, value: str) -> PayloadError:
     return PayloadError(
         f"{where} names department {value}, but the company's QBO preferences track no"
-        " departments (AccountingInfoPrefs.TrackDepartments)"
+        " departments (AccountingInfoPrefs.TrackDepartments)",
+        field_pointer(where),
     )
 
 
@@ -285,7 +294,10 @@ def _line(
     assert code is not None
     item_id = item_refs.get(line.item_external_id)
     if not item_id:
-        raise PayloadError(f"item {line.item_external_id!r} has no QBO id yet")
+        raise PayloadError(
+            f"item {line.item_external_id!r} has no QBO id yet",
+            f"/data/lines/{index}/item_external_id",
+        )
     detail: Json = {
         "ItemRef": _ref(item_id),
         "Qty": line.quantity,
@@ -439,10 +451,13 @@ def payment_body(
     exchange rate the company cannot take.
     """
     lines: list[Json] = []
-    for applied in data.applied_to:
+    for index, applied in enumerate(data.applied_to):
         invoice_id = invoice_refs.get(applied.invoice_external_id)
         if not invoice_id:
-            raise PayloadError(f"invoice {applied.invoice_external_id!r} has no QBO id yet")
+            raise PayloadError(
+                f"invoice {applied.invoice_external_id!r} has no QBO id yet",
+                f"/data/applied_to/{index}/invoice_external_id",
+            )
         lines.append(
             {"Amount": applied.amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}
         )

@@ -13,12 +13,32 @@ from app.core.failures import Category, SyncFailure
 GLOBAL_TAX_CALCULATIONS = frozenset({"TaxExcluded", "TaxInclusive", "NotApplicable"})
 
 
+# An event's field as messages name it: `terms`, `lines[2].tax_code`, `applied_to[0].amount`.
+_FIELD = re.compile(r"[a-z_]+(\[[0-9]+\])?(\.[a-z_]+)?")
+
+
+def field_pointer(name: str) -> str | None:
+    """The JSON pointer of an event's field named as messages name it (`lines[2].class` ->
+    `/data/lines/2/class`); None for what is not a field (`the company's settings`)."""
+    if not _FIELD.fullmatch(name):
+        return None
+    return "/data/" + re.sub(r"\[([0-9]+)\]", r"/\1", name).replace(".", "/")
+
+
 class PayloadError(SyncFailure, ValueError):
     """The event cannot become a body this company accepts (missing reference, tax code or
-    currency the company cannot take). Permanent: resending the same event cannot help."""
+    currency the company cannot take). Permanent: resending the same event cannot help.
+
+    `field` is the JSON pointer of the event's field at fault (`/data/terms`): as given,
+    else the field a message of the form `<field>: ...` names first, else None."""
 
     category = Category.PERMANENT
     retryable = False
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        named, colon, _ = message.partition(": ")
+        self.field = field or (field_pointer(named) if colon else None)
 
 
 @dataclass(frozen=True, slots=True)

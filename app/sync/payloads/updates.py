@@ -73,3 +73,19 @@ def body_json(body: Any) -> str:
     if isinstance(body, list | tuple):
         return "[" + ",".join(body_json(v) for v in body) + "]"
     raise TypeError(f"cannot encode {type(body).__name__} as JSON")
+
+
+def json_ready(body: Any) -> Any:
+    """`body` as plain JSON values, every Decimal as the text of the number `body_json`
+    writes for it (`Decimal("12.50")` -> `"12.50"`): how a request is stored and shown,
+    exactly, without passing through binary floating point. Raises TypeError as
+    `body_json` does."""
+    if isinstance(body, bool) or body is None or isinstance(body, int | str):
+        return body
+    if isinstance(body, Decimal):
+        return body_json(body)
+    if isinstance(body, Mapping):
+        return {str(k): json_ready(v) for k, v in body.items()}
+    if isinstance(body, list | tuple):
+        return [json_ready(v) for v in body]
+    raise TypeError(f"cannot encode {type(body).__name__} as JSON")
