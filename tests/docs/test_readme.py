@@ -221,7 +221,8 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
         assert report.json()["verdict"] == "ok", report.text
         assert [r["realm_id"] for r in report.json()["realms"]] == [realm]
         invoices = httpx.get(f"{emulator}/admin/companies/{realm}/invoices").json()
-        assert [(i["TotalAmt"], i["Balance"]) for i in invoices] == [(360.0, 0)]
+        # The paid invoice, and the taxed and discounted one (open).
+        assert [(i["TotalAmt"], i["Balance"]) for i in invoices] == [(360.0, 0), (355.05, 355.05)]
     finally:
         shell.close()
         stack.send_signal(signal.SIGTERM)
