@@ -37,6 +37,8 @@ class Schema:
     def __init__(self, root_file: Path) -> None:
         self.types: dict[str, TypeInfo] = {}
         self.groups: dict[str, Any] = {}
+        # simpleType enumerations: name -> the values it allows.
+        self.enums: dict[str, frozenset[str]] = {}
         self._load(root_file, set())
 
     def _load(self, path: Path, seen: set[Path]) -> None:
@@ -49,6 +51,10 @@ class Schema:
             self._load(path.parent / include.get("schemaLocation"), seen)
         for group in root.findall(f"{XS}group"):
             self.groups[group.get("name")] = group
+        for simple in root.findall(f"{XS}simpleType"):
+            values = frozenset(str(e.get("value")) for e in simple.iter(f"{XS}enumeration"))
+            if values:
+                self.enums[str(simple.get("name"))] = values
         for ctype in root.findall(f"{XS}complexType"):
             self.types[ctype.get("name")] = self._read_type(ctype)
         for element in root.findall(f"{XS}element"):
@@ -114,15 +120,20 @@ def schema() -> Schema:
 
 
 def unknown_names(value: Any, type_name: str, path: str = "") -> list[str]:
-    """Paths of JSON keys in `value` that the XSD type `type_name` does not define."""
+    """Paths of JSON keys in `value` that the XSD type `type_name` does not define, and of
+    values outside the enumeration their element's type is, nested types included."""
     problems: list[str] = []
+    sch = schema()
+    if type_name in sch.enums:
+        if isinstance(value, str) and value not in sch.enums[type_name]:
+            problems.append(f"{path} = {value!r} (not a {type_name} value)")
+        return problems
     if isinstance(value, list):
         for index, item in enumerate(value):
             problems += unknown_names(item, type_name, f"{path}[{index}]")
         return problems
     if not isinstance(value, dict):
         return problems
-    sch = schema()
     if type_name not in sch.types:
         return problems  # a simple type: nothing to check below
     children, attributes, simple = sch.names(type_name)
