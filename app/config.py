@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     drift_policy_item: DriftPolicy = "report"
     drift_policy_invoice: DriftPolicy = "report"
     drift_policy_payment: DriftPolicy = "report"
+    drift_policy_credit_memo: DriftPolicy = "report"
+    drift_policy_sales_receipt: DriftPolicy = "report"
+    drift_policy_refund: DriftPolicy = "report"
     drift_unmapped_recheck_seconds: float = Field(60.0, ge=0, le=3600)
     # Ops console: how long a login lasts.
     ops_session_hours: float = Field(8.0, gt=0, le=168)

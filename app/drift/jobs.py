@@ -43,7 +43,15 @@ from app.uow import UnitOfWork, unit_of_work
 
 logger = logging.getLogger(__name__)
 
-CDC_ENTITIES = ["Customer", "Item", "Invoice", "Payment"]
+CDC_ENTITIES = [
+    "Customer",
+    "Item",
+    "Invoice",
+    "Payment",
+    "CreditMemo",
+    "SalesReceipt",
+    "RefundReceipt",
+]
 CDC_CAP = 1000  # objects per CDC answer (Intuit)
 CDC_LOOKBACK = timedelta(days=30)
 # Never ask CDC for more than 30 days: keep a margin for clocks.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,70 @@ INSERT_EVENTS = BulkInsert(
 FIND_EVENT = select(_events.c.id, _events.c.status, _events.c.payload_hash).where(
     _events.c.source == bindparam("source"), _events.c.event_id == bindparam("event_id")
 )
+
+
+# A credit memo's application to invoices is a record of its own (QBO: a Payment of total 0
+# linking the credit memo and the invoices), made from the credit memo's events: its own
+# events are derived at intake, in the same statement as the credit memo's.
+DERIVED_PREFIX = "derived:applied_credit:"
+HAS_APPLIED_CREDIT = (
+    select(_events.c.id)
+    .where(
+        _events.c.realm_id == bindparam("realm_id"),
+        _events.c.entity_type == "applied_credit",
+        _events.c.external_id == bindparam("external_id"),
+    )
+    .limit(1)
+)
+
+
+async def derived_rows(connection: AsyncConnection, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events a stored event implies besides itself: for a credit memo, the
+    `applied_credit` of its `applied_to` (an upsert when it applies credit, or changes an
+    application made before; a delete when the credit memo is voided or deleted after its
+    credit was applied, which QBO requires first). Deterministic ids: a resend derives the
+    same events, and inserts neither twice."""
+    if values["entity_type"] != "credit_memo":
+        return []
+    data = values["payload"]["data"]
+    applied = data.get("applied_to") or []
+    earlier = await connection.scalar(
+        HAS_APPLIED_CREDIT,
+        {"realm_id": values["realm_id"], "external_id": values["external_id"]},
+    )
+    if values["operation"] == "upserted":
+        if not applied and earlier is None:
+            return []
+        derived_data: dict[str, Any] = {
+            "external_id": data["external_id"],
+            "customer_external_id": data["customer_external_id"],
+            "date": data["txn_date"],
+            "applied_to": applied,
+        }
+        operation = "upserted"
+    elif earlier is not None:
+        derived_data, operation = {"external_id": data["external_id"]}, "deleted"
+    else:
+        return []
+    digest = hashlib.sha256(values["event_id"].encode()).hexdigest()[:40]
+    body = {
+        "event_id": f"{DERIVED_PREFIX}{digest}",
+        "realm_id": values["realm_id"],
+        "occurred_at": values["payload"]["occurred_at"],
+        "type": f"applied_credit.{operation}",
+        "data": derived_data,
+    }
+    return [
+        {
+            **values,
+            "id": uuid.uuid4(),
+            "event_id": body["event_id"],
+            "entity_type": "applied_credit",
+            "operation": operation,
+            "payload": body,
+            "payload_hash": payload_hash(body),
+        }
+    ]
 
 
 @dataclass(slots=True)
@@ -110,9 +175,18 @@ async def ingest_event(connection: AsyncConnection, source: str, event: _Envelop
     Runs on an autocommit connection: the row is durable when this returns.
     """
     values = row_values(source, event)
-    new_id = await connection.scalar(INSERT_EVENT, values)
-    if new_id is not None:
-        return Ingested(new_id, values["status"], True, _key(values), _type(values))
+    derived = await derived_rows(connection, values)
+    if derived:
+        # One statement: the credit memo and its application are stored together or not.
+        rows = await connection.execute(
+            INSERT_EVENTS.statement, INSERT_EVENTS.parameters([values, *derived])
+        )
+        if values["event_id"] in {r.event_id for r in rows}:
+            return Ingested(values["id"], values["status"], True, _key(values), _type(values))
+    else:
+        new_id = await connection.scalar(INSERT_EVENT, values)
+        if new_id is not None:
+            return Ingested(new_id, values["status"], True, _key(values), _type(values))
     existing = (
         await connection.execute(FIND_EVENT, {"source": source, "event_id": event.event_id})
     ).one()
@@ -159,6 +233,9 @@ async def ingest_batch(
     created: set[str] = set()
     if first_by_event_id:
         ordered = [first_by_event_id[eid] for eid in sorted(first_by_event_id)]
+        for values in list(ordered):
+            ordered += await derived_rows(connection, values)
+        ordered.sort(key=lambda v: str(v["event_id"]))
         rows = await connection.execute(INSERT_EVENTS.statement, INSERT_EVENTS.parameters(ordered))
         created = {r.event_id for r in rows}
 

@@ -35,7 +35,7 @@ from app.mappings import repository as mapping_store
 from app.sync.apply import token_write, upsert_body
 from app.sync.blockers import earlier_references
 from app.sync.company import CompanyLookups, CompanyReader, company_context
-from app.sync.dependencies import parents_of
+from app.sync.dependencies import SALES_FORMS, parents_of
 from app.sync.ordering import plan
 from app.sync.payloads import PayloadError, sparse_update
 from app.sync.realm import write_request
@@ -264,7 +264,7 @@ async def _check_tax_code_ids(work: Work, lookups: CompanyLookups, reader: Compa
     """Outside the US the engine sends a tax code given by Id as it is, unread, and QBO
     refuses one the company lacks (or has made inactive): the prediction looks first, and
     refuses it naming the field. Raises PayloadError."""
-    if work.entity_type != "invoice" or work.operation != "upserted" or work.context.is_us:
+    if work.entity_type not in SALES_FORMS or work.operation != "upserted" or work.context.is_us:
         return
     data = work.payload["data"]
     named = {
