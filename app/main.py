@@ -35,6 +35,7 @@ from app.qbo import LazyOAuth, Limits, RealmBudget
 from app.redis_client import redis_client
 from app.status.router import router as status_router
 from app.sync.company import CompanyLookups
+from app.sync.router import documents as documents_router
 from app.sync.router import router as preview_router
 
 
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(events_router)
     app.include_router(preview_router)
+    app.include_router(documents_router)
     app.include_router(callbacks_router)
     app.include_router(connections_router)
     app.include_router(mappings_router)

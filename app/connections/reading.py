@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from pydantic import SecretStr
@@ -54,6 +54,34 @@ def realm_query(state: State, realm_id: str) -> Query:
         return await with_access_token(keeper, realm_id, call)
 
     return run
+
+
+def realm_pdf(state: State, realm_id: str) -> Callable[[str, str], Awaitable[bytes]]:
+    """The QBO-rendered PDF of one of the realm's sales forms (entity, QBO id), fetched as
+    `realm_query` reads: a valid token, the realm's budget, the process's metrics."""
+    keeper = TokenKeeper(
+        settings=state.settings,
+        session_factory=state.session_factory,
+        oauth=state.oauth,
+        cipher=state.cipher,
+        metrics=state.metrics,
+    )
+
+    async def fetch(entity: str, qbo_id: str) -> bytes:
+        async def call(token: SecretStr) -> bytes:
+            client = QboClient(
+                state.settings,
+                realm_id,
+                token,
+                state.qbo_transport,
+                budget=state.budget,
+                recorder=state.metrics,
+            )
+            return await client.pdf(entity, qbo_id)
+
+        return await with_access_token(keeper, realm_id, call)
+
+    return fetch
 
 
 def reading_problem(err: Exception) -> str:

@@ -569,6 +569,15 @@ RealmId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,32}$")]
 CallerEventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
+class SendData(Strict):
+    """Ask QBO to e-mail a synced invoice, credit memo or sales receipt (once per event)."""
+
+    external_id: ExternalId
+    to: EmailAddress | None = Field(
+        None, description="The address to send to (QBO sendTo); default: the document's BillEmail."
+    )
+
+
 class _Envelope(Strict):
     event_id: CallerEventId = Field(description="Your id for this event; unique per API key.")
     realm_id: RealmId = Field(description="The QBO company (realm) id.")
@@ -655,6 +664,21 @@ class RefundDeleted(_Envelope):
     data: EntityRef
 
 
+class InvoiceSent(_Envelope):
+    type: Literal["invoice.sent"]
+    data: SendData
+
+
+class CreditMemoSent(_Envelope):
+    type: Literal["credit_memo.sent"]
+    data: SendData
+
+
+class SalesReceiptSent(_Envelope):
+    type: Literal["sales_receipt.sent"]
+    data: SendData
+
+
 class PaymentUpserted(_Envelope):
     type: Literal["payment.upserted"]
     data: PaymentData
@@ -690,6 +714,9 @@ EVENT_MODELS: dict[str, type[_Envelope]] = {
     "refund.upserted": RefundUpserted,
     "refund.voided": RefundVoided,
     "refund.deleted": RefundDeleted,
+    "invoice.sent": InvoiceSent,
+    "credit_memo.sent": CreditMemoSent,
+    "sales_receipt.sent": SalesReceiptSent,
 }
 EVENT_TYPES = frozenset(EVENT_MODELS)
 # Every entity type an event may be of (an applied credit is derived from a credit memo's).
@@ -721,7 +748,10 @@ EventIn = Annotated[
     | Annotated[SalesReceiptDeleted, Tag("sales_receipt.deleted")]
     | Annotated[RefundUpserted, Tag("refund.upserted")]
     | Annotated[RefundVoided, Tag("refund.voided")]
-    | Annotated[RefundDeleted, Tag("refund.deleted")],
+    | Annotated[RefundDeleted, Tag("refund.deleted")]
+    | Annotated[InvoiceSent, Tag("invoice.sent")]
+    | Annotated[CreditMemoSent, Tag("credit_memo.sent")]
+    | Annotated[SalesReceiptSent, Tag("sales_receipt.sent")],
     Discriminator(
         _event_tag,
         custom_error_type="invalid_event_type",

@@ -205,6 +205,41 @@ class QboClient:
         tid = body.get(TID_KEY)
         return [{**a, TID_KEY: tid} if tid else a for a in answers if isinstance(a, dict)]
 
+    async def send(self, entity: str, qbo_id: str, send_to: str | None = None) -> dict[str, Any]:
+        """E-mail a sales form from QBO (`POST /<entity>/<id>/send`, `sendTo` the address,
+        else the record's BillEmail; no body, Content-Type application/octet-stream: Invoice
+        reference, "Send an invoice",
+        https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice);
+        returns the entity with its `EmailStatus` and `DeliveryInfo`. Sent at most once per
+        call: a send carries no requestid, so a lost answer is not repeated here (the caller
+        reads the record to tell). Raises QboError."""
+        params = {"minorversion": self._minor}
+        if send_to is not None:
+            params["sendTo"] = send_to
+        body = await self._send(
+            "POST",
+            f"{self._base}/{entity.lower()}/{qbo_id}/send",
+            params,
+            content="",
+            content_type="application/octet-stream",
+            write=True,
+            repeatable=False,
+        )
+        return _entity(body, entity)
+
+    async def pdf(self, entity: str, qbo_id: str) -> bytes:
+        """The QBO-rendered PDF of a sales form (`GET /<entity>/<id>/pdf`, Accept
+        application/pdf; Invoice reference, "Get an invoice as PDF"). Raises QboError."""
+        response = await self._exchange(
+            "GET",
+            f"{self._base}/{entity.lower()}/{qbo_id}/pdf",
+            {"minorversion": self._minor},
+            accept="application/pdf",
+        )
+        if not response.content.startswith(b"%PDF"):
+            raise QboError(Category.TRANSIENT, response.status_code, note="the answer is no PDF")
+        return response.content
+
     async def read(self, entity: str, qbo_id: str | None = None) -> dict[str, Any]:
         """The current record (with its SyncToken), or a company-wide one such as Preferences
         when `qbo_id` is None. Raises QboError."""
@@ -239,12 +274,51 @@ class QboClient:
         params: dict[str, str],
         *,
         content: str | None = None,
+        content_type: str = "application/json",
         write: bool = False,
         batch: bool = False,
+        repeatable: bool = True,
     ) -> dict[str, Any]:
+        response = await self._exchange(
+            method,
+            url,
+            params,
+            content=content,
+            content_type=content_type,
+            write=write,
+            batch=batch,
+            repeatable=repeatable,
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise QboError(Category.TRANSIENT, response.status_code, note="unreadable answer")
+        tid = tid_from(response.headers)
+        if batch and tid:
+            body[TID_KEY] = tid
+        return body
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str],
+        *,
+        content: str | None = None,
+        content_type: str = "application/json",
+        accept: str | None = None,
+        write: bool = False,
+        batch: bool = False,
+        repeatable: bool = True,
+    ) -> httpx.Response:
+        """One request, its transport errors retried when `repeatable`; a Fault raised."""
         headers = dict(self._headers)
         if content is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
+        if accept is not None:
+            headers["Accept"] = accept
         async with contextlib.AsyncExitStack() as stack:
             http = self._http
             if http is None:
@@ -255,7 +329,7 @@ class QboClient:
                 # Safe to repeat: a write carries the same requestid on every try.
                 async for attempt in AsyncRetrying(
                     retry=retry_if_exception_type(httpx.TransportError),
-                    stop=stop_after_attempt(TRANSPORT_TRIES),
+                    stop=stop_after_attempt(TRANSPORT_TRIES if repeatable else 1),
                     wait=wait_random_exponential(multiplier=0.2, max=self._wait_max),
                 ):
                     with attempt:
@@ -272,16 +346,7 @@ class QboClient:
                     self._realm_id, throttle_delay(error.retry_after)
                 )
             raise error
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise QboError(Category.TRANSIENT, response.status_code, note="unreadable answer")
-        tid = tid_from(response.headers)
-        if batch and tid:
-            body[TID_KEY] = tid
-        return body
+        return response
 
     async def _request(
         self,

@@ -13,8 +13,10 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from app.core.failures import Category
+from app.core.times import parse_time
 from app.events.schemas import (
     AppliedCreditData,
     CustomerData,
@@ -164,6 +166,26 @@ async def _sales_form(
     return sales_form_body(work.entity_type, data, ctx, customer, items, names, defaults=defaults)
 
 
+def sent_note(record: Json) -> str:
+    """What a synced send says: QBO's EmailStatus, to whom and when it delivered."""
+    info = record.get("DeliveryInfo") if isinstance(record.get("DeliveryInfo"), dict) else {}
+    to = (record.get("BillEmail") or {}).get("Address") if isinstance(record, dict) else None
+    when = (info or {}).get("DeliveryTime")
+    return (
+        f"e-mailed by QBO: EmailStatus {record.get('EmailStatus')}"
+        + (f", to {to}" if to else "")
+        + (f", delivered {when}" if when else "")
+    )
+
+
+def delivered_since(record: Json, since: datetime | None) -> bool:
+    """Whether QBO says it e-mailed the record at or after `since`."""
+    info = record.get("DeliveryInfo")
+    when = parse_time(info.get("DeliveryTime")) if isinstance(info, dict) else None
+    sent = record.get("EmailStatus") == "EmailSent"
+    return sent and when is not None and (since is None or when >= since.replace(microsecond=0))
+
+
 @dataclass(frozen=True, slots=True)
 class TokenWrite:
     """A deactivation, void or delete: its body at a SyncToken, what its requestid names
@@ -210,6 +232,8 @@ class Applier:
         """Make `work` true in QBO. Raises QboError (classified), PayloadError (permanent)."""
         if work.operation == "upserted":
             return await self._upsert(work)
+        if work.operation == "sent":
+            return await self._send(work)
         target, write = token_write(work)
         applied = await write_at_token(
             self.api, work, target, write.build, write.what, write.operation
@@ -241,6 +265,30 @@ class Applier:
         assert work.target is not None
         what = "deactivate" if work.operation == "deactivated" else "update"
         return work.rid_at(what, work.target.sync_token)
+
+    async def _send(self, work: Work) -> Applied:
+        """E-mail the synced document from QBO, once: a send carries no requestid, so after
+        an attempt whose answer was lost the record is read first, and a delivery QBO
+        stamped after the event arrived counts as this event's."""
+        if work.target is None:
+            raise PayloadError(f"{work.entity_type} {work.external_id!r} has no QBO record")
+        to = work.payload["data"].get("to")
+        if work.maybe_applied:
+            current = await self.api.read(work.entity, work.target.qbo_id)
+            if delivered_since(current, work.received_at):
+                return Applied(
+                    str(current["Id"]),
+                    str(current["SyncToken"]),
+                    f"{sent_note(current)}, by an earlier attempt (its answer was lost)",
+                    current,
+                )
+        answer = await self.api.send(work.entity, work.target.qbo_id, to)
+        return Applied(
+            str(answer.get("Id") or work.target.qbo_id),
+            str(answer.get("SyncToken") or work.target.sync_token),
+            sent_note(answer),
+            answer,
+        )
 
     async def _upsert(self, work: Work) -> Applied:
         applied = await self._upsert_body(work)

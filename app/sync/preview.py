@@ -38,7 +38,7 @@ from app.sync.company import CompanyLookups, CompanyReader, company_context
 from app.sync.dependencies import SALES_FORMS, parents_of
 from app.sync.ordering import plan
 from app.sync.payloads import PayloadError, sparse_update
-from app.sync.realm import write_request
+from app.sync.realm import send_request, write_request
 from app.sync.selection import target_of, work_of
 from app.sync.work import Json, Work
 
@@ -108,6 +108,9 @@ async def next_request(
         update = sparse_update(body, target.qbo_id, target.sync_token)
         rid = work.rid_at("update", target.sync_token)
         return write_request(realm_id, minor_version, work.entity, update, rid)
+    if work.operation == "sent" and work.target is not None:
+        to = work.payload["data"].get("to")
+        return send_request(realm_id, minor_version, work.entity, work.target.qbo_id, to)
     target, write = token_write(work)
     body = write.build(target.qbo_id, target.sync_token)
     rid = work.rid_at(write.what, target.sync_token)

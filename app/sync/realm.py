@@ -57,6 +57,21 @@ def batch_request(
     }
 
 
+def send_request(
+    realm_id: str, minor_version: int | str, entity: str, qbo_id: str, send_to: str | None
+) -> Json:
+    """A send (QBO e-mails a sales form) as `write_request` shapes a write: no body."""
+    query = {"minorversion": str(minor_version)}
+    if send_to is not None:
+        query["sendTo"] = send_to
+    return {
+        "method": "POST",
+        "path": f"{company_path(realm_id)}/{entity.lower()}/{qbo_id}/send",
+        "query": query,
+        "body": {},
+    }
+
+
 @dataclass(slots=True)
 class SentLog:
     """The writes sent for one event, as `write_request` shapes them: `last` is the one
@@ -136,6 +151,20 @@ class RealmApi:
 
         async def call(token: SecretStr) -> list[dict[str, Any]]:
             return await self._client(token, request).batch(payload, requestid)
+
+        return await with_access_token(self.keeper, self.realm_id, call)
+
+    async def send(self, entity: str, qbo_id: str, send_to: str | None) -> dict[str, Any]:
+        """E-mail a synced sales form from QBO (see QboClient.send): sent once, never
+        resubmitted here; `sent` notes it as it leaves. Raises QboError,
+        ConnectionUnavailable, RefreshFailed."""
+        request = None
+        if self.sent is not None:
+            minor = self.settings.qbo_minor_version
+            request = send_request(self.realm_id, minor, entity, qbo_id, send_to)
+
+        async def call(token: SecretStr) -> dict[str, Any]:
+            return await self._client(token, request).send(entity, qbo_id, send_to)
 
         return await with_access_token(self.keeper, self.realm_id, call)
 

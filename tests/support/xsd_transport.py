@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
+
 import httpx
 
 from tests.support.xsd_names import unknown_names
