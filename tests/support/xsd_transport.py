@@ -43,10 +43,10 @@ def write_problems(request: httpx.Request) -> list[str]:
                     found = unknown_names(item[type_name], type_name)
                     problems += [f"batch {item.get('bId')}: {p}" for p in found]
         return problems
-    type_name = XSD_TYPES.get(entity)
-    if type_name is None:
+    named = XSD_TYPES.get(entity)
+    if named is None:
         return []
-    return [f"{entity}: {p}" for p in unknown_names(body, type_name)]
+    return [f"{entity}: {p}" for p in unknown_names(body, named)]
 
 
 class XsdCheckingTransport(httpx.AsyncBaseTransport):
