@@ -27,7 +27,7 @@ from decimal import Decimal
 from app.emulator import faults
 from app.emulator.balances import applied_to
 from app.emulator.invoices import check_unlinked
-from app.emulator.rules import Json, WriteContext, passthrough
+from app.emulator.rules import Json, WriteContext, deleted, passthrough
 from app.emulator.sales_forms import FORM_HANDLED, book_form, form_record
 
 HANDLED = FORM_HANDLED | frozenset({"RemainingCredit"})
@@ -55,5 +55,4 @@ def build_credit_memo(ctx: WriteContext, data: Json, existing: Json | None) -> J
 def delete_credit_memo(ctx: WriteContext, memo: Json) -> Json:
     """Delete (tombstone kept for CDC); answers QBO's `status: Deleted` stub."""
     check_unlinked(ctx, "CreditMemo", memo, "delete")
-    ctx.company.remove("CreditMemo", memo["Id"], ctx.store.now())
-    return {"domain": "QBO", "status": "Deleted", "Id": memo["Id"]}
+    return deleted(ctx, "CreditMemo", memo)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from app.emulator import faults
 from app.emulator.balances import applied_to, refresh_customer
-from app.emulator.rules import Json, WriteContext, bump, passthrough, ref_value
+from app.emulator.rules import Json, WriteContext, bump, deleted, passthrough, ref_value
 from app.emulator.sales_forms import (
     FORM_HANDLED,
     book_form,
@@ -84,9 +84,9 @@ def check_unlinked(ctx: WriteContext, entity: str, record: Json, action: str) ->
 def delete_invoice(ctx: WriteContext, invoice: Json) -> Json:
     """Delete (tombstone kept for CDC); answers QBO's `status: Deleted` stub."""
     check_unlinked(ctx, "Invoice", invoice, "delete")
-    ctx.company.remove("Invoice", invoice["Id"], ctx.store.now())
+    answer = deleted(ctx, "Invoice", invoice)
     refresh_customer(ctx.company, ref_value(invoice.get("CustomerRef")), ctx.stamp)
-    return {"domain": "QBO", "status": "Deleted", "Id": invoice["Id"]}
+    return answer
 
 
 def void_invoice(ctx: WriteContext, invoice: Json) -> Json:

@@ -14,11 +14,13 @@ from app.emulator.rules import (
     check_length,
     check_properties,
     decimal_of,
+    deleted,
     next_version,
     optional_ref,
     passthrough,
     ref_value,
     resolve_ref,
+    undeposited_funds,
 )
 from app.emulator.sales_forms import transaction_currency
 
@@ -147,11 +149,7 @@ def build_payment(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
             ctx.company, "Account", data["DepositToAccountRef"], "DepositToAccountRef"
         )
     else:
-        deposit = next(
-            a
-            for a in ctx.company.table("Account").values()
-            if a["AccountSubType"] == "UndepositedFunds"
-        )
+        deposit = undeposited_funds(ctx.company)
     method = optional_ref(
         ctx.company, "PaymentMethod", data, "PaymentMethodRef", "PaymentMethodRef"
     )
@@ -195,8 +193,7 @@ def void_payment(ctx: WriteContext, payment: Json) -> Json:
 
 def delete_payment(ctx: WriteContext, payment: Json) -> Json:
     """Delete (tombstone kept for CDC); answers QBO's `status: Deleted` stub."""
-    ctx.company.remove("Payment", payment["Id"], ctx.store.now())
-    return {"domain": "QBO", "status": "Deleted", "Id": payment["Id"]}
+    return deleted(ctx, "Payment", payment)
 
 
 def linked_txns(payment: Json | None) -> set[tuple[str, str]]:

@@ -42,9 +42,11 @@ from app.emulator.rules import (
     WriteContext,
     bump,
     check_length,
+    deleted,
     optional_ref,
     passthrough,
     resolve_ref,
+    undeposited_funds,
 )
 from app.emulator.sales_forms import FORM_HANDLED, book_form, form_record, void_amounts
 
@@ -57,11 +59,7 @@ def _deposit_account(ctx: WriteContext, data: Json, *, required: bool) -> Json:
     if ref is None:
         if required:
             raise faults.required_param("DepositToAccountRef")
-        return next(
-            a
-            for a in ctx.company.table("Account").values()
-            if a["AccountSubType"] == "UndepositedFunds"
-        )
+        return undeposited_funds(ctx.company)
     account = resolve_ref(ctx.company, "Account", ref, "DepositToAccountRef")
     if account.get("AccountType") not in DEPOSIT_ACCOUNT_TYPES:
         raise faults.business_validation(
@@ -116,5 +114,4 @@ def void_receipt(ctx: WriteContext, entity: str, receipt: Json) -> Json:
 
 def delete_receipt(ctx: WriteContext, entity: str, receipt: Json) -> Json:
     """Delete (tombstone kept for CDC); answers QBO's `status: Deleted` stub."""
-    ctx.company.remove(entity, receipt["Id"], ctx.store.now())
-    return {"domain": "QBO", "status": "Deleted", "Id": receipt["Id"]}
+    return deleted(ctx, entity, receipt)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.fixtures.qbo import Qbo, fault_code
-from tests.support.sales_forms import apply_credit, applied, books, credit_memo, record
+from tests.support.sales_forms import applied, apply_credit, books, credit_memo, record
 from tests.support.xsd_names import unknown_names
 
 
@@ -74,7 +74,8 @@ async def test_credit_memo_rules(qbo: Qbo) -> None:
         40.0,
     )
     void = await qbo.post("creditmemo", {"Id": memo["Id"], "SyncToken": "1"}, operation="void")
-    assert void.status_code == 400 and fault_code(void) == "500"
+    assert void.status_code == 400
+    assert fault_code(void) == "500"
     listed = await qbo.client.get(f"/admin/companies/{qbo.realm_id}/creditmemos")
     assert [m["Id"] for m in listed.json()] == [memo["Id"]]
 
@@ -191,9 +192,7 @@ async def test_voiding_or_deleting_the_payment_gives_the_credit_back(qbo: Qbo) -
     memo = await credit_memo(qbo, customer["Id"], "30")
     payment = await apply_credit(qbo, customer["Id"], invoice["Id"], memo["Id"], "30")
 
-    linked = await qbo.post(
-        "creditmemo", {"Id": memo["Id"], "SyncToken": "1"}, operation="delete"
-    )
+    linked = await qbo.post("creditmemo", {"Id": memo["Id"], "SyncToken": "1"}, operation="delete")
     assert fault_code(linked) == "6000"  # applied: unlink first
 
     await qbo.ok(

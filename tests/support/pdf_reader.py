@@ -23,16 +23,19 @@ def check_structure(data: bytes) -> int:
     entries = data[xref_at + len(header[0]) + len(header[1]) + 2 :]
     for number in range(count):
         entry = entries[number * 20 : number * 20 + 20]
-        assert len(entry) == 20 and entry.endswith(b"\r\n"), entry
+        assert len(entry) == 20, entry
+        assert entry.endswith(b"\r\n"), entry
         offset, _, kind = entry[:18].split(b" ")
         if number == 0:
             assert kind == b"f"
             continue
         assert kind == b"n"
         found = _OBJ.match(data, int(offset))
-        assert found is not None and int(found.group(1)) == number, (number, offset)
+        assert found is not None, (number, offset)
+        assert int(found.group(1)) == number, (number, offset)
     trailer = data[data.rindex(b"trailer") :]
-    assert f"/Size {count}".encode() in trailer and b"/Root 1 0 R" in trailer
+    assert f"/Size {count}".encode() in trailer
+    assert b"/Root 1 0 R" in trailer
     return count - 1
 
 
