@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from app.emulator import entities, faults
+from app.emulator.balances import books_problems
 from app.emulator.chaos import FaultSettings
 from app.emulator.company import Company, Counters, SalesSettings
 from app.emulator.config import EmulatorConfig, LimitsConfig, WebhookConfig
@@ -30,6 +31,9 @@ COLLECTIONS = {
     "items": "Item",
     "invoices": "Invoice",
     "payments": "Payment",
+    "creditmemos": "CreditMemo",
+    "salesreceipts": "SalesReceipt",
+    "refundreceipts": "RefundReceipt",
     "accounts": "Account",
     "vendors": "Vendor",
     "employees": "Employee",
@@ -247,6 +251,22 @@ async def clear_faults(realm_id: str, store: StoreDep) -> FaultSettings:
     company = _company(store, realm_id)
     company.faults = FaultSettings()
     return company.faults
+
+
+@router.get("/companies/{realm_id}/sends")
+async def list_sends(realm_id: str, store: StoreDep) -> dict[str, Any]:
+    """Every form e-mailed through `.../{entity}/{id}/send`, oldest first: entity, Id,
+    the address it went to, the time (nothing is really mailed)."""
+    return {"sends": [dict(s) for s in _company(store, realm_id).sends]}
+
+
+@router.get("/companies/{realm_id}/books")
+async def check_books(realm_id: str, store: StoreDep) -> dict[str, Any]:
+    """Whether balances agree with the transactions: every invoice's Balance = TotalAmt -
+    what payments apply (money and credits), every credit memo's RemainingCredit, every
+    payment's UnappliedAmt; `problems` lists each disagreement (empty when none)."""
+    problems = books_problems(_company(store, realm_id))
+    return {"consistent": not problems, "problems": problems}
 
 
 @router.get("/companies/{realm_id}/{collection}")

@@ -94,6 +94,8 @@ class Company:
     tax_rates: dict[str, Any] = field(default_factory=dict)
     sales: SalesSettings = field(default_factory=SalesSettings)
     requestids: dict[str, Memo] = field(default_factory=dict)
+    # Forms e-mailed through `.../send`: {entity, Id, to, time} (app.emulator.sending).
+    sends: list[dict[str, Any]] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     faults: FaultSettings = field(default_factory=FaultSettings)
     limiter: RealmLimiter = field(default_factory=RealmLimiter)

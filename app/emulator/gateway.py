@@ -31,7 +31,8 @@ def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
-Action = Callable[[WriteContext], Json]
+# A model operation: the JSON body of its answer, or a whole answer (a PDF).
+Action = Callable[[WriteContext], Json | Response]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -77,6 +78,8 @@ def _run(store: Store, ctx: WriteContext, action: Action) -> tuple[Response, boo
     except faults.QboFault as fault:
         # Business faults are answers too: QBO replays them for a repeated requestid.
         return fault_response(store, fault), fault.status == 400
+    if isinstance(body, Response):
+        return body, True
     body["time"] = response_time(store.now(), store.tz)
     return QboJSONResponse(body), True
 
@@ -149,7 +152,7 @@ async def _serve_admitted(
         )
         if requestid is not None and memoable:
             company.requestids[requestid] = Memo(
-                response.status_code, bytes(response.body), JSON_MEDIA_TYPE
+                response.status_code, bytes(response.body), response.media_type or JSON_MEDIA_TYPE
             )
         if outcome is Outcome.TIMEOUT:
             hold = settings.timeout_hold_seconds

@@ -27,6 +27,9 @@ ENTITY_PATHS: dict[str, str] = {
     "item": "Item",
     "invoice": "Invoice",
     "payment": "Payment",
+    "creditmemo": "CreditMemo",
+    "salesreceipt": "SalesReceipt",
+    "refundreceipt": "RefundReceipt",
     "account": "Account",
     "vendor": "Vendor",
     "employee": "Employee",
@@ -56,8 +59,10 @@ NAME_LIST_ENTITIES = frozenset(
         "Term",
     }
 )
-TRANSACTION_ENTITIES = frozenset({"Invoice", "Payment"})
-WRITABLE_ENTITIES = frozenset({"Customer", "Item", "Invoice", "Payment"})
+TRANSACTION_ENTITIES = frozenset(
+    {"Invoice", "Payment", "CreditMemo", "SalesReceipt", "RefundReceipt"}
+)
+WRITABLE_ENTITIES = frozenset({"Customer", "Item", *TRANSACTION_ENTITIES})
 
 
 class Store:
