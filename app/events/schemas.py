@@ -624,11 +624,6 @@ class CreditMemoUpserted(_Envelope):
     data: CreditMemoData
 
 
-class CreditMemoVoided(_Envelope):
-    type: Literal["credit_memo.voided"]
-    data: EntityRef
-
-
 class CreditMemoDeleted(_Envelope):
     type: Literal["credit_memo.deleted"]
     data: EntityRef
@@ -706,7 +701,6 @@ EVENT_MODELS: dict[str, type[_Envelope]] = {
     "payment.voided": PaymentVoided,
     "payment.deleted": PaymentDeleted,
     "credit_memo.upserted": CreditMemoUpserted,
-    "credit_memo.voided": CreditMemoVoided,
     "credit_memo.deleted": CreditMemoDeleted,
     "sales_receipt.upserted": SalesReceiptUpserted,
     "sales_receipt.voided": SalesReceiptVoided,
@@ -741,7 +735,6 @@ EventIn = Annotated[
     | Annotated[PaymentVoided, Tag("payment.voided")]
     | Annotated[PaymentDeleted, Tag("payment.deleted")]
     | Annotated[CreditMemoUpserted, Tag("credit_memo.upserted")]
-    | Annotated[CreditMemoVoided, Tag("credit_memo.voided")]
     | Annotated[CreditMemoDeleted, Tag("credit_memo.deleted")]
     | Annotated[SalesReceiptUpserted, Tag("sales_receipt.upserted")]
     | Annotated[SalesReceiptVoided, Tag("sales_receipt.voided")]

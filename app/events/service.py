@@ -74,8 +74,8 @@ HAS_APPLIED_CREDIT = (
 async def derived_rows(connection: AsyncConnection, values: dict[str, Any]) -> list[dict[str, Any]]:
     """The events a stored event implies besides itself: for a credit memo, the
     `applied_credit` of its `applied_to` (an upsert when it applies credit, or changes an
-    application made before; a delete when the credit memo is voided or deleted after its
-    credit was applied, which QBO requires first). Deterministic ids: a resend derives the
+    application made before; a delete when the credit memo is deleted after its credit
+    was applied, which QBO requires first). Deterministic ids: a resend derives the
     same events, and inserts neither twice."""
     if values["entity_type"] != "credit_memo":
         return []

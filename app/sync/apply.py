@@ -52,8 +52,12 @@ from app.sync.work import Applied, Json, Target, Work, log_fields, sparse, write
 
 logger = logging.getLogger(__name__)
 
-# Voided as an invoice is (`operation=void`), or as a payment (a sparse update).
-VOIDED_AS_INVOICE = frozenset({"invoice", "credit_memo", "sales_receipt", "refund"})
+# Voided as an invoice is (`operation=void`), or else as a payment is (`operation=update
+# &include=void`, a sparse update): a sales receipt as payments (Intuit's SalesReceipt
+# reference, "Void a salesreceipt"), a refund receipt as invoices (UNCONFIRMED). QBO's API
+# has no void of a credit memo ("not supported", Intuit's maintainer in
+# QuickBooks-V3-PHP-SDK issue #133): credit memos are deleted.
+VOIDED_AS_INVOICE = frozenset({"invoice", "refund"})
 
 
 def write_note(work: Work) -> str | None:

@@ -13,7 +13,7 @@ nor voided (6000). So:
   receipt, refund) with a line of that item;
 - `invoice.voided` / `invoice.deleted` follow every open event of a payment or applied
   credit applied to it;
-- `credit_memo.voided` / `.deleted` follow its applied credit's open events (QBO keeps a
+- `credit_memo.deleted` follows its applied credit's open events (QBO keeps a
   credit memo linked to the invoices it pays until that Payment is gone) and those of
   refunds of it; `payment.voided` / `.deleted` those of refunds of the payment
 
@@ -64,7 +64,7 @@ def _rule(event: Event) -> tuple[tuple[str, ...], Refers] | None:
         return SALES_FORMS, has_item
     if event.entity_type == "invoice" and event.operation in ("voided", "deleted"):
         return ("payment", "applied_credit"), applied_to
-    if event.entity_type == "credit_memo" and event.operation in ("voided", "deleted"):
+    if event.entity_type == "credit_memo" and event.operation == "deleted":
         # Its applied credit (unapplied first, as QBO requires) and refunds of it.
         return ("applied_credit", "refund"), applies_or_refunds_credit
     if event.entity_type == "payment" and event.operation in ("voided", "deleted"):

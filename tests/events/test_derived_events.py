@@ -31,7 +31,7 @@ async def _post(client: httpx.AsyncClient, auth: dict[str, str], body: dict[str,
     return answer.status_code
 
 
-async def test_an_applied_credit_is_derived_once_and_undone_before_a_void(
+async def test_an_applied_credit_is_derived_once_and_undone_before_a_delete(
     client: httpx.AsyncClient,
     auth: dict[str, str],
     session_factory: async_sessionmaker[AsyncSession],
@@ -48,16 +48,16 @@ async def test_an_applied_credit_is_derived_once_and_undone_before_a_void(
     ]
     # The credit taken back: the application is updated to none.
     assert await _post(client, auth, credit_memo_event("cm-1", data={"applied_to": []})) == 202
-    # A void of a credit memo that applied credit unapplies it first; of one that never
-    # applied any, nothing more.
-    assert await _post(client, auth, operation_event("credit_memo.voided", "cm-1")) == 202
-    assert await _post(client, auth, operation_event("credit_memo.voided", "cm-0")) == 202
+    # Deleting a credit memo that applied credit unapplies it first; one that never applied
+    # any, nothing more.
+    assert await _post(client, auth, operation_event("credit_memo.deleted", "cm-1")) == 202
+    assert await _post(client, auth, operation_event("credit_memo.deleted", "cm-0")) == 202
     assert (await _events(session_factory))[3:] == [
         ("applied_credit", "upserted", "cm-1"),
         ("credit_memo", "upserted", "cm-1"),
         ("applied_credit", "deleted", "cm-1"),
-        ("credit_memo", "voided", "cm-1"),
-        ("credit_memo", "voided", "cm-0"),
+        ("credit_memo", "deleted", "cm-1"),
+        ("credit_memo", "deleted", "cm-0"),
     ]
     async with session_factory() as session:
         derived = await session.scalar(

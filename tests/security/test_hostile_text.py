@@ -36,6 +36,8 @@ HOSTILE = [
 # External ids are printable ASCII without spaces, by contract; these are as hostile as
 # that allows (the marker and the disambiguated names carry them into QBO).
 HOSTILE_IDS = ["o'b\\'r%_", '"x";--', "<b>&amp;", "a\\\\'OR'1'='1"]
+
+
 def _invoice_with_shipping() -> dict[str, Any]:
     """An invoice whose optional parts with text fields are there (shipping's tax code)."""
     return invoice_event(data={"shipping": {"amount": "5.00"}})
