@@ -24,7 +24,7 @@ from app.connections.refresh import (
     TokenKeeper,
     with_access_token,
 )
-from app.qbo import BudgetWait, QboClient, QboError
+from app.qbo import BudgetWait, QboClient, QboError, ReadPurpose, ReadsWait
 
 
 def realm_query(state: State, realm_id: str) -> Query:
@@ -48,8 +48,10 @@ def realm_query(state: State, realm_id: str) -> Query:
                 state.qbo_transport,
                 budget=state.budget,
                 recorder=state.metrics,
+                meter=getattr(state, "meter", None),
             )
-            return await client.query(statement)
+            # The API's reads are of lists it also caches (reference_lists): optional.
+            return await client.query(statement, purpose=ReadPurpose.REFERENCE_LIST)
 
         return await with_access_token(keeper, realm_id, call)
 
@@ -58,6 +60,8 @@ def realm_query(state: State, realm_id: str) -> Query:
 
 def reading_problem(err: Exception) -> str:
     """Why a company's QBO could not be read, in words for a person."""
+    if isinstance(err, ReadsWait):
+        return f"The month's QuickBooks reads are kept for syncing ({err.why}); shown as cached."
     if isinstance(err, BudgetWait):
         return (
             f"The company's QuickBooks request budget is spent for {err.seconds:.0f} s;"
