@@ -45,7 +45,9 @@ async def test_reads_past_the_quota_get_429_until_the_next_month(
     assert answer.json() == {"monthly_quota": 2}
     base = f"/v3/company/{realm}"
     for _ in range(2):
-        assert (await books.client.get(f"{base}/companyinfo/{realm}", headers=headers)).status_code == 200
+        assert (
+            await books.client.get(f"{base}/companyinfo/{realm}", headers=headers)
+        ).status_code == 200
     refused = await books.client.get(
         f"{base}/query", params={"query": "SELECT * FROM Customer"}, headers=headers
     )
@@ -55,7 +57,8 @@ async def test_reads_past_the_quota_get_429_until_the_next_month(
     assert fault["Error"][0]["code"] == "3001"
     assert "monthly" in fault["Error"][0]["Detail"]
     error = classify(429, refused.content)
-    assert error is not None and error.monthly_quota
+    assert error is not None
+    assert error.monthly_quota
     # A throttle is not the month's quota.
     throttle = (
         b'{"Fault":{"Error":[{"Message":"message=ThrottleExceeded; errorCode=003001; '
@@ -63,7 +66,8 @@ async def test_reads_past_the_quota_get_429_until_the_next_month(
         b'"code":"3001"}],"type":"SERVICE"}}'
     )
     throttled = classify(429, throttle)
-    assert throttled is not None and not throttled.monthly_quota
+    assert throttled is not None
+    assert not throttled.monthly_quota
     # Writes are not metered: they go on.
     created = await books.client.post(
         f"{base}/customer",
@@ -77,7 +81,9 @@ async def test_reads_past_the_quota_get_429_until_the_next_month(
     await _advance_to_next_month(books)
     token = await _token(books, realm)  # the old one expired on the way
     headers["Authorization"] = f"Bearer {token.get_secret_value()}"
-    assert (await books.client.get(f"{base}/companyinfo/{realm}", headers=headers)).status_code == 200
+    assert (
+        await books.client.get(f"{base}/companyinfo/{realm}", headers=headers)
+    ).status_code == 200
 
 
 async def test_the_client_parks_reads_not_the_realm_on_the_quota_429(
@@ -105,4 +111,5 @@ async def test_the_client_parks_reads_not_the_realm_on_the_quota_429(
 
 def test_a_plain_throttle_stays_a_throttle() -> None:
     error = classify(429, b"")
-    assert isinstance(error, QboError) and not error.monthly_quota
+    assert isinstance(error, QboError)
+    assert not error.monthly_quota

@@ -14,7 +14,7 @@ from app.core.failures import Category
 from app.qbo import CallKind, ReadMeter, ReadPurpose, ReadsWait
 from app.qbo.meter import call_kind, month_of, next_month_start
 from app.status.models import QboCallUsage
-from app.status.reads import fold_calls, reads_report
+from app.status.reads import add_fold, fold_calls, projected, reads_report
 
 MID_MONTH = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
 
@@ -68,7 +68,9 @@ async def test_optional_readers_stop_at_95_percent_and_every_reader_at_100(
         await meter.admit("1", ReadPurpose.CDC_SWEEP)
     assert held.value.category is Category.READS
     # It waits for the next month, not for a minute.
-    assert held.value.seconds == pytest.approx((next_month_start(MID_MONTH) - MID_MONTH).total_seconds())
+    assert held.value.seconds == pytest.approx(
+        (next_month_start(MID_MONTH) - MID_MONTH).total_seconds()
+    )
     for purpose in (ReadPurpose.DRIFT_RECHECK, ReadPurpose.REFERENCE_LIST, ReadPurpose.PDF):
         with pytest.raises(ReadsWait):
             await meter.admit("1", purpose)
@@ -159,8 +161,6 @@ async def test_a_fold_that_failed_half_way_is_added_once(
     await _use(meter, 4)
     fold = await meter.take_pending()
     assert fold is not None
-    from app.status.reads import add_fold
-
     async with session_factory() as session:
         assert await add_fold(session, fold)
         await session.commit()
@@ -173,8 +173,6 @@ async def test_a_fold_that_failed_half_way_is_added_once(
 
 
 def test_the_projection_follows_the_rate_so_far() -> None:
-    from app.status.reads import projected
-
     # Half of December (31 days) gone at noon on the 16th: 1000 reads make about 2000.
     at = datetime(2026, 12, 16, 12, 0, tzinfo=UTC)
     assert projected(1000, at) == 2000
