@@ -31,7 +31,7 @@ from app.mappings.router import router as mappings_router
 from app.metrics.router import router as metrics_router
 from app.ops.router import install_ops_console
 from app.ops.sessions import OpsSessions, signing_key
-from app.qbo import LazyOAuth, Limits, RealmBudget
+from app.qbo import LazyOAuth, Limits, ReadMeter, RealmBudget
 from app.redis_client import redis_client
 from app.status.router import router as status_router
 from app.sync.company import CompanyLookups
@@ -66,6 +66,7 @@ def create_app(
         app.state.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.redis = redis
         app.state.budget = RealmBudget(redis, Limits.from_settings(resolved))
+        app.state.meter = ReadMeter(redis, resolved.qbo_monthly_read_allowance)
         app.state.metrics = Metrics(redis)
         app.state.ops_sessions = OpsSessions(
             redis,

@@ -161,6 +161,7 @@ async def callback(
             request.app.state.qbo_transport,
             request.app.state.budget,
             request.app.state.metrics,
+            getattr(request.app.state, "meter", None),
         )
     except BudgetWait as err:
         message = f"The company's QuickBooks request budget is spent for {err.seconds:.0f} s."

@@ -17,7 +17,7 @@ from app.emulator import entities, faults
 from app.emulator.balances import books_problems
 from app.emulator.chaos import FaultSettings
 from app.emulator.company import Company, Counters, SalesSettings
-from app.emulator.config import EmulatorConfig, LimitsConfig, WebhookConfig
+from app.emulator.config import EmulatorConfig, LimitsConfig, ReadQuotaConfig, WebhookConfig
 from app.emulator.gateway import StoreDep, write_context
 from app.emulator.jsonio import QboJSONResponse, loads, response_time
 from app.emulator.rules import bump
@@ -364,6 +364,22 @@ async def get_limits(store: StoreDep) -> LimitsConfig:
 async def set_limits(body: LimitsConfig, store: StoreDep) -> LimitsConfig:
     store.config.limits = body
     return store.config.limits
+
+
+@router.get("/reads")
+async def get_reads(store: StoreDep) -> dict[str, Any]:
+    """Metered reads per app (client id) and month, and the monthly quota."""
+    usage: dict[str, dict[str, int]] = {}
+    for (client_id, month), n in sorted(store.read_usage.items()):
+        usage.setdefault(client_id, {})[month] = n
+    return {"monthly_quota": store.config.reads.monthly_quota, "usage": usage}
+
+
+@router.put("/reads/quota")
+async def set_read_quota(body: ReadQuotaConfig, store: StoreDep) -> ReadQuotaConfig:
+    """Set the monthly quota of metered reads per app (None: none)."""
+    store.config.reads = body
+    return store.config.reads
 
 
 @router.get("/config")

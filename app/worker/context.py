@@ -22,7 +22,7 @@ from app.core.cipher import TokenCipher
 from app.core.heartbeat import worker_id
 from app.core.metrics import Metrics
 from app.db import create_engine, create_session_factory
-from app.qbo import LazyOAuth, Limits, RealmBudget, http_client
+from app.qbo import LazyOAuth, Limits, ReadMeter, RealmBudget, http_client
 from app.sync.deps import SyncDeps
 
 CONTEXT_KEY = "qbo_sync"
@@ -88,6 +88,7 @@ class WorkerContext:
                 budget=RealmBudget(redis, Limits.from_settings(settings)),
                 http=http_client(qbo_transport),
                 metrics=metrics,
+                meter=ReadMeter(redis, settings.qbo_monthly_read_allowance),
             ),
             callbacks=DeliveryDeps(
                 settings=settings,
