@@ -33,6 +33,7 @@ from app.ops.router import install_ops_console
 from app.ops.sessions import OpsSessions, signing_key
 from app.qbo import LazyOAuth, Limits, ReadMeter, RealmBudget
 from app.redis_client import redis_client
+from app.status.reads import month_base_loader
 from app.status.router import router as status_router
 from app.sync.company import CompanyLookups
 from app.sync.router import documents as documents_router
@@ -66,7 +67,13 @@ def create_app(
         app.state.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.redis = redis
         app.state.budget = RealmBudget(redis, Limits.from_settings(resolved))
-        app.state.meter = ReadMeter(redis, resolved.qbo_monthly_read_allowance)
+        app.state.meter = ReadMeter(
+            redis,
+            resolved.qbo_monthly_read_allowance,
+            base_loader=month_base_loader(app.state.session_factory),
+        )
+        # Token exchanges, refreshes and revocations count as OAuth calls.
+        app.state.oauth.meter = app.state.meter
         app.state.metrics = Metrics(redis)
         app.state.ops_sessions = OpsSessions(
             redis,

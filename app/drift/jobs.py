@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,7 @@ from app.drift.service import (
     restore_key,
 )
 from app.drift.sightings import BUSY_RETRY, Sight, claim_changes, finish, later, store_sightings
+from app.events.models import Event
 from app.qbo import BudgetWait, QboError, ReadPurpose, ReadsWait
 from app.sync.deps import SyncDeps
 from app.sync.locks import claim, release
@@ -62,6 +63,11 @@ CDC_OVERLAP = timedelta(minutes=2)
 # A company is one "with webhooks" while a webhook of it arrived this recently: its CDC then
 # runs once a day (`cdc_interval_with_webhooks_minutes`), a backstop of what they missed.
 WEBHOOK_MEMORY = timedelta(days=7)
+# ... and after that for as long as every write of ours was followed by a webhook within
+# this long: an idle company gets no webhook because nothing changes, not because they
+# stopped (else it would fall back to a sweep every CDC_INTERVAL_MINUTES, ~2,900 reads a
+# month); a write that none followed is what says they stopped.
+WEBHOOK_ANSWER = timedelta(hours=1)
 # A CDC pass at least this long after the previous one is the company's daily sweep: it goes
 # on when the month's reads run low, the others wait (app.qbo.meter).
 DAILY_SWEEP = timedelta(hours=23)
@@ -430,22 +436,38 @@ async def cdc_due_realms(
     with_webhooks: timedelta | None = None,
     *,
     daily_only: bool = False,
+    now: datetime | None = None,
 ) -> list[str]:
     """Active realms whose last CDC pass is older than their interval (or never ran): a
-    company whose webhooks arrive (one came within WEBHOOK_MEMORY) every `with_webhooks`
+    company whose webhooks arrive (one came within WEBHOOK_MEMORY, or none of our writes
+    since the last one went without: an idle company stays one) every `with_webhooks`
     (default: `interval`), the others every `interval`. With `daily_only` (the month's reads
-    run low) every company once a day at most."""
-    now = utcnow()
+    run low) every company once a day at most. `now`: the moment asked about (a bench plays
+    a month of them)."""
+    now = now or utcnow()
     day = timedelta(days=1)
     if daily_only:
         interval = max(interval, day)
         with_webhooks = max(with_webhooks or interval, day)
     hooked = with_webhooks if with_webhooks is not None else interval
     cutoff, hooked_cutoff = now - interval, now - hooked
-    webhooks_arrive = exists().where(
-        QboChange.realm_id == Connection.realm_id,
-        QboChange.found_by == FoundBy.WEBHOOK.value,
-        QboChange.received_at >= now - WEBHOOK_MEMORY,
+    last_webhook = (
+        select(func.max(QboChange.received_at))
+        .where(
+            QboChange.realm_id == Connection.realm_id,
+            QboChange.found_by == FoundBy.WEBHOOK.value,
+        )
+        .scalar_subquery()
+    )
+    # A write of ours no webhook followed (after the last one came, long enough ago).
+    unanswered_write = exists().where(
+        Event.realm_id == Connection.realm_id,
+        Event.synced_at > last_webhook + WEBHOOK_ANSWER,
+        Event.synced_at <= now - WEBHOOK_ANSWER,
+    )
+    # Never NULL: a company that never had a webhook is one without.
+    webhooks_arrive = last_webhook.is_not(None) & or_(
+        last_webhook >= now - WEBHOOK_MEMORY, ~unanswered_write
     )
     last = CdcCheckpoint.last_run_at
     rows = await session.execute(

@@ -91,6 +91,8 @@ class CompanyPatch(BaseModel):
     allow_shipping: bool | None = None
     tax_rounding: Literal["line", "rate"] | None = None
     custom_fields: list[CustomFieldIn] | None = Field(default=None, max_length=3)
+    # False: the company's changes reach no webhook (CDC still sees them).
+    webhooks: bool | None = None
 
 
 class TokenRequest(BaseModel):
@@ -129,6 +131,7 @@ def company_summary(company: Company) -> dict[str, Any]:
         "country": company.country,
         "custom_txn_numbers": company.custom_txn_numbers,
         "currency": company.currency[0],
+        "webhooks": company.webhooks,
         **asdict(company.sales),
         "counts": {k: len(company.table(v)) for k, v in COLLECTIONS.items()},
     }
@@ -184,6 +187,8 @@ async def patch_company(realm_id: str, body: CompanyPatch, store: StoreDep) -> d
     if body.multicurrency is False and sales.multicurrency:
         raise HTTPException(400, "multicurrency cannot be turned off once it is on")
     changed = False
+    if body.webhooks is not None:
+        company.webhooks = body.webhooks
     if body.custom_txn_numbers is not None:
         company.custom_txn_numbers = body.custom_txn_numbers
         changed = True

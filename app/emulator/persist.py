@@ -88,6 +88,7 @@ def snapshot(store: Store) -> dict[str, Any]:
                 "sales": asdict(c.sales),
                 "requestids": {k: asdict(m) for k, m in c.requestids.items()},
                 "sends": c.sends,
+                "webhooks": c.webhooks,
             }
             for c in store.companies.values()
         ],
@@ -127,6 +128,7 @@ def restore(store: Store, state: dict[str, Any]) -> None:
             sales=SalesSettings(**item.get("sales", {})),
             requestids={k: Memo(**m) for k, m in item["requestids"].items()},
             sends=list(item.get("sends", [])),
+            webhooks=bool(item.get("webhooks", True)),
         )
         company.listener = store.webhooks.notify
         store.companies[company.realm_id] = company

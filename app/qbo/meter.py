@@ -17,17 +17,20 @@ Admission (`admit`, before a read takes its budget slot): the month's reads are
 `:base` (what PostgreSQL holds, set by each fold) plus `:fresh`; each `ReadPurpose` has a
 priority, and each priority a share of the allowance past which its reads wait for the next
 month (`ReadsWait`): optional readers stop at 95 %, the reads the sync needs and the ones
-that guard exactly-once at 100 %. When QBO itself says the month is used up (a 429 whose
-Fault speaks of the monthly limit, `QboError.monthly_quota`), `spent` stops every read until
-the month ends, whatever our count says. An allowance of 0 is the unmetered tier: counted,
-never held back (but QBO's own refusal still parks reads).
+that guard exactly-once at 100 %. When Redis has lost `:base` (a flush, a new server), a
+meter given a `base_loader` seeds it from what PostgreSQL holds at the first look, instead
+of admitting reads as if the month were at zero until the next fold. When QBO itself says
+the month is used up (a 429 whose Fault speaks of the monthly limit,
+`QboError.monthly_quota`), `spent` stops every read until the month ends, whatever our
+count says. An allowance of 0 is the unmetered tier: counted, never held back (but QBO's
+own refusal still parks reads).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
@@ -48,6 +51,10 @@ READS_PREFIX = "qbo:reads"
 # The share of the allowance past which each priority's reads wait for the next month.
 OPTIONAL_STOP = 0.95
 ALERT_LEVELS = (0.80, 0.95, 1.0)
+# How long the month's keys live in Redis: beyond the month's end, never across the next.
+MONTH_KEY_SECONDS = 62 * 86_400
+# A month's reads as PostgreSQL holds them (the folded ones), by `YYYY-MM`.
+BaseLoader = Callable[[str], Awaitable[int]]
 
 
 class CallKind(StrEnum):
@@ -211,7 +218,8 @@ class ReadMeter:
     """Counts every call and holds reads to the month's allowance (see the module's text).
 
     `allowance` 0: the unmetered tier. `now` is the meter's clock (tests move it across a
-    month). Counting never raises: a lost count is not worth failing a call for."""
+    month). `base_loader` reads what PostgreSQL holds of a month, for a base Redis lost.
+    Counting never raises: a lost count is not worth failing a call for."""
 
     def __init__(
         self,
@@ -219,10 +227,12 @@ class ReadMeter:
         allowance: int,
         *,
         now: Callable[[], datetime] | None = None,
+        base_loader: BaseLoader | None = None,
     ) -> None:
         self._redis = redis
         self.allowance = allowance
         self._now = now or (lambda: datetime.now(UTC))
+        self._base_loader = base_loader
         self._take = redis.register_script(TAKE)
         self._done = redis.register_script(DONE)
 
@@ -245,7 +255,7 @@ class ReadMeter:
                 if kind is CallKind.READ:
                     fresh = self.month_key(month, "fresh")
                     pipe.incr(fresh)
-                    pipe.expire(fresh, 62 * 86_400)
+                    pipe.expire(fresh, MONTH_KEY_SECONDS)
                 pipe.hincrby(metric_key(QBO_CALLS), metric_field(QBO_CALLS, labels), 1)
                 await pipe.execute()
         except Exception:
@@ -261,7 +271,23 @@ class ReadMeter:
             ]
         )
         base, fresh, spent = (int(v) if v is not None else None for v in raw)
+        if base is None:
+            base = await self._seed_base(month)
         return MonthReads(month, base or 0, max(fresh or 0, 0), bool(spent))
+
+    async def _seed_base(self, month: str) -> int | None:
+        """The month's base from PostgreSQL, stored unless a fold stored one meanwhile (one
+        query per base lost, not per read); None without a loader or when it fails."""
+        if self._base_loader is None:
+            return None
+        try:
+            base = await self._base_loader(month)
+        except Exception:
+            logger.warning("the month's folded reads could not be read", exc_info=True)
+            return None
+        key = self.month_key(month, "base")
+        await self._redis.set(key, base, ex=MONTH_KEY_SECONDS, nx=True)
+        return base
 
     async def optional_paused(self) -> bool:
         """Whether optional reads wait for the next month now (never raises)."""
@@ -343,4 +369,4 @@ class ReadMeter:
 
     async def set_base(self, month: str, reads: int) -> None:
         """What PostgreSQL holds of the month's reads (after each fold)."""
-        await self._redis.set(self.month_key(month, "base"), reads, ex=62 * 86_400)
+        await self._redis.set(self.month_key(month, "base"), reads, ex=MONTH_KEY_SECONDS)

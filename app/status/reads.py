@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.callbacks.models import NoticeKind
 from app.callbacks.service import enqueue_notice_to_all
@@ -105,6 +105,17 @@ async def folded_reads(session: AsyncSession, months: set[str]) -> dict[str, int
     )
     found = {str(m): int(n or 0) for m, n in rows}
     return {m: found.get(m, 0) for m in months}
+
+
+def month_base_loader(factory: async_sessionmaker[AsyncSession]) -> Callable[[str], Awaitable[int]]:
+    """What a ReadMeter seeds a month's base from when Redis lost it: the reads PostgreSQL
+    holds of that month (one short query)."""
+
+    async def load(month: str) -> int:
+        async with factory() as session:
+            return (await folded_reads(session, {month}))[month]
+
+    return load
 
 
 async def fold_calls(

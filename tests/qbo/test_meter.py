@@ -14,7 +14,7 @@ from app.core.failures import Category
 from app.qbo import CallKind, ReadMeter, ReadPurpose, ReadsWait
 from app.qbo.meter import call_kind, month_of, next_month_start
 from app.status.models import QboCallUsage
-from app.status.reads import add_fold, fold_calls, projected, reads_report
+from app.status.reads import add_fold, fold_calls, month_base_loader, projected, reads_report
 
 MID_MONTH = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
 
@@ -152,6 +152,24 @@ async def test_the_fold_keeps_the_month_when_redis_is_lost(
         report = await reads_report(session, meter)
     assert (report.reads, report.writes) == (10, 1)
     assert [(c.realm_id, c.reads) for c in report.top] == [("1", 7), ("2", 3)]
+
+
+async def test_after_a_flush_the_month_goes_on_from_postgresql_at_once(
+    redis: ArqRedis, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    meter = ReadMeter(
+        redis, 10, now=Clock(MID_MONTH), base_loader=month_base_loader(session_factory)
+    )
+    await _use(meter, 10)
+    await _fold(session_factory, meter)
+    await redis.flushdb()
+    # No fold since the flush: the base comes from PostgreSQL, not from zero.
+    with pytest.raises(ReadsWait):
+        await meter.admit("1", ReadPurpose.SYNC)
+    reads = await meter.month_reads()
+    assert (reads.base, reads.fresh) == (10, 0)
+    # Stored: the next look asks PostgreSQL nothing.
+    assert await redis.get(meter.month_key("2026-12", "base")) == b"10"
 
 
 async def test_a_fold_that_failed_half_way_is_added_once(
