@@ -87,3 +87,32 @@ async def test_a_batch_derives_the_applied_credit_in_its_statement(
         ("credit_memo", "upserted", "cm-1"),
         ("credit_memo", "upserted", "cm-2"),
     ]
+
+
+async def test_a_delete_that_came_first_is_derived_with_the_state_it_follows(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async def derived() -> list[tuple[str, str]]:
+        async with session_factory() as session:
+            rows = await session.execute(
+                select(Event.operation, Event.occurred_at)
+                .where(Event.entity_type == "applied_credit")
+                .order_by(Event.occurred_at)
+            )
+            return [(op, at.isoformat()) for op, at in rows]
+
+    # The delete arrives first: no credit is applied yet, so it derives nothing by itself.
+    delete = operation_event("credit_memo.deleted", "cm-1", occurred_at="2026-11-26T09:00:00Z")
+    assert await _post(client, auth, delete) == 202
+    assert await derived() == []
+    applied = credit_memo_event("cm-1", data={"applied_to": APPLIED})
+    assert await _post(client, auth, applied) == 202
+    # The application, then its undoing at the delete's time: the credit memo's delete
+    # waits for both, and QBO gets the credit unapplied before the credit memo goes.
+    expected = [("upserted", "2026-11-25T10:00:00+00:00"), ("deleted", "2026-11-26T09:00:00+00:00")]
+    assert await derived() == expected
+    assert await _post(client, auth, applied) == 200
+    assert await _post(client, auth, delete) == 200
+    assert await derived() == expected  # resends derive nothing more
