@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +88,9 @@ NEWER_DELETE = (
 )
 
 
-async def derived_rows(connection: AsyncConnection, values: dict[str, Any]) -> list[dict[str, Any]]:
+async def derived_rows(
+    connection: AsyncConnection, values: dict[str, Any], batch: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
     """The events a stored event implies besides itself: for a credit memo, the
     `applied_credit` of its `applied_to` (an upsert when it applies credit, or changes an
     application made before; a delete when the credit memo is deleted after its credit
@@ -96,15 +99,20 @@ async def derived_rows(connection: AsyncConnection, values: dict[str, Any]) -> l
 
     A delete that arrived before the state it follows derived nothing (no credit applied
     yet): that state derives the delete's too, with the delete's id and time, so that the
-    credit is unapplied before the credit memo is deleted whatever the arrival order."""
+    credit is unapplied before the credit memo is deleted whatever the arrival order.
+    `batch`: the rows stored in the same statement, seen as if stored before."""
     if values["entity_type"] != "credit_memo":
         return []
     data = values["payload"]["data"]
     applied = data.get("applied_to") or []
+    record = (values["realm_id"], values["external_id"])
+    mates = [r for r in batch if (r["realm_id"], r["external_id"]) == record and r is not values]
     earlier = await connection.scalar(
         HAS_APPLIED_CREDIT,
         {"realm_id": values["realm_id"], "external_id": values["external_id"]},
     )
+    if earlier is None:
+        earlier = next((r["id"] for r in mates if r["entity_type"] == "applied_credit"), None)
     if values["operation"] != "upserted":
         return [] if earlier is None else [_derived(values, "deleted", data["external_id"])]
     if not applied and earlier is None:
@@ -127,14 +135,20 @@ async def derived_rows(connection: AsyncConnection, values: dict[str, Any]) -> l
             },
         )
     ).first()
+    deletes = [
+        r
+        for r in mates
+        if (r["entity_type"], r["operation"], r["source"])
+        == ("credit_memo", "deleted", values["source"])
+        and r["occurred_at"] >= values["occurred_at"]
+    ]
     if newer is not None:
-        delete = {
-            **values,
-            "event_id": newer.event_id,
-            "occurred_at": newer.occurred_at,
-            "payload": newer.payload,
-        }
-        rows.append(_derived(delete, "deleted", data["external_id"]))
+        deletes.append(
+            {"event_id": newer.event_id, "occurred_at": newer.occurred_at, "payload": newer.payload}
+        )
+    if deletes:
+        delete = max(deletes, key=lambda r: r["occurred_at"])
+        rows.append(_derived({**values, **delete}, "deleted", data["external_id"]))
     return rows
 
 
@@ -275,8 +289,13 @@ async def ingest_batch(
     created: set[str] = set()
     if first_by_event_id:
         ordered = [first_by_event_id[eid] for eid in sorted(first_by_event_id)]
+        made = set(first_by_event_id)
         for values in list(ordered):
-            ordered += await derived_rows(connection, values)
+            # Each derived once, however many of the batch's events imply it.
+            for row in await derived_rows(connection, values, ordered):
+                if row["event_id"] not in made:
+                    made.add(row["event_id"])
+                    ordered.append(row)
         ordered.sort(key=lambda v: str(v["event_id"]))
         rows = await connection.execute(INSERT_EVENTS.statement, INSERT_EVENTS.parameters(ordered))
         created = {r.event_id for r in rows}

@@ -116,3 +116,30 @@ async def test_a_delete_that_came_first_is_derived_with_the_state_it_follows(
     assert await _post(client, auth, applied) == 200
     assert await _post(client, auth, delete) == 200
     assert await derived() == expected  # resends derive nothing more
+
+
+async def test_a_batch_with_a_credit_memo_and_its_delete_unapplies_the_credit_first(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    # The two in one statement: neither is stored before the other, in either order of ids.
+    for n, ids in enumerate((("a", "b"), ("b", "a"))):
+        ext = f"cm-{n}"
+        memo = credit_memo_event(ext, data={"applied_to": APPLIED}, event_id=f"{ids[0]}-{n}")
+        delete = operation_event(
+            "credit_memo.deleted", ext, occurred_at="2026-11-26T09:00:00Z", event_id=f"{ids[1]}-{n}"
+        )
+        answer = await client.post("/events/batch", json={"events": [memo, delete]}, headers=auth)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["accepted"] == 2
+    assert sorted(await _events(session_factory)) == [
+        ("applied_credit", "deleted", "cm-0"),
+        ("applied_credit", "deleted", "cm-1"),
+        ("applied_credit", "upserted", "cm-0"),
+        ("applied_credit", "upserted", "cm-1"),
+        ("credit_memo", "deleted", "cm-0"),
+        ("credit_memo", "deleted", "cm-1"),
+        ("credit_memo", "upserted", "cm-0"),
+        ("credit_memo", "upserted", "cm-1"),
+    ]
