@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,53 +72,108 @@ HAS_APPLIED_CREDIT = (
 )
 
 
-async def derived_rows(connection: AsyncConnection, values: dict[str, Any]) -> list[dict[str, Any]]:
+# A delete of the credit memo stored before an older state of it (it arrived first).
+NEWER_DELETE = (
+    select(_events.c.event_id, _events.c.occurred_at, _events.c.payload)
+    .where(
+        _events.c.source == bindparam("source"),
+        _events.c.realm_id == bindparam("realm_id"),
+        _events.c.entity_type == "credit_memo",
+        _events.c.external_id == bindparam("external_id"),
+        _events.c.operation == "deleted",
+        _events.c.occurred_at >= bindparam("occurred_at"),
+    )
+    .order_by(_events.c.occurred_at.desc())
+    .limit(1)
+)
+
+
+async def derived_rows(
+    connection: AsyncConnection, values: dict[str, Any], batch: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
     """The events a stored event implies besides itself: for a credit memo, the
     `applied_credit` of its `applied_to` (an upsert when it applies credit, or changes an
     application made before; a delete when the credit memo is deleted after its credit
     was applied, which QBO requires first). Deterministic ids: a resend derives the
-    same events, and inserts neither twice."""
+    same events, and inserts neither twice.
+
+    A delete that arrived before the state it follows derived nothing (no credit applied
+    yet): that state derives the delete's too, with the delete's id and time, so that the
+    credit is unapplied before the credit memo is deleted whatever the arrival order.
+    `batch`: the rows stored in the same statement, seen as if stored before."""
     if values["entity_type"] != "credit_memo":
         return []
     data = values["payload"]["data"]
     applied = data.get("applied_to") or []
+    record = (values["realm_id"], values["external_id"])
+    mates = [r for r in batch if (r["realm_id"], r["external_id"]) == record and r is not values]
     earlier = await connection.scalar(
         HAS_APPLIED_CREDIT,
         {"realm_id": values["realm_id"], "external_id": values["external_id"]},
     )
-    if values["operation"] == "upserted":
-        if not applied and earlier is None:
-            return []
-        derived_data: dict[str, Any] = {
-            "external_id": data["external_id"],
-            "customer_external_id": data["customer_external_id"],
-            "date": data["txn_date"],
-            "applied_to": applied,
-        }
-        operation = "upserted"
-    elif earlier is not None:
-        derived_data, operation = {"external_id": data["external_id"]}, "deleted"
-    else:
+    if earlier is None:
+        earlier = next((r["id"] for r in mates if r["entity_type"] == "applied_credit"), None)
+    if values["operation"] != "upserted":
+        return [] if earlier is None else [_derived(values, "deleted", data["external_id"])]
+    if not applied and earlier is None:
         return []
+    derived_data: dict[str, Any] = {
+        "external_id": data["external_id"],
+        "customer_external_id": data["customer_external_id"],
+        "date": data["txn_date"],
+        "applied_to": applied,
+    }
+    rows = [_derived(values, "upserted", data["external_id"], derived_data)]
+    newer = (
+        await connection.execute(
+            NEWER_DELETE,
+            {
+                "source": values["source"],
+                "realm_id": values["realm_id"],
+                "external_id": values["external_id"],
+                "occurred_at": values["occurred_at"],
+            },
+        )
+    ).first()
+    deletes = [
+        r
+        for r in mates
+        if (r["entity_type"], r["operation"], r["source"])
+        == ("credit_memo", "deleted", values["source"])
+        and r["occurred_at"] >= values["occurred_at"]
+    ]
+    if newer is not None:
+        deletes.append(
+            {"event_id": newer.event_id, "occurred_at": newer.occurred_at, "payload": newer.payload}
+        )
+    if deletes:
+        delete = max(deletes, key=lambda r: r["occurred_at"])
+        rows.append(_derived({**values, **delete}, "deleted", data["external_id"]))
+    return rows
+
+
+def _derived(
+    values: dict[str, Any], operation: str, external_id: str, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `applied_credit` event derived from the credit memo event `values`: its id
+    made from that event's, at that event's time."""
     digest = hashlib.sha256(values["event_id"].encode()).hexdigest()[:40]
     body = {
         "event_id": f"{DERIVED_PREFIX}{digest}",
         "realm_id": values["realm_id"],
         "occurred_at": values["payload"]["occurred_at"],
         "type": f"applied_credit.{operation}",
-        "data": derived_data,
+        "data": data or {"external_id": external_id},
     }
-    return [
-        {
-            **values,
-            "id": uuid.uuid4(),
-            "event_id": body["event_id"],
-            "entity_type": "applied_credit",
-            "operation": operation,
-            "payload": body,
-            "payload_hash": payload_hash(body),
-        }
-    ]
+    return {
+        **values,
+        "id": uuid.uuid4(),
+        "event_id": body["event_id"],
+        "entity_type": "applied_credit",
+        "operation": operation,
+        "payload": body,
+        "payload_hash": payload_hash(body),
+    }
 
 
 @dataclass(slots=True)
@@ -233,8 +289,13 @@ async def ingest_batch(
     created: set[str] = set()
     if first_by_event_id:
         ordered = [first_by_event_id[eid] for eid in sorted(first_by_event_id)]
+        made = set(first_by_event_id)
         for values in list(ordered):
-            ordered += await derived_rows(connection, values)
+            # Each derived once, however many of the batch's events imply it.
+            for row in await derived_rows(connection, values, ordered):
+                if row["event_id"] not in made:
+                    made.add(row["event_id"])
+                    ordered.append(row)
         ordered.sort(key=lambda v: str(v["event_id"]))
         rows = await connection.execute(INSERT_EVENTS.statement, INSERT_EVENTS.parameters(ordered))
         created = {r.event_id for r in rows}

@@ -106,6 +106,30 @@ async def test_a_credit_memo_applied_to_an_invoice_then_deleted(world: World) ->
     await _books(w)
 
 
+async def test_a_credit_memo_deleted_before_its_applied_state_arrives(world: World) -> None:
+    w = await world.connect()
+    invoice = invoice_event("inv-1", "c1", data={"lines": _one_line("300.00")})
+    await w.send(customer_event("c1"), item_event("item-1"), invoice)
+    memo = credit_memo_event(
+        "cm-1",
+        "c1",
+        data={
+            "lines": _one_line("80.00"),
+            "applied_to": [{"invoice_external_id": "inv-1", "amount": "50.00"}],
+        },
+    )
+    # The delete overtakes the state it follows: the credit is still applied, then taken
+    # back, before the credit memo is deleted (QBO refuses to delete it while applied).
+    delete = operation_event("credit_memo.deleted", "cm-1", occurred_at=LATER)
+    counts = await w.send(delete, memo)
+    assert counts == {"synced": 7}, counts
+    assert _ours(await w.records("creditmemos"), "qbo-sync:credit_memo:cm-1") == []
+    assert _ours(await w.records("payments"), "qbo-sync:applied_credit:cm-1") == []
+    (booked,) = _ours(await w.records("invoices"), "qbo-sync:invoice:inv-1")
+    assert Decimal(str(booked["Balance"])) == Decimal("300.00")
+    await _books(w)
+
+
 async def test_a_lost_credit_memo_create_is_adopted_not_made_twice(world: World) -> None:
     w = await world.connect()
     await w.send(customer_event("c1"), item_event("item-1"))

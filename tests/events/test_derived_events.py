@@ -87,3 +87,59 @@ async def test_a_batch_derives_the_applied_credit_in_its_statement(
         ("credit_memo", "upserted", "cm-1"),
         ("credit_memo", "upserted", "cm-2"),
     ]
+
+
+async def test_a_delete_that_came_first_is_derived_with_the_state_it_follows(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    async def derived() -> list[tuple[str, str]]:
+        async with session_factory() as session:
+            rows = await session.execute(
+                select(Event.operation, Event.occurred_at)
+                .where(Event.entity_type == "applied_credit")
+                .order_by(Event.occurred_at)
+            )
+            return [(op, at.isoformat()) for op, at in rows]
+
+    # The delete arrives first: no credit is applied yet, so it derives nothing by itself.
+    delete = operation_event("credit_memo.deleted", "cm-1", occurred_at="2026-11-26T09:00:00Z")
+    assert await _post(client, auth, delete) == 202
+    assert await derived() == []
+    applied = credit_memo_event("cm-1", data={"applied_to": APPLIED})
+    assert await _post(client, auth, applied) == 202
+    # The application, then its undoing at the delete's time: the credit memo's delete
+    # waits for both, and QBO gets the credit unapplied before the credit memo goes.
+    expected = [("upserted", "2026-11-25T10:00:00+00:00"), ("deleted", "2026-11-26T09:00:00+00:00")]
+    assert await derived() == expected
+    assert await _post(client, auth, applied) == 200
+    assert await _post(client, auth, delete) == 200
+    assert await derived() == expected  # resends derive nothing more
+
+
+async def test_a_batch_with_a_credit_memo_and_its_delete_unapplies_the_credit_first(
+    client: httpx.AsyncClient,
+    auth: dict[str, str],
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    # The two in one statement: neither is stored before the other, in either order of ids.
+    for n, ids in enumerate((("a", "b"), ("b", "a"))):
+        ext = f"cm-{n}"
+        memo = credit_memo_event(ext, data={"applied_to": APPLIED}, event_id=f"{ids[0]}-{n}")
+        delete = operation_event(
+            "credit_memo.deleted", ext, occurred_at="2026-11-26T09:00:00Z", event_id=f"{ids[1]}-{n}"
+        )
+        answer = await client.post("/events/batch", json={"events": [memo, delete]}, headers=auth)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["accepted"] == 2
+    assert sorted(await _events(session_factory)) == [
+        ("applied_credit", "deleted", "cm-0"),
+        ("applied_credit", "deleted", "cm-1"),
+        ("applied_credit", "upserted", "cm-0"),
+        ("applied_credit", "upserted", "cm-1"),
+        ("credit_memo", "deleted", "cm-0"),
+        ("credit_memo", "deleted", "cm-1"),
+        ("credit_memo", "upserted", "cm-0"),
+        ("credit_memo", "upserted", "cm-1"),
+    ]
