@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest openapi bench-ingest bench-sync bench-status soak chaos audit dockerlint clean
+.PHONY: run test lint typecheck pytest openapi bench-ingest bench-sync bench-status bench-reads soak chaos audit dockerlint clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -58,6 +58,10 @@ bench-sync: $(VENV)/.installed-dev
 ## GET /sync-status latency with 1,000,000 events in the table.
 bench-status: $(VENV)/.installed-dev
 	$(PY) -m bench.status
+
+## Metered QBO reads in a steady state of 20 companies: per synced record, per idle company a month.
+bench-reads: $(VENV)/.installed-dev
+	$(PY) -m bench.reads
 
 ## Faults on a schedule against the whole system as processes; then the books are checked.
 chaos: $(VENV)/.installed-dev

@@ -127,10 +127,18 @@ class Settings(BaseSettings):
     # for the callers' requests.
     webhook_max_body_bytes: int = Field(4_194_304, ge=1024)
     cdc_interval_minutes: float = Field(15.0, ge=0, le=1440)
+    # A company whose webhooks arrive needs CDC only as a backstop: once a day by default.
+    cdc_interval_with_webhooks_minutes: float = Field(1440.0, ge=0, le=1440)
+    # Intuit's monthly allowance of metered reads (CorePlus calls) for this app, across every
+    # company; 0 = an unmetered tier (counted, never held back). See app/qbo/meter.py.
+    qbo_monthly_read_allowance: int = Field(500_000, ge=0)
     drift_policy_customer: DriftPolicy = "report"
     drift_policy_item: DriftPolicy = "report"
     drift_policy_invoice: DriftPolicy = "report"
     drift_policy_payment: DriftPolicy = "report"
+    drift_policy_credit_memo: DriftPolicy = "report"
+    drift_policy_sales_receipt: DriftPolicy = "report"
+    drift_policy_refund: DriftPolicy = "report"
     drift_unmapped_recheck_seconds: float = Field(60.0, ge=0, le=3600)
     # Ops console: how long a login lasts.
     ops_session_hours: float = Field(8.0, gt=0, le=168)

@@ -31,10 +31,12 @@ from app.mappings.router import router as mappings_router
 from app.metrics.router import router as metrics_router
 from app.ops.router import install_ops_console
 from app.ops.sessions import OpsSessions, signing_key
-from app.qbo import LazyOAuth, Limits, RealmBudget
+from app.qbo import LazyOAuth, Limits, ReadMeter, RealmBudget
 from app.redis_client import redis_client
+from app.status.reads import month_base_loader
 from app.status.router import router as status_router
 from app.sync.company import CompanyLookups
+from app.sync.router import documents as documents_router
 from app.sync.router import router as preview_router
 
 
@@ -65,6 +67,13 @@ def create_app(
         app.state.autocommit_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         app.state.redis = redis
         app.state.budget = RealmBudget(redis, Limits.from_settings(resolved))
+        app.state.meter = ReadMeter(
+            redis,
+            resolved.qbo_monthly_read_allowance,
+            base_loader=month_base_loader(app.state.session_factory),
+        )
+        # Token exchanges, refreshes and revocations count as OAuth calls.
+        app.state.oauth.meter = app.state.meter
         app.state.metrics = Metrics(redis)
         app.state.ops_sessions = OpsSessions(
             redis,
@@ -100,6 +109,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(events_router)
     app.include_router(preview_router)
+    app.include_router(documents_router)
     app.include_router(callbacks_router)
     app.include_router(connections_router)
     app.include_router(mappings_router)

@@ -8,10 +8,20 @@ of QBO 500/503 answers and timeouts whose write was applied, a revoked connectio
 reconnected later, and a token refresh whose answer is lost after the token rotated. The
 callers behave as callers do: an event whose POST failed is sent again until accepted.
 
-When the faults stop and the queues drain, every accepted event must be synced (or
-superseded by a newer one), or in a state with a reason; no record may be in QBO twice;
-every record must equal the newest state its caller sent; every payment must be applied to
-its invoice. The last line is
+Besides customers, items, invoices and payments, the callers send credit memos (some applied
+to invoices, applied again differently, deleted), sales receipts (updated, voided, deleted)
+and refunds (of a payment or of nothing; deleted); each company deposits to, and refunds
+from, its Checking account.
+
+When the faults stop and the queues drain, every accepted event (and every applied credit
+the service derived from a credit memo) must be synced (or superseded by a newer one), or
+in a state with a reason; no record may be in QBO twice; every record must equal the newest
+state its caller sent (voided ones voided, deleted ones gone, totals the sum of the lines,
+invoice balances the total less what payments and credits apply); every payment must be
+applied to its invoice; every credit memo's credit must be applied by exactly one Payment of
+total 0 linking it and its invoices as its newest state says (none after its delete); and
+every company's books must be consistent (the emulator's `/admin/companies/{realm}/books`;
+each problem counts as mismatched). The last line is
 `chaos: events=N synced=N explained=N lost=N duplicates=N mismatched=N faults=N`.
 `--short` is the under-two-minutes run of `make test`.
 """
@@ -50,6 +60,7 @@ from bench.chaos_scenario import RealmScenario, build
 from bench.sync import connect_company
 
 OPEN = ("pending", "retrying", "syncing", "waiting_dependency", "waiting_connection")
+DEPOSIT_ACCOUNT = "7"  # the emulator's seeded Checking (Bank) account
 
 
 @dataclass
@@ -443,20 +454,26 @@ async def supervise(cluster: Cluster, faults: list[Fault], began: float) -> None
 
 @dataclass
 class Verdict:
-    events: int = 0
+    events: int = 0  # accepted from callers, and derived by the service (applied credits)
+    derived: int = 0
     synced: int = 0
     explained: int = 0
     lost: int = 0
     duplicates: int = 0
     mismatched: int = 0
     problems: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)  # records compared, by kind
+
+    def compared(self, kind: str) -> None:
+        self.checked[kind] = self.checked.get(kind, 0) + 1
 
 
 async def event_rows(database_url: str) -> dict[str, Any]:
     conn = await asyncpg.connect(to_libpq_url(database_url), timeout=10)
     try:
         rows = await conn.fetch(
-            "SELECT event_id, status, last_error, waiting_for, note FROM events"
+            "SELECT event_id, realm_id, entity_type, external_id, occurred_at, status,"
+            " last_error, waiting_for, note FROM events"
         )
         return {r["event_id"]: r for r in rows}
     finally:
@@ -499,40 +516,125 @@ def _dec(value: Any) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
+# Where the emulator's admin API lists each entity type's records, and the field our
+# marker is in (None: items are known by name).
+COLLECTIONS = {
+    "customer": "customers",
+    "item": "items",
+    "invoice": "invoices",
+    "payment": "payments",
+    "credit_memo": "creditmemos",
+    "sales_receipt": "salesreceipts",
+    "refund": "refundreceipts",
+}
+MARKED_IN = {"customer": "Notes", "item": None}
+SALES_FORMS = ("invoice", "credit_memo", "sales_receipt", "refund")
+SETTLED = ("synced", "superseded")
+
+
+def _account(verdict: Verdict, row: Any, event_id: str) -> None:
+    """Count one event: synced (or superseded), explained (a reason recorded) or lost."""
+    verdict.events += 1
+    if row is None:
+        verdict.lost += 1
+        verdict.problems.append(f"{event_id}: accepted but not stored")
+    elif row["status"] in SETTLED:
+        verdict.synced += 1
+    elif row["last_error"] or row["waiting_for"] or row["note"]:
+        verdict.explained += 1
+        verdict.problems.append(f"{event_id}: {row['status']} ({row['last_error']})")
+    else:
+        verdict.lost += 1
+        verdict.problems.append(f"{event_id}: {row['status']} with no reason")
+
+
+@dataclass
+class RealmState:
+    """What one company's callers sent, newest state per record, and QBO's records."""
+
+    realm: str
+    newest: dict[tuple[str, str], dict[str, Any]]  # (entity, ext) -> newest accepted body
+    books: dict[str, list[dict[str, Any]]]
+    rows: dict[str, Any]
+    mapped: dict[tuple[str, str, str], str]
+
+    def settled(self, entity: str, ext: str) -> bool:
+        """Whether the record's newest event is synced or superseded (else it is
+        explained, and QBO may lawfully hold an older state)."""
+        body = self.newest.get((entity, ext))
+        row = self.rows.get(body["event_id"]) if body else None
+        return row is not None and row["status"] in SETTLED
+
+    def qbo_id(self, entity: str, ext: str) -> str:
+        return self.mapped.get((self.realm, entity, ext), "?")
+
+    def applied(self) -> tuple[dict[str, Decimal], set[str]]:
+        """What the newest payments and credit memos apply to each invoice, and the
+        invoices for which that is unknown (a payment or credit memo not settled)."""
+        amounts: dict[str, Decimal] = {}
+        unknown: set[str] = set()
+        for (entity, ext), body in self.newest.items():
+            if entity not in ("payment", "credit_memo") or not body["type"].endswith(".upserted"):
+                continue
+            settled = self.settled(entity, ext) and (
+                entity == "payment" or self.credit_settled(ext)
+            )
+            for application in body["data"].get("applied_to") or []:
+                invoice = application["invoice_external_id"]
+                amounts[invoice] = amounts.get(invoice, Decimal(0)) + _dec(application["amount"])
+                if not settled:
+                    unknown.add(invoice)
+        return amounts, unknown
+
+    def credit_settled(self, ext: str) -> bool:
+        """Whether the newest applied credit derived from credit memo `ext` is settled."""
+        derived = [
+            r
+            for r in self.rows.values()
+            if (r["realm_id"], r["entity_type"], r["external_id"])
+            == (self.realm, "applied_credit", ext)
+        ]
+        if not derived:
+            return True
+        return max(derived, key=lambda r: r["occurred_at"])["status"] in SETTLED
+
+
 async def check_books(cluster: Cluster, scenarios: list[RealmScenario], intake: Intake) -> Verdict:
+    """Every accepted event (and every applied credit derived from one) accounted for;
+    every record of the callers in QBO exactly once and as its newest state says; every
+    company's books consistent (the emulator's check: balances, remaining credit and
+    unapplied amounts agree with the payments and credits applied)."""
     verdict = Verdict()
     rows = await event_rows(cluster.database_url)
     mapped = await mappings(cluster.database_url)
-    explained_records: set[tuple[str, str, str]] = set()
     for event_id in sorted(intake.accepted):
-        verdict.events += 1
-        row = rows.get(event_id)
-        if row is None:
-            verdict.lost += 1
-            verdict.problems.append(f"{event_id}: accepted but not stored")
-        elif row["status"] in ("synced", "superseded"):
-            verdict.synced += 1
-        elif row["last_error"] or row["waiting_for"] or row["note"]:
-            verdict.explained += 1
-            verdict.problems.append(f"{event_id}: {row['status']} ({row['last_error']})")
-        else:
-            verdict.lost += 1
-            verdict.problems.append(f"{event_id}: {row['status']} with no reason")
+        _account(verdict, rows.get(event_id), event_id)
+    for event_id in sorted(e for e in rows if e.startswith("derived:")):
+        verdict.derived += 1
+        _account(verdict, rows[event_id], event_id)
     async with httpx.AsyncClient(base_url=cluster.emulator_url, timeout=30) as client:
         for scenario in scenarios:
             realm = scenario.realm_id
             books = {
                 c: (await client.get(f"/admin/companies/{realm}/{c}")).json()
-                for c in ("customers", "items", "invoices", "payments")
+                for c in COLLECTIONS.values()
             }
-            by_id = {c: {str(r["Id"]): r for r in rs} for c, rs in books.items()}
-            for (entity, ext), expected in scenario.expected.items():
-                collection = f"{entity}s"
-                field_name = {"customer": "Notes", "item": None}.get(entity, "PrivateNote")
+            newest: dict[tuple[str, str], dict[str, Any]] = {}
+            for sent in scenario.events:
+                if sent["event_id"] not in intake.accepted:
+                    continue
+                key = (sent["type"].split(".")[0], sent["data"]["external_id"])
+                if key not in newest or sent["occurred_at"] > newest[key]["occurred_at"]:
+                    newest[key] = sent
+            state = RealmState(realm, newest, books, rows, mapped)
+            applied, unknown = state.applied()
+            for entity, ext in scenario.expected:
+                collection = COLLECTIONS[entity]
+                field_name = MARKED_IN.get(entity, "PrivateNote")
+                body = newest.get((entity, ext))
                 if field_name is None:
-                    holders = [
-                        r for r in books[collection] if r.get("Name") == expected.data.get("name")
-                    ]
+                    name = body["data"].get("name") if body else None
+                    holders = [r for r in books[collection] if r.get("Name") == name]
                 else:
                     holders = [
                         r for r in books[collection] if has_marker(r.get(field_name), entity, ext)
@@ -542,38 +644,88 @@ async def check_books(cluster: Cluster, scenarios: list[RealmScenario], intake: 
                     verdict.problems.append(
                         f"{realm} {entity} {ext}: {len(holders)} records in QBO"
                     )
-                last = [
-                    b
-                    for b in scenario.events
-                    if b["event_id"] in intake.accepted
-                    and (b["type"].split(".")[0], b["data"]["external_id"]) == (entity, ext)
-                ]
-                if not last:
+                if entity == "credit_memo":
+                    problem = check_applied_credit(state, ext, verdict)
+                    if problem:
+                        verdict.mismatched += 1
+                        verdict.problems.append(f"{realm} applied credit {ext}: {problem}")
+                if body is None or not state.settled(entity, ext):
                     continue
-                newest = max(last, key=lambda b: b["occurred_at"])
-                row = rows.get(newest["event_id"])
-                if row is not None and row["status"] not in ("synced", "superseded"):
-                    explained_records.add((realm, entity, ext))
-                    continue
-                problem = compare(entity, newest, holders, by_id, mapped, realm)
+                balance = None
+                if body["type"] == "invoice.upserted" and ext not in unknown:
+                    total = sum(_dec(line["amount"]) for line in body["data"]["lines"])
+                    balance = total - applied.get(ext, Decimal(0))
+                verdict.compared(f"{entity}.{body['type'].split('.')[1]}")
+                problem = compare(entity, body, holders, state, balance)
                 if problem:
                     verdict.mismatched += 1
                     verdict.problems.append(f"{realm} {entity} {ext}: {problem}")
+            check = (await client.get(f"/admin/companies/{realm}/books")).json()
+            verdict.compared("books")
+            for problem in check["problems"]:
+                verdict.mismatched += 1
+                verdict.problems.append(f"{realm} books: {problem}")
     return verdict
+
+
+def check_applied_credit(state: RealmState, ext: str, verdict: Verdict) -> str | None:
+    """Credit memo `ext`'s application in QBO: one Payment of total 0 linking it and its
+    invoices for the amounts of its newest state; none when it is deleted or applies
+    nothing (duplicates are counted in `verdict`)."""
+    holders = [
+        r
+        for r in state.books["payments"]
+        if has_marker(r.get("PrivateNote"), "applied_credit", ext)
+    ]
+    if len(holders) > 1:
+        verdict.duplicates += 1
+        verdict.problems.append(f"{state.realm} applied credit {ext}: {len(holders)} payments")
+    body = state.newest.get(("credit_memo", ext))
+    if body is None or not state.settled("credit_memo", ext) or not state.credit_settled(ext):
+        return None
+    upserted = body["type"].endswith(".upserted")
+    wanted = (body["data"].get("applied_to") or []) if upserted else []
+    verdict.compared("applied_credit" if wanted else "applied_credit.none")
+    if not wanted:
+        return f"{len(holders)} payments left, none expected" if holders else None
+    if not holders:
+        return "no payment applies the credit"
+    record = holders[0]
+    expected = sorted(
+        [
+            ("Invoice", state.qbo_id("invoice", a["invoice_external_id"]), _dec(a["amount"]))
+            for a in wanted
+        ]
+        + [
+            (
+                "CreditMemo",
+                state.qbo_id("credit_memo", ext),
+                sum((_dec(a["amount"]) for a in wanted), Decimal(0)),
+            )
+        ]
+    )
+    lines = sorted(
+        (str(t.get("TxnType")), str(t.get("TxnId")), _dec(line.get("Amount")))
+        for line in record.get("Line") or []
+        for t in line.get("LinkedTxn") or []
+    )
+    if lines != expected or _dec(record.get("TotalAmt")) != 0:
+        return f"total {record.get('TotalAmt')} lines {lines}, not {expected}"
+    return None
 
 
 def compare(
     entity: str,
     newest: dict[str, Any],
     holders: list[dict[str, Any]],
-    by_id: dict[str, dict[str, dict[str, Any]]],
-    mapped: dict[tuple[str, str, str], str],
-    realm: str,
+    state: RealmState,
+    balance: Decimal | None = None,
 ) -> str | None:
-    """Why QBO's record differs from the newest state its caller sent (None: it does not)."""
+    """Why QBO's record differs from the newest state its caller sent (None: it does not).
+    `balance`: what an invoice must still be owed, when known."""
     operation = newest["type"].split(".")[1]
     data = newest["data"]
-    if entity == "invoice" and operation == "deleted":
+    if operation == "deleted":
         return "still in QBO after its delete" if holders else None
     if not holders:
         return "not in QBO"
@@ -585,13 +737,15 @@ def compare(
     elif entity == "item":
         if _dec(record.get("UnitPrice")) != _dec(data["unit_price"]):
             return f"price {record.get('UnitPrice')}"
-    elif entity == "invoice":
+    elif entity in SALES_FORMS:
         if operation == "voided":
             return None if is_voided(record) else "not voided"
         total = sum(_dec(line["amount"]) for line in data["lines"])
         memo = (record.get("CustomerMemo") or {}).get("value")
         if _dec(record.get("TotalAmt")) != total or memo != data["memo"] or is_voided(record):
             return f"total {record.get('TotalAmt')} memo {memo!r}"
+        if balance is not None and _dec(record.get("Balance")) != balance:
+            return f"balance {record.get('Balance')}, not {balance}"
     elif entity == "payment":
         if _dec(record.get("TotalAmt")) != _dec(data["total"]):
             return f"total {record.get('TotalAmt')}"
@@ -601,19 +755,31 @@ def compare(
             for t in line.get("LinkedTxn") or []
         )
         wanted = sorted(
-            mapped.get((realm, "invoice", a["invoice_external_id"]), "?")
-            for a in data["applied_to"]
+            state.qbo_id("invoice", a["invoice_external_id"]) for a in data["applied_to"]
         )
         if linked != wanted:
             return f"applied to {linked}, not {wanted}"
+        invoices = {str(r["Id"]): r for r in state.books["invoices"]}
         for invoice_id in linked:
-            invoice = by_id["invoices"].get(invoice_id)
+            invoice = invoices.get(invoice_id)
             if invoice is None or _dec(invoice.get("Balance")) != Decimal("0.00"):
                 return f"invoice {invoice_id} is not paid off"
     return None
 
 
 # -- the run -------------------------------------------------------------------------------
+
+
+async def set_deposit_account(api: str, admin_key: str, realm: str) -> None:
+    """Refunds are paid from, and sales receipts deposited to, the company's Checking
+    account (Id 7 of every emulator company): a refund needs an account to be written."""
+    async with httpx.AsyncClient(base_url=api, timeout=30) as client:
+        answer = await client.put(
+            f"/connections/{realm}/settings",
+            json={"deposit_account_id": DEPOSIT_ACCOUNT},
+            headers={"Authorization": f"Bearer {admin_key}"},
+        )
+        answer.raise_for_status()
 
 
 async def scenario_run(
@@ -632,6 +798,8 @@ async def scenario_run(
     writer = await create_api_key(settings, "billing", "events:write,events:read")
     admin = await create_api_key(settings, "ops", "connections:admin,status:read")
     realms = [await connect_company(settings, cluster.emulator_url, f"Chaos {n}") for n in "ABC"]
+    for realm in realms:
+        await set_deposit_account(cluster.api_url, admin, realm)
     scenarios = [build(realm, args.invoices, args.seed) for realm in realms]
     intake, faults = Intake(), list[Fault]()
     began = time.monotonic()
@@ -714,9 +882,12 @@ def report(verdict: Verdict, faults: list[Fault], intake: Intake) -> str:
     lines.append("")
     lines.append(
         f"intake: {len(intake.accepted)} events accepted, {intake.retries} posts retried"
-        f" by callers, {len(intake.refused)} refused"
+        f" by callers, {len(intake.refused)} refused; {verdict.derived} applied credits derived"
     )
     lines += [f"  refused: {r}" for r in intake.refused[:10]]
+    lines.append(
+        "checked: " + ", ".join(f"{kind} {n}" for kind, n in sorted(verdict.checked.items()))
+    )
     lines += [f"  {p}" for p in verdict.problems[:20]]
     outcomes = ("faults stop", "drained", "QBO burst ends", "supervisor", "still open")
     injected = sum(1 for f in faults if f.name not in outcomes)

@@ -36,6 +36,8 @@ class NoticeKind(StrEnum):
     INVOICE_MISMATCH = "invoice.mismatch"
     DRIFT_FOUND = "drift.found"
     CONNECTION_NEEDS_REAUTH = "connection.needs_reauth"
+    # The month's QBO read allowance reached 80, 95 or 100 % (to every callback).
+    READS_ALERT = "reads.alert"
 
 
 class DeliveryStatus(StrEnum):

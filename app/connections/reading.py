@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from pydantic import SecretStr
@@ -24,14 +24,11 @@ from app.connections.refresh import (
     TokenKeeper,
     with_access_token,
 )
-from app.qbo import BudgetWait, QboClient, QboError
+from app.qbo import BudgetWait, QboClient, QboError, ReadPurpose, ReadsWait
 
 
-def realm_query(state: State, realm_id: str) -> Query:
-    """Queries of the realm's QBO from a request's app state (`settings`, `session_factory`,
-    `oauth`, `cipher`, `metrics`, `budget`, `qbo_transport`). A call raises QboError,
-    BudgetWait, ConnectionUnavailable or RefreshFailed."""
-    keeper = TokenKeeper(
+def _keeper(state: State) -> TokenKeeper:
+    return TokenKeeper(
         settings=state.settings,
         session_factory=state.session_factory,
         oauth=state.oauth,
@@ -39,25 +36,56 @@ def realm_query(state: State, realm_id: str) -> Query:
         metrics=state.metrics,
     )
 
+
+def _client(state: State, realm_id: str, token: SecretStr) -> QboClient:
+    """A client of the realm's QBO within its shared budget, metered, with the metrics."""
+    return QboClient(
+        state.settings,
+        realm_id,
+        token,
+        state.qbo_transport,
+        budget=state.budget,
+        recorder=state.metrics,
+        meter=getattr(state, "meter", None),
+    )
+
+
+def realm_query(state: State, realm_id: str) -> Query:
+    """Queries of the realm's QBO from a request's app state (`settings`, `session_factory`,
+    `oauth`, `cipher`, `metrics`, `budget`, `qbo_transport`). A call raises QboError,
+    BudgetWait, ConnectionUnavailable or RefreshFailed."""
+    keeper = _keeper(state)
+
     async def run(statement: str) -> list[dict[str, Any]]:
         async def call(token: SecretStr) -> list[dict[str, Any]]:
-            client = QboClient(
-                state.settings,
-                realm_id,
-                token,
-                state.qbo_transport,
-                budget=state.budget,
-                recorder=state.metrics,
-            )
-            return await client.query(statement)
+            client = _client(state, realm_id, token)
+            # The API's reads are of lists it also caches (reference_lists): optional.
+            return await client.query(statement, purpose=ReadPurpose.REFERENCE_LIST)
 
         return await with_access_token(keeper, realm_id, call)
 
     return run
 
 
+def realm_pdf(state: State, realm_id: str) -> Callable[[str, str], Awaitable[bytes]]:
+    """The QBO-rendered PDF of one of the realm's sales forms (entity, QBO id), fetched as
+    `realm_query` reads: a valid token, the realm's budget, the process's metrics."""
+    keeper = _keeper(state)
+
+    async def fetch(entity: str, qbo_id: str) -> bytes:
+        async def call(token: SecretStr) -> bytes:
+            client = _client(state, realm_id, token)
+            return await client.pdf(entity, qbo_id)
+
+        return await with_access_token(keeper, realm_id, call)
+
+    return fetch
+
+
 def reading_problem(err: Exception) -> str:
     """Why a company's QBO could not be read, in words for a person."""
+    if isinstance(err, ReadsWait):
+        return f"The month's QuickBooks reads are kept for syncing ({err.why}); shown as cached."
     if isinstance(err, BudgetWait):
         return (
             f"The company's QuickBooks request budget is spent for {err.seconds:.0f} s;"

@@ -237,14 +237,14 @@ async def _refresh(
     refresh: SecretStr,
 ) -> TokenSet:
     try:
-        return await oauth.refresh(refresh)
+        return await oauth.refresh(refresh, realm_id=connection.realm_id)
     except OAuthFailure as failure:
         if failure.answer_lost:
             # A timeout, a reset or a gateway's 504: Intuit may have applied the refresh. Until
             # Intuit rotates the value, the stored token still works, so one more call with it
             # recovers the pair; if it was rotated, the pair is lost with the answer.
             try:
-                return await oauth.refresh(refresh)
+                return await oauth.refresh(refresh, realm_id=connection.realm_id)
             except OAuthFailure as again:
                 if again.invalid_grant:
                     raise OAuthFailure(
@@ -259,7 +259,7 @@ async def _refresh(
             await session.refresh(connection)
             current = read_tokens(connection, cipher)[1]
             if current.get_secret_value() != refresh.get_secret_value():
-                return await oauth.refresh(current)
+                return await oauth.refresh(current, realm_id=connection.realm_id)
         raise
 
 

@@ -153,7 +153,7 @@ async def callback(
     if not code or not realm_id.isdigit():
         return page("Not connected", "Intuit's answer lacked the code or company id.", 400)
     try:
-        tokens = await oauth.exchange_code(code)
+        tokens = await oauth.exchange_code(code, realm_id=realm_id)
         profile = await read_company(
             settings,
             realm_id,
@@ -161,6 +161,7 @@ async def callback(
             request.app.state.qbo_transport,
             request.app.state.budget,
             request.app.state.metrics,
+            getattr(request.app.state, "meter", None),
         )
     except BudgetWait as err:
         message = f"The company's QuickBooks request budget is spent for {err.seconds:.0f} s."
@@ -190,7 +191,7 @@ async def callback(
 async def _revoke_unused(oauth: IntuitOAuth, refresh_token: SecretStr, realm_id: str) -> None:
     """Tokens Intuit issued for a flow refused at the end: revoked, never stored."""
     try:
-        await oauth.revoke(refresh_token)
+        await oauth.revoke(refresh_token, realm_id=realm_id)
     except OAuthFailure as err:
         logger.warning(
             "revoking the unused tokens of realm %s failed (%s)",

@@ -165,7 +165,7 @@ async def disconnect(
     if connection.refresh_token_enc is not None:
         try:
             _, refresh = read_tokens(connection, cipher)
-            await oauth.revoke(refresh)
+            await oauth.revoke(refresh, realm_id=connection.realm_id)
             revoked = True
         except OAuthFailure as err:
             logger.warning(

@@ -32,6 +32,11 @@ DRIFT_POLICY_FIELDS = {
     "item": "drift_policy_item",
     "invoice": "drift_policy_invoice",
     "payment": "drift_policy_payment",
+    "credit_memo": "drift_policy_credit_memo",
+    "sales_receipt": "drift_policy_sales_receipt",
+    "refund": "drift_policy_refund",
+    # The Payment that applies a credit memo follows the payments' policy.
+    "applied_credit": "drift_policy_payment",
 }
 
 
@@ -98,6 +103,9 @@ class CompanySettings(BaseModel):
     drift_policy_item: DriftPolicy | None = None
     drift_policy_invoice: DriftPolicy | None = None
     drift_policy_payment: DriftPolicy | None = None
+    drift_policy_credit_memo: DriftPolicy | None = None
+    drift_policy_sales_receipt: DriftPolicy | None = None
+    drift_policy_refund: DriftPolicy | None = None
     doc_number_ours: bool | None = Field(
         None,
         description="Whether invoices carry the caller's number as DocNumber; unset: as the"
@@ -154,6 +162,9 @@ class EffectiveSettings:
     drift_policy_item: str
     drift_policy_invoice: str
     drift_policy_payment: str
+    drift_policy_credit_memo: str
+    drift_policy_sales_receipt: str
+    drift_policy_refund: str
     doc_number_ours: bool | None
     mismatch_tolerance: Decimal
     # The env-only fallback of an unset income account: the active one of this name.

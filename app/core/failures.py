@@ -8,6 +8,7 @@ of the two (app.sync.outcomes), never a chain of `isinstance` checks:
 
     SyncFailure                            category        retryable   outcome
     ├── BudgetWait   (app.qbo.limiter)     budget          yes         deferred: nothing sent
+    │   └── ReadsWait (app.qbo.meter)      reads           yes         deferred: this event only
     ├── QboError     (app.qbo.errors)      per Fault:                  per category:
     │                                      throttled       yes         retrying after a pause
     │                                      transient, auth, stale      retrying (backoff)
@@ -45,6 +46,9 @@ class Category(StrEnum):
     NOT_FOUND = "not_found"  # 610: a referenced record is gone or inactive in QBO
     PERMANENT = "permanent"  # validation and business rules: dead, with the reason
     BUDGET = "budget"  # the realm's QBO budget is spent: nothing was sent; not an attempt
+    # The month's QBO reads are spent (or kept for reads that matter more): nothing was
+    # sent; not an attempt; only what needs a read waits, writes go on.
+    READS = "reads"
 
 
 # The categories of QBO Faults worth another try.

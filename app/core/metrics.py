@@ -57,6 +57,22 @@ QBO_THROTTLED = Counter(
 QBO_LATENCY = Histogram(
     "qbo_sync_qbo_request_seconds", "Latency of QBO Accounting API requests.", ("endpoint",)
 )
+QBO_CALLS = Counter(
+    "qbo_sync_qbo_calls_total",
+    "Calls to QBO by how Intuit meters them (kind: read, write, oauth) and why a read was"
+    " made (purpose; empty for writes and OAuth).",
+    ("kind", "purpose"),
+)
+QBO_READS_WAITING = Counter(
+    "qbo_sync_qbo_reads_held_total",
+    "Reads not sent because the month's read allowance is spent or kept for others, by purpose.",
+    ("purpose",),
+)
+READ_ALERTS = Counter(
+    "qbo_sync_qbo_read_alerts_total",
+    "Levels of the month's QBO read allowance reached (80, 95, 100 %), each once a month.",
+    ("level",),
+)
 TOKEN_REFRESHES = Counter(
     "qbo_sync_token_refreshes_total",
     "OAuth token refreshes: refreshed, or the error (invalid_grant, transport, ...).",
@@ -77,6 +93,9 @@ COUNTERS = (
     SYNC_OUTCOMES,
     QBO_REQUESTS,
     QBO_THROTTLED,
+    QBO_CALLS,
+    QBO_READS_WAITING,
+    READ_ALERTS,
     TOKEN_REFRESHES,
     CALLBACK_DELIVERIES,
     DRIFT_FOUND,
@@ -86,6 +105,16 @@ HISTOGRAMS = (QBO_LATENCY,)
 
 def _field(metric: Counter | Histogram, labels: Mapping[str, str]) -> str:
     return json.dumps([str(labels.get(name, "")) for name in metric.labels])
+
+
+def metric_key(metric: Counter | Histogram) -> str:
+    """The Redis hash of a metric, for code that adds to it in its own pipeline."""
+    return PREFIX + metric.name
+
+
+def metric_field(metric: Counter | Histogram, labels: Mapping[str, str]) -> str:
+    """The field of one label set in the metric's hash."""
+    return _field(metric, labels)
 
 
 class Metrics:

@@ -135,17 +135,28 @@ def echo_of_own_write(
 # Records whose LastUpdatedTime a write of ours to another record moves in QBO: an
 # invoice's customer (its open balance), a payment's customer and the invoices it pays
 # (their balances and links). QBO notifies these as `Update`s of their own.
+# Writes that move other records: the customer's balance, applied invoices and credits.
+TOUCHING = frozenset(
+    {"invoice", "payment", "credit_memo", "sales_receipt", "refund", "applied_credit"}
+)
+
+
 def touched_by(entity_type: str, owned: Json | None) -> set[tuple[str, str]]:
     """(QBO entity, Id) of the records a write of ours to an `entity_type` record also
     changes, from `owned_fields` of its answer."""
-    if owned is None or entity_type not in ("invoice", "payment"):
+    if owned is None or entity_type not in TOUCHING:
         return set()
     touched: set[tuple[str, str]] = set()
     customer = owned.get("CustomerRef.value")
     if customer is not None:
         touched.add(("Customer", str(customer)))
-    if entity_type == "payment":
+    if entity_type in ("payment", "applied_credit"):
         for line in owned.get("Line") or []:
             for invoice in (line or {}).get("Invoices") or []:
                 touched.add(("Invoice", str(invoice)))
+            for memo in (line or {}).get("CreditMemos") or []:
+                touched.add(("CreditMemo", str(memo)))
+    if entity_type == "refund":
+        for memo in owned.get("RefundedCreditMemos") or []:
+            touched.add(("CreditMemo", str(memo)))
     return touched

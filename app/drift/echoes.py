@@ -41,11 +41,15 @@ from app.drift.changes import (
 from app.drift.models import ChangeStatus, FoundBy, QboChange
 from app.events import repository as events
 from app.mappings.models import EntityMapping
-from app.sync.owned import ENTITY_TYPES, Json
+from app.sync.owned import ENTITY_TYPES, Json, entity_types_of
 
 # Whose writes move a record's LastUpdatedTime in QBO: an invoice or a payment of ours
 # moves its customer's, a payment the invoices it pays.
-WRITERS = {"customer": ("invoice", "payment"), "invoice": ("payment",)}
+WRITERS = {
+    "customer": ("invoice", "payment", "credit_memo", "sales_receipt", "refund", "applied_credit"),
+    "invoice": ("payment", "applied_credit"),
+    "credit_memo": ("applied_credit", "refund"),
+}
 # At most this many writes of ours looked at per second of a change (as many as a batch).
 WRITERS_PER_SECOND = 1000
 
@@ -202,7 +206,7 @@ async def settle_echoes(session: AsyncSession, sights: Sequence[Noticed]) -> set
     keys = rows_of(
         "announced",
         {"entity_type": String(), "qbo_id": String()},
-        {(ENTITY_TYPES[s.entity], s.qbo_id) for s in webhook},
+        {(kind, s.qbo_id) for s in webhook for kind in entity_types_of(s.entity)},
     )
     rows = await session.execute(
         select(
@@ -227,7 +231,14 @@ async def settle_echoes(session: AsyncSession, sights: Sequence[Noticed]) -> set
     own: dict[uuid.UUID, tuple[uuid.UUID, datetime]] = {}  # sighting -> (mapping, its write)
     unproven: list[tuple[Noticed, str]] = []
     for sight in webhook:
-        mapping = mapped.get((ENTITY_TYPES[sight.entity], sight.qbo_id))
+        mapping = next(
+            (
+                found
+                for kind in entity_types_of(sight.entity)
+                if (found := mapped.get((kind, sight.qbo_id))) is not None
+            ),
+            None,
+        )
         if mapping is None:
             continue
         reason = echo_of_own_write(

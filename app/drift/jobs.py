@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from app.core.times import parse_time
 from app.db import utcnow
 from app.drift.echoes import echo_of_ours, settle_echoes, write_in_flight
 from app.drift.intuit import Sighting
-from app.drift.models import CdcCheckpoint, FoundBy
+from app.drift.models import CdcCheckpoint, FoundBy, QboChange
 from app.drift.service import (
     active_connection,
     classify_sight,
@@ -34,7 +34,8 @@ from app.drift.service import (
     restore_key,
 )
 from app.drift.sightings import BUSY_RETRY, Sight, claim_changes, finish, later, store_sightings
-from app.qbo import BudgetWait, QboError
+from app.events.models import Event
+from app.qbo import BudgetWait, QboError, ReadPurpose, ReadsWait
 from app.sync.deps import SyncDeps
 from app.sync.locks import claim, release
 from app.sync.owned import ENTITY_TYPES
@@ -43,7 +44,15 @@ from app.uow import UnitOfWork, unit_of_work
 
 logger = logging.getLogger(__name__)
 
-CDC_ENTITIES = ["Customer", "Item", "Invoice", "Payment"]
+CDC_ENTITIES = [
+    "Customer",
+    "Item",
+    "Invoice",
+    "Payment",
+    "CreditMemo",
+    "SalesReceipt",
+    "RefundReceipt",
+]
 CDC_CAP = 1000  # objects per CDC answer (Intuit)
 CDC_LOOKBACK = timedelta(days=30)
 # Never ask CDC for more than 30 days: keep a margin for clocks.
@@ -51,6 +60,20 @@ CDC_MARGIN = timedelta(hours=1)
 # The next run starts this long before the previous answer's time: a change stamped just
 # before that moment but committed after it is not missed (duplicates are dropped).
 CDC_OVERLAP = timedelta(minutes=2)
+# A company is one "with webhooks" while a webhook of it arrived this recently: its CDC then
+# runs once a day (`cdc_interval_with_webhooks_minutes`), a backstop of what they missed.
+WEBHOOK_MEMORY = timedelta(days=7)
+# ... and after that for as long as every write of ours was followed by a webhook within
+# this long: an idle company gets no webhook because nothing changes, not because they
+# stopped (else it would fall back to a sweep every CDC_INTERVAL_MINUTES, ~2,900 reads a
+# month); a write that none followed is what says they stopped.
+WEBHOOK_ANSWER = timedelta(hours=1)
+# A CDC pass at least this long after the previous one is the company's daily sweep: it goes
+# on when the month's reads run low, the others wait (app.qbo.meter).
+DAILY_SWEEP = timedelta(hours=23)
+# Webhook sightings of a claim that need a read are read with one CDC call instead of one
+# GET each, from this many on, over changes at most CDC_LOOKBACK old.
+PREFETCH_FROM = 2
 # Looks (BUSY_RETRY apart) at a change a write of ours still being recorded may have made,
 # before it is read from QBO like any other.
 ECHO_WAITS = 5
@@ -65,6 +88,7 @@ def _api(deps: SyncDeps, realm_id: str) -> RealmApi:
         deps.budget,
         deps.http,
         deps.metrics,
+        meter=deps.meter,
     )
 
 
@@ -86,17 +110,68 @@ async def process_realm_changes(deps: SyncDeps, realm_id: str) -> int:
         if not sights:
             return handled
         handled += len(settled)
-        for sight in (s for s in sights if s.id not in settled):
+        open_sights = [s for s in sights if s.id not in settled]
+        prefetched = await _prefetch(deps, realm_id, open_sights)
+        for sight in open_sights:
             try:
-                await handle_sight(deps, sight)
+                await handle_sight(deps, sight, prefetched)
             except BudgetWait as wait:
                 async with _unit_of_work(deps) as uow:
                     await later(uow.session, sight, timedelta(seconds=wait.seconds), "QBO budget")
             handled += 1
 
 
-async def handle_sight(deps: SyncDeps, sight: Sight) -> None:
-    """Classify one sighting and act on it; it ends `done` or is looked at again later."""
+Records = dict[tuple[str, str], dict[str, Any]]
+
+
+async def _prefetch(deps: SyncDeps, realm_id: str, sights: list[Sight]) -> Records:
+    """The records of webhook sightings, read with one CDC call (a metered read) instead
+    of one GET per record, when enough of them may need a read: entity and Id -> the
+    newest version CDC answered (deletions included). Empty when CDC cannot answer (the
+    GETs then follow as before)."""
+    wanted = [
+        s
+        for s in sights
+        if s.found_by == FoundBy.WEBHOOK.value and s.entity in ENTITY_TYPES and s.changed_at
+    ]
+    if len(wanted) < PREFETCH_FROM:
+        return {}
+    now = utcnow()
+    oldest = min(s.changed_at for s in wanted if s.changed_at)
+    if oldest < now - CDC_LOOKBACK + CDC_MARGIN:
+        return {}
+    entities = sorted({s.entity for s in wanted})
+    try:
+        answer = await _api(deps, realm_id).cdc(
+            entities, oldest - CDC_OVERLAP, purpose=ReadPurpose.DRIFT_RECHECK
+        )
+    except (QboError, BudgetWait, ConnectionUnavailable, RefreshFailed) as err:
+        logger.info("CDC for webhook sightings failed: %s", err, extra={"realm_id": realm_id})
+        return {}
+    objects = _objects(answer)
+    if sum(len(rows) for rows in objects.values()) >= CDC_CAP:
+        return {}  # perhaps not every change: read each record itself
+    found: Records = {}
+    for entity, rows in objects.items():
+        for row in rows:
+            if row.get("Id") is not None:
+                found[(entity, str(row["Id"]))] = row
+    return found
+
+
+def _covers(record: dict[str, Any], sight: Sight) -> bool:
+    """Whether a record CDC answered is at least as new as the change a webhook announced
+    (a deletion always is)."""
+    if record.get("status") == "Deleted":
+        return True
+    stamp = parse_time((record.get("MetaData") or {}).get("LastUpdatedTime"))
+    return stamp is not None and sight.changed_at is not None and stamp >= sight.changed_at
+
+
+async def handle_sight(deps: SyncDeps, sight: Sight, prefetched: Records | None = None) -> None:
+    """Classify one sighting and act on it; it ends `done` or is looked at again later.
+    A webhook's record is taken from `prefetched` (one CDC answer) when it is there and
+    new enough, else read from QBO."""
     if sight.entity not in ENTITY_TYPES:
         async with _unit_of_work(deps) as uow:
             await finish(
@@ -126,7 +201,7 @@ async def handle_sight(deps: SyncDeps, sight: Sight) -> None:
                 await later(uow.session, sight, timedelta(seconds=2), "the record is being synced")
             return
         try:
-            await _classify_locked(deps, sight)
+            await _classify_locked(deps, sight, prefetched or {})
         finally:
             await release(lock, [key])
 
@@ -166,15 +241,21 @@ async def _echo(deps: SyncDeps, sight: Sight) -> bool:
     return True
 
 
-async def _classify_locked(deps: SyncDeps, sight: Sight) -> None:
+async def _classify_locked(deps: SyncDeps, sight: Sight, prefetched: Records) -> None:
     record: dict[str, Any] | None
+    known = prefetched.get((sight.entity, sight.qbo_id))
     if sight.found_by == FoundBy.CDC.value:
         record = None if (sight.record or {}).get("status") == "Deleted" else sight.record
+    elif known is not None and _covers(known, sight):
+        if await _echo(deps, sight):
+            return
+        record = None if known.get("status") == "Deleted" else known
     else:
         if await _echo(deps, sight):
             return
         try:
-            record = await _api(deps, sight.realm_id).read(sight.entity, sight.qbo_id)
+            api = _api(deps, sight.realm_id)
+            record = await api.read(sight.entity, sight.qbo_id, purpose=ReadPurpose.DRIFT_RECHECK)
         except QboError as err:
             if not is_not_found(err):
                 async with _unit_of_work(deps) as uow:
@@ -248,13 +329,18 @@ async def _store(
 
 
 async def _entity_since(
-    deps: SyncDeps, api: RealmApi, realm_id: str, entity: str, since: datetime
+    deps: SyncDeps,
+    api: RealmApi,
+    realm_id: str,
+    entity: str,
+    since: datetime,
+    purpose: ReadPurpose,
 ) -> int:
     """Read one entity's changes since `since`, moving the start past each full answer
     (objects come oldest first), until an answer is not full. Returns objects seen."""
     seen = 0
     while True:
-        rows = _objects(await api.cdc([entity], since)).get(entity, [])
+        rows = _objects(await api.cdc([entity], since, purpose=purpose)).get(entity, [])
         await _store(deps, realm_id, entity, rows)
         seen += len(rows)
         if len(rows) < CDC_CAP:
@@ -288,6 +374,9 @@ async def cdc_realm(deps: SyncDeps, realm_id: str) -> int:
             return 0
         checkpoint = await uow.session.get(CdcCheckpoint, realm_id)
         start = checkpoint.changed_since if checkpoint else (connection.connected_at or now)
+        last = checkpoint.last_run_at if checkpoint else None
+    daily = last is None or last <= now - DAILY_SWEEP
+    purpose = ReadPurpose.CDC_DAILY if daily else ReadPurpose.CDC_SWEEP
     floor = now - CDC_LOOKBACK + CDC_MARGIN
     gap = None
     if start < floor:
@@ -296,18 +385,22 @@ async def cdc_realm(deps: SyncDeps, realm_id: str) -> int:
         start = floor
     api = _api(deps, realm_id)
     try:
-        answer = await api.cdc(CDC_ENTITIES, start)
+        answer = await api.cdc(CDC_ENTITIES, start, purpose=purpose)
         objects = _objects(answer)
         asked_at = parse_time(answer.get("time")) or now
         seen = 0
         if sum(len(rows) for rows in objects.values()) >= CDC_CAP:
             # Full: ask entity by entity, each moving its own start forward.
             for entity in CDC_ENTITIES:
-                seen += await _entity_since(deps, api, realm_id, entity, start)
+                seen += await _entity_since(deps, api, realm_id, entity, start, purpose)
         else:
             for entity, rows in objects.items():
                 await _store(deps, realm_id, entity, rows)
                 seen += len(rows)
+    except ReadsWait as err:
+        # Not a failure of QBO: the pass waits for reads (its daily one goes on at 95 %).
+        await _checkpoint(deps, realm_id, start, now, error=str(err), seen=0)
+        return 0
     except (QboError, ConnectionUnavailable, RefreshFailed) as err:
         await _checkpoint(deps, realm_id, start, now, error=str(err), seen=0)
         raise
@@ -337,15 +430,56 @@ async def _checkpoint(
         )
 
 
-async def cdc_due_realms(session: AsyncSession, interval: timedelta) -> list[str]:
-    """Active realms whose last CDC pass is older than `interval` (or never ran)."""
-    cutoff = utcnow() - interval
+async def cdc_due_realms(
+    session: AsyncSession,
+    interval: timedelta,
+    with_webhooks: timedelta | None = None,
+    *,
+    daily_only: bool = False,
+    now: datetime | None = None,
+) -> list[str]:
+    """Active realms whose last CDC pass is older than their interval (or never ran): a
+    company whose webhooks arrive (one came within WEBHOOK_MEMORY, or none of our writes
+    since the last one went without: an idle company stays one) every `with_webhooks`
+    (default: `interval`), the others every `interval`. With `daily_only` (the month's reads
+    run low) every company once a day at most. `now`: the moment asked about (a bench plays
+    a month of them)."""
+    now = now or utcnow()
+    day = timedelta(days=1)
+    if daily_only:
+        interval = max(interval, day)
+        with_webhooks = max(with_webhooks or interval, day)
+    hooked = with_webhooks if with_webhooks is not None else interval
+    cutoff, hooked_cutoff = now - interval, now - hooked
+    last_webhook = (
+        select(func.max(QboChange.received_at))
+        .where(
+            QboChange.realm_id == Connection.realm_id,
+            QboChange.found_by == FoundBy.WEBHOOK.value,
+        )
+        .scalar_subquery()
+    )
+    # A write of ours no webhook followed (after the last one came, long enough ago).
+    unanswered_write = exists().where(
+        Event.realm_id == Connection.realm_id,
+        Event.synced_at > last_webhook + WEBHOOK_ANSWER,
+        Event.synced_at <= now - WEBHOOK_ANSWER,
+    )
+    # Never NULL: a company that never had a webhook is one without.
+    webhooks_arrive = last_webhook.is_not(None) & or_(
+        last_webhook >= now - WEBHOOK_MEMORY, ~unanswered_write
+    )
+    last = CdcCheckpoint.last_run_at
     rows = await session.execute(
         select(Connection.realm_id)
         .outerjoin(CdcCheckpoint, CdcCheckpoint.realm_id == Connection.realm_id)
         .where(
             Connection.status == "active",
-            (CdcCheckpoint.last_run_at.is_(None)) | (CdcCheckpoint.last_run_at <= cutoff),
+            or_(
+                last.is_(None),
+                (last <= hooked_cutoff) & webhooks_arrive,
+                (last <= cutoff) & ~webhooks_arrive,
+            ),
         )
     )
     return [r[0] for r in rows]

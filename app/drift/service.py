@@ -30,7 +30,7 @@ from app.events import repository as events
 from app.events.models import Event
 from app.mappings.models import EntityMapping
 from app.qbo import QboError
-from app.sync.owned import ENTITY_TYPES, owned_fields
+from app.sync.owned import entity_types_of, owned_fields
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,11 @@ async def active_connection(session: AsyncSession, realm_id: str) -> Connection 
 
 
 async def find_mapping(session: AsyncSession, sight: Sight) -> EntityMapping | None:
-    entity_type = ENTITY_TYPES[sight.entity]
     return await session.scalar(
         select(EntityMapping)
         .where(
             EntityMapping.realm_id == sight.realm_id,
-            EntityMapping.entity_type == entity_type,
+            EntityMapping.entity_type.in_(entity_types_of(sight.entity)),
             EntityMapping.qbo_id == sight.qbo_id,
         )
         .order_by(EntityMapping.updated_at.desc())

@@ -14,9 +14,10 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from app.emulator import entities, faults
+from app.emulator.balances import books_problems
 from app.emulator.chaos import FaultSettings
 from app.emulator.company import Company, Counters, SalesSettings
-from app.emulator.config import EmulatorConfig, LimitsConfig, WebhookConfig
+from app.emulator.config import EmulatorConfig, LimitsConfig, ReadQuotaConfig, WebhookConfig
 from app.emulator.gateway import StoreDep, write_context
 from app.emulator.jsonio import QboJSONResponse, loads, response_time
 from app.emulator.rules import bump
@@ -30,6 +31,9 @@ COLLECTIONS = {
     "items": "Item",
     "invoices": "Invoice",
     "payments": "Payment",
+    "creditmemos": "CreditMemo",
+    "salesreceipts": "SalesReceipt",
+    "refundreceipts": "RefundReceipt",
     "accounts": "Account",
     "vendors": "Vendor",
     "employees": "Employee",
@@ -87,6 +91,8 @@ class CompanyPatch(BaseModel):
     allow_shipping: bool | None = None
     tax_rounding: Literal["line", "rate"] | None = None
     custom_fields: list[CustomFieldIn] | None = Field(default=None, max_length=3)
+    # False: the company's changes reach no webhook (CDC still sees them).
+    webhooks: bool | None = None
 
 
 class TokenRequest(BaseModel):
@@ -125,6 +131,7 @@ def company_summary(company: Company) -> dict[str, Any]:
         "country": company.country,
         "custom_txn_numbers": company.custom_txn_numbers,
         "currency": company.currency[0],
+        "webhooks": company.webhooks,
         **asdict(company.sales),
         "counts": {k: len(company.table(v)) for k, v in COLLECTIONS.items()},
     }
@@ -180,6 +187,8 @@ async def patch_company(realm_id: str, body: CompanyPatch, store: StoreDep) -> d
     if body.multicurrency is False and sales.multicurrency:
         raise HTTPException(400, "multicurrency cannot be turned off once it is on")
     changed = False
+    if body.webhooks is not None:
+        company.webhooks = body.webhooks
     if body.custom_txn_numbers is not None:
         company.custom_txn_numbers = body.custom_txn_numbers
         changed = True
@@ -247,6 +256,22 @@ async def clear_faults(realm_id: str, store: StoreDep) -> FaultSettings:
     company = _company(store, realm_id)
     company.faults = FaultSettings()
     return company.faults
+
+
+@router.get("/companies/{realm_id}/sends")
+async def list_sends(realm_id: str, store: StoreDep) -> dict[str, Any]:
+    """Every form e-mailed through `.../{entity}/{id}/send`, oldest first: entity, Id,
+    the address it went to, the time (nothing is really mailed)."""
+    return {"sends": [dict(s) for s in _company(store, realm_id).sends]}
+
+
+@router.get("/companies/{realm_id}/books")
+async def check_books(realm_id: str, store: StoreDep) -> dict[str, Any]:
+    """Whether balances agree with the transactions: every invoice's Balance = TotalAmt -
+    what payments apply (money and credits), every credit memo's RemainingCredit, every
+    payment's UnappliedAmt; `problems` lists each disagreement (empty when none)."""
+    problems = books_problems(_company(store, realm_id))
+    return {"consistent": not problems, "problems": problems}
 
 
 @router.get("/companies/{realm_id}/{collection}")
@@ -344,6 +369,22 @@ async def get_limits(store: StoreDep) -> LimitsConfig:
 async def set_limits(body: LimitsConfig, store: StoreDep) -> LimitsConfig:
     store.config.limits = body
     return store.config.limits
+
+
+@router.get("/reads")
+async def get_reads(store: StoreDep) -> dict[str, Any]:
+    """Metered reads per app (client id) and month, and the monthly quota."""
+    usage: dict[str, dict[str, int]] = {}
+    for (client_id, month), n in sorted(store.read_usage.items()):
+        usage.setdefault(client_id, {})[month] = n
+    return {"monthly_quota": store.config.reads.monthly_quota, "usage": usage}
+
+
+@router.put("/reads/quota")
+async def set_read_quota(body: ReadQuotaConfig, store: StoreDep) -> ReadQuotaConfig:
+    """Set the monthly quota of metered reads per app (None: none)."""
+    store.config.reads = body
+    return store.config.reads
 
 
 @router.get("/config")

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from app.emulator import entities, faults
+from app.emulator import entities, faults, sending
 from app.emulator.gateway import serve
 from app.emulator.jsonio import BadJson, loads, meta_time, parse_time
 from app.emulator.query import execute, parse
@@ -206,17 +206,44 @@ def _write(ctx: WriteContext, entity: str, operation: str, include: str, body: A
     if operation == "delete":
         return {entity: entities.delete(ctx, entity, body)}
     if operation == "void":
-        if entity != "Invoice":
+        if entity not in entities.VOID_BY_OPERATION:
             # Payments are voided with operation=update&include=void, not operation=void.
             raise faults.unsupported_operation(f"void for {entity}")
         return {entity: entities.void(ctx, entity, body)}
     if operation == "update" and "void" in include.split(","):
-        if entity != "Payment":
+        if entity not in entities.VOID_BY_INCLUDE:
             raise faults.unsupported_operation(f"update&include=void for {entity}")
         return {entity: entities.void(ctx, entity, body)}
     if operation in ("", "create", "update"):
         return {entity: entities.create(ctx, entity, body)}
     raise faults.unsupported_operation(operation)
+
+
+@router.post("/{entity_path}/{record_id}/send")
+async def send(request: Request, realm_id: str, entity_path: str, record_id: str) -> Response:
+    """E-mail a form (no body; `sendTo` optional): see `app.emulator.sending`."""
+    entity = ENTITY_PATHS.get(entity_path)
+    send_to = request.query_params.get("sendTo")
+    path = request.url.path
+    return await serve(
+        request,
+        realm_id,
+        f"POST {entity_path}/send",
+        lambda ctx: sending.send_form(ctx, entity, record_id, send_to, path),
+    )
+
+
+@router.get("/{entity_path}/{record_id}/pdf")
+async def pdf(request: Request, realm_id: str, entity_path: str, record_id: str) -> Response:
+    """A form as `application/pdf`: see `app.emulator.sending`."""
+    entity = ENTITY_PATHS.get(entity_path)
+    path = request.url.path
+    return await serve(
+        request,
+        realm_id,
+        f"GET {entity_path}/pdf",
+        lambda ctx: sending.form_pdf(ctx, entity, record_id, path),
+    )
 
 
 @router.get("/{entity_path}/{record_id}")

@@ -94,10 +94,15 @@ class Company:
     tax_rates: dict[str, Any] = field(default_factory=dict)
     sales: SalesSettings = field(default_factory=SalesSettings)
     requestids: dict[str, Memo] = field(default_factory=dict)
+    # Forms e-mailed through `.../send`: {entity, Id, to, time} (app.emulator.sending).
+    sends: list[dict[str, Any]] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     faults: FaultSettings = field(default_factory=FaultSettings)
     limiter: RealmLimiter = field(default_factory=RealmLimiter)
     listener: Callable[[Notification], None] | None = field(default=None, repr=False, compare=False)
+    # False: the company's changes are sent to no webhook (they still show in CDC), as for a
+    # company whose notifications never reach the service.
+    webhooks: bool = True
 
     @property
     def is_us(self) -> bool:
@@ -131,7 +136,7 @@ class Company:
         table = self.table(entity)
         existed = record["Id"] in table
         table[record["Id"]] = record
-        if self.listener is None or entity not in NOTIFIED_ENTITIES:
+        if self.listener is None or not self.webhooks or entity not in NOTIFIED_ENTITIES:
             return
         when = parse_time(record["MetaData"]["LastUpdatedTime"])
         if when is not None:
@@ -146,5 +151,5 @@ class Company:
         if self.table(entity).pop(record_id, None) is None:
             return
         self.deleted.setdefault(entity, {})[record_id] = when
-        if self.listener is not None and entity in NOTIFIED_ENTITIES:
+        if self.listener is not None and self.webhooks and entity in NOTIFIED_ENTITIES:
             self.listener(Notification(self.realm_id, entity, record_id, "Delete", when))

@@ -20,6 +20,14 @@ class LimitsConfig(BaseModel):
     batch_window_seconds: float = Field(default=60.0, gt=0)
 
 
+class ReadQuotaConfig(BaseModel):
+    """Intuit's monthly allowance of metered reads ("CorePlus" calls: GETs, queries, CDC)
+    per app (client id) and calendar month (UTC, on the emulator's clock); past it every read
+    is answered 429 until the month ends, writes go on. None: no quota (the default)."""
+
+    monthly_quota: int | None = Field(default=None, ge=0)
+
+
 # Intuit's documented retry delays for a failed webhook delivery; the last one repeats.
 INTUIT_RETRY_SCHEDULE_SECONDS = [10.0, 20.0, 30.0, 300.0, 1200.0, 7200.0, 14400.0, 21600.0]
 
@@ -77,6 +85,7 @@ class EmulatorConfig(BaseModel):
     """
 
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    reads: ReadQuotaConfig = Field(default_factory=ReadQuotaConfig)
     access_token_ttl_seconds: int = Field(default=3600, ge=1)
     # Intuit answers about 101 days; the value rolls forward on every refresh.
     refresh_token_ttl_seconds: int = Field(default=8_726_400, ge=1)

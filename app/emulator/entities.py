@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.emulator import faults
-from app.emulator.balances import refresh_customer, refresh_invoice
+from app.emulator.balances import refresh_applied, refresh_customer
+from app.emulator.credit_memos import build_credit_memo, delete_credit_memo
 from app.emulator.customers import build_customer, rename_jobs
 from app.emulator.invoices import build_invoice, delete_invoice, void_invoice
 from app.emulator.items import build_item
-from app.emulator.payments import build_payment, delete_payment, linked_invoice_ids, void_payment
+from app.emulator.payments import build_payment, delete_payment, linked_txns, void_payment
+from app.emulator.receipts import (
+    build_refund_receipt,
+    build_sales_receipt,
+    delete_receipt,
+    void_receipt,
+)
 from app.emulator.rules import (
     Json,
     WriteContext,
@@ -24,12 +31,35 @@ from app.emulator.rules import (
 from app.emulator.store import WRITABLE_ENTITIES, clone
 
 Builder = Callable[[WriteContext, Json, Json | None], Json]
+Operation = Callable[[WriteContext, Json], Json]
 BUILDERS: dict[str, Builder] = {
     "Customer": build_customer,
     "Item": build_item,
     "Invoice": build_invoice,
     "Payment": build_payment,
+    "CreditMemo": build_credit_memo,
+    "SalesReceipt": build_sales_receipt,
+    "RefundReceipt": build_refund_receipt,
 }
+# `operation=delete`: transactions only (name lists are made inactive instead).
+REMOVERS: dict[str, Operation] = {
+    "Invoice": delete_invoice,
+    "Payment": delete_payment,
+    "CreditMemo": delete_credit_memo,
+    "SalesReceipt": lambda ctx, record: delete_receipt(ctx, "SalesReceipt", record),
+    "RefundReceipt": lambda ctx, record: delete_receipt(ctx, "RefundReceipt", record),
+}
+# Voids; how the URL asks for one differs per entity (see VOID_BY_OPERATION / _BY_INCLUDE).
+VOIDERS: dict[str, Operation] = {
+    "Invoice": void_invoice,
+    "Payment": void_payment,
+    "SalesReceipt": lambda ctx, record: void_receipt(ctx, "SalesReceipt", record),
+    "RefundReceipt": lambda ctx, record: void_receipt(ctx, "RefundReceipt", record),
+}
+# `?operation=void` (invoice: Intuit's reference; the receipts: see app.emulator.receipts).
+VOID_BY_OPERATION = frozenset({"Invoice", "SalesReceipt", "RefundReceipt"})
+# `?operation=update&include=void` (payment: Intuit's reference; sales receipt: PHP SDK).
+VOID_BY_INCLUDE = frozenset({"Payment", "SalesReceipt"})
 
 
 def _check_writable(entity: str, operation: str) -> None:
@@ -73,24 +103,25 @@ def update(ctx: WriteContext, entity: str, body: object) -> Json:
 def delete(ctx: WriteContext, entity: str, body: object) -> Json:
     """`operation=delete`: only transactions can be deleted; name lists are made inactive."""
     data = _body(body)
-    if entity not in ("Invoice", "Payment"):
+    remover = REMOVERS.get(entity)
+    if remover is None:
         raise faults.unsupported_operation(f"delete on {entity}")
     existing = existing_for_write(ctx.company, entity, data)
     previous = clone(existing)
-    remover = delete_invoice if entity == "Invoice" else delete_payment
     answer = remover(ctx, existing)
     _after_write(ctx, entity, None, previous)
     return answer
 
 
 def void(ctx: WriteContext, entity: str, body: object) -> Json:
-    """Void an invoice (`operation=void`) or a payment (`operation=update&include=void`)."""
+    """Void a transaction in place (see VOIDERS); a credit memo cannot be voided."""
     data = _body(body)
-    if entity not in ("Invoice", "Payment"):
+    voider = VOIDERS.get(entity)
+    if voider is None:
         raise faults.unsupported_operation(f"void on {entity}")
     existing = existing_for_write(ctx.company, entity, data)
     previous = clone(existing)
-    record = void_invoice(ctx, existing) if entity == "Invoice" else void_payment(ctx, existing)
+    record = voider(ctx, existing)
     _after_write(ctx, entity, record, previous)
     return clone(record)
 
@@ -108,8 +139,8 @@ def _after_write(
     if entity == "Customer" and record is not None and renamed:
         rename_jobs(ctx, record)
     if entity == "Payment":
-        for invoice_id in linked_invoice_ids(previous) | linked_invoice_ids(record):
-            refresh_invoice(company, invoice_id, ctx.stamp)
+        for txn_type, txn_id in sorted(linked_txns(previous) | linked_txns(record)):
+            refresh_applied(company, txn_type, txn_id, ctx.stamp)
     customers = {ref_value((r or {}).get("CustomerRef")) for r in (record, previous)}
     if entity in ("Invoice", "Payment"):
         for customer_id in customers:

@@ -296,6 +296,22 @@ def throttled() -> QboFault:
     )
 
 
+def monthly_quota(quota: int) -> QboFault:
+    """HTTP 429 once the app's monthly CorePlus calls are used up. Intuit documents the
+    status and that reads stay blocked until the next month (qbo-facts.md section 3, S14,
+    S17); the Fault's wording is not published: third parties report the throttle's 3001,
+    so the code and message are the throttle's and the Detail says which limit it is."""
+    return _one(
+        "3001",
+        "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+        f"The app has used its monthly limit of {quota} CorePlus API calls; CorePlus calls"
+        " are blocked until the next month",
+        None,
+        status=429,
+        fault_type=SERVICE,
+    )
+
+
 def forbidden_realm() -> QboFault:
     """3100 with HTTP 403: the token is not for this company."""
     return _one(

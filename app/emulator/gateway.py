@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,7 +32,8 @@ def get_store(request: Request) -> Store:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
-Action = Callable[[WriteContext], Json]
+# A model operation: the JSON body of its answer, or a whole answer (a PDF).
+Action = Callable[[WriteContext], Json | Response]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -77,6 +79,8 @@ def _run(store: Store, ctx: WriteContext, action: Action) -> tuple[Response, boo
     except faults.QboFault as fault:
         # Business faults are answers too: QBO replays them for a repeated requestid.
         return fault_response(store, fault), fault.status == 400
+    if isinstance(body, Response):
+        return body, True
     body["time"] = response_time(store.now(), store.tz)
     return QboJSONResponse(body), True
 
@@ -113,6 +117,9 @@ async def serve(
         response = auth_failed(store, detail)
     elif verdict is AccessCheck.WRONG_REALM or company is None:
         response = fault_response(store, faults.forbidden_realm())
+    elif not _read_allowed(store, bearer_token(request), endpoint):
+        quota = store.config.reads.monthly_quota or 0
+        response = fault_response(store, faults.monthly_quota(quota))
     else:
         response = await _serve_admitted(request, store, company, action, is_batch)
     if company is not None:
@@ -123,6 +130,28 @@ async def serve(
         if response.status_code == 429:
             counters.throttled += 1
     return response
+
+
+def metered(endpoint: str) -> bool:
+    """Whether Intuit meters a call as a read (CorePlus): a GET, or a query by POST."""
+    return endpoint.startswith("GET ") or endpoint == "POST query"
+
+
+def _read_allowed(store: Store, token: str | None, endpoint: str) -> bool:
+    """Count a metered read for its app and month, unless the month's quota is used up
+    (then False: nothing counted, the read is refused)."""
+    if not metered(endpoint) or token is None:
+        return True
+    grant = store.tokens.grant_for_access(token)
+    if grant is None:
+        return True
+    key = (grant.client_id, store.now().astimezone(UTC).strftime("%Y-%m"))
+    used = store.read_usage.get(key, 0)
+    quota = store.config.reads.monthly_quota
+    if quota is not None and used >= quota:
+        return False
+    store.read_usage[key] = used + 1
+    return True
 
 
 async def _serve_admitted(
@@ -149,7 +178,7 @@ async def _serve_admitted(
         )
         if requestid is not None and memoable:
             company.requestids[requestid] = Memo(
-                response.status_code, bytes(response.body), JSON_MEDIA_TYPE
+                response.status_code, bytes(response.body), response.media_type or JSON_MEDIA_TYPE
             )
         if outcome is Outcome.TIMEOUT:
             hold = settings.timeout_hold_seconds

@@ -5,8 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.emulator import faults
-from app.emulator.balances import applied_to_invoice
-from app.emulator.invoices import transaction_currency
+from app.emulator.balances import APPLIED_TYPES, applied_to
 from app.emulator.jsonio import money, plain_number
 from app.emulator.rules import (
     Json,
@@ -15,12 +14,15 @@ from app.emulator.rules import (
     check_length,
     check_properties,
     decimal_of,
+    deleted,
     next_version,
     optional_ref,
     passthrough,
     ref_value,
     resolve_ref,
+    undeposited_funds,
 )
+from app.emulator.sales_forms import transaction_currency
 
 HANDLED = frozenset(
     {
@@ -41,12 +43,26 @@ HANDLED = frozenset(
 
 def _apply_lines(
     ctx: WriteContext, data: Json, customer_id: str, own_id: str | None
-) -> tuple[list[Json], Decimal]:
+) -> tuple[list[Json], Decimal, Decimal]:
+    """The payment's lines as stored, with what they apply to invoices and what they take
+    from credit memos.
+
+    A line links invoices (money applied: each invoice's Balance falls by the line's
+    Amount, at most its open balance) or credit memos (credit used: each credit memo's
+    RemainingCredit falls by the Amount, at most what remains). Intuit's Payment
+    reference lists CreditMemo among the TxnTypes of Line.LinkedTxn (qbo-facts §4,
+    [S21]); a credit is applied with a Payment of TotalAmt 0 whose invoice lines and
+    credit memo lines add up to the same amount (the way Intuit's developer answers
+    apply a credit memo; UNCONFIRMED from a recording). Every linked record must exist
+    (610) and belong to the payment's customer (620). Over-applying an invoice or a credit
+    memo is 6000 (UNCONFIRMED: QBO's code and text), as is a line linking both kinds.
+    """
     lines = data.get("Line") or []
     if not isinstance(lines, list):
         raise faults.required_param("Line")
     built: list[Json] = []
-    applied = Decimal(0)
+    invoiced = Decimal(0)
+    credited = Decimal(0)
     for line in lines:
         if not isinstance(line, dict):
             raise faults.required_param("Line")
@@ -56,39 +72,58 @@ def _apply_lines(
         links = line.get("LinkedTxn") or []
         if not isinstance(links, list) or not links:
             raise faults.required_param("Line.LinkedTxn")
-        out_links: list[Json] = []
-        for link in links:
-            if link.get("TxnType") != "Invoice":
-                raise faults.business_validation(
-                    f"Linking a payment to a {link.get('TxnType')} is not supported here."
-                )
-            txn_id = str(link.get("TxnId", ""))
-            invoice = ctx.company.get("Invoice", txn_id)
-            if invoice is None:
-                raise faults.object_not_found(transaction=True)
-            if ref_value(invoice.get("CustomerRef")) != customer_id:
-                raise faults.txn_cannot_be_linked()
-            open_balance = invoice["TotalAmt"] - applied_to_invoice(
-                ctx.company, txn_id, skip_payment=own_id
+        kinds = {link.get("TxnType") if isinstance(link, dict) else None for link in links}
+        if len(kinds) > 1:
+            raise faults.business_validation(
+                "A payment line applies either invoices or credit memos, not both."
             )
-            if amount > open_balance:
-                raise faults.business_validation(
-                    f"The payment amount applied to invoice {txn_id} is more than its "
-                    f"open balance of {money(open_balance)}."
-                )
-            out_links.append({"TxnId": txn_id, "TxnType": "Invoice"})
-        applied += amount
+        out_links = [_applied_link(ctx, link, amount, customer_id, own_id) for link in links]
+        if kinds == {"CreditMemo"}:
+            credited += amount
+        else:
+            invoiced += amount
         built.append({"Amount": money(amount), "LinkedTxn": out_links})
-    return built, applied
+    return built, invoiced, credited
+
+
+def _applied_link(
+    ctx: WriteContext, link: object, amount: Decimal, customer_id: str, own_id: str | None
+) -> Json:
+    """One LinkedTxn of a payment line, checked (see `_apply_lines`)."""
+    txn_type = link.get("TxnType") if isinstance(link, dict) else None
+    if txn_type not in APPLIED_TYPES or not isinstance(link, dict):
+        raise faults.business_validation(
+            f"Linking a payment to a {txn_type} is not supported here."
+        )
+    txn_id = str(link.get("TxnId", ""))
+    record = ctx.company.get(txn_type, txn_id)
+    if record is None:
+        raise faults.object_not_found(transaction=True)
+    if ref_value(record.get("CustomerRef")) != customer_id:
+        raise faults.txn_cannot_be_linked()
+    left = record["TotalAmt"] - applied_to(ctx.company, txn_type, txn_id, skip_payment=own_id)
+    if amount > left:
+        if txn_type == "CreditMemo":
+            raise faults.business_validation(
+                f"The amount applied from credit memo {txn_id} is more than its remaining "
+                f"credit of {money(left)}."
+            )
+        raise faults.business_validation(
+            f"The payment amount applied to invoice {txn_id} is more than its "
+            f"open balance of {money(left)}."
+        )
+    return {"TxnId": txn_id, "TxnType": txn_type}
 
 
 def build_payment(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
     """Validate a payment as QBO would and build the stored record.
 
     Raises 2010, 2020 (CustomerRef, TotalAmt), 2500/610 (customer, deposit account,
-    payment method: missing or inactive), 610 (linked invoice missing), 620 (invoice of
-    another customer), 6000 (over-applied). Without DepositToAccountRef the money goes to
-    Undeposited Funds; both references are stored and read back.
+    payment method: missing or inactive), 610 (linked invoice or credit memo missing),
+    620 (one of another customer), 6000 (over-applied). Without DepositToAccountRef the
+    money goes to Undeposited Funds; both references are stored and read back.
+    UnappliedAmt = TotalAmt - (invoice lines - credit memo lines); the credit memo lines
+    may not exceed the invoice lines, nor the difference TotalAmt (6000, UNCONFIRMED).
     """
     check_properties("Payment", data)
     if data.get("CustomerRef") is None:
@@ -98,7 +133,12 @@ def build_payment(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
     if total is None:
         raise faults.required_param("TotalAmt")
     own_id = existing["Id"] if existing else None
-    lines, applied = _apply_lines(ctx, data, customer["Id"], own_id)
+    lines, invoiced, credited = _apply_lines(ctx, data, customer["Id"], own_id)
+    applied = invoiced - credited
+    if applied < 0:
+        raise faults.business_validation(
+            "The credits applied are more than the invoice amounts they are applied to."
+        )
     if applied > total:
         raise faults.business_validation(
             "The amount applied to transactions is more than the payment amount."
@@ -109,11 +149,7 @@ def build_payment(ctx: WriteContext, data: Json, existing: Json | None) -> Json:
             ctx.company, "Account", data["DepositToAccountRef"], "DepositToAccountRef"
         )
     else:
-        deposit = next(
-            a
-            for a in ctx.company.table("Account").values()
-            if a["AccountSubType"] == "UndepositedFunds"
-        )
+        deposit = undeposited_funds(ctx.company)
     method = optional_ref(
         ctx.company, "PaymentMethod", data, "PaymentMethodRef", "PaymentMethodRef"
     )
@@ -157,15 +193,15 @@ def void_payment(ctx: WriteContext, payment: Json) -> Json:
 
 def delete_payment(ctx: WriteContext, payment: Json) -> Json:
     """Delete (tombstone kept for CDC); answers QBO's `status: Deleted` stub."""
-    ctx.company.remove("Payment", payment["Id"], ctx.store.now())
-    return {"domain": "QBO", "status": "Deleted", "Id": payment["Id"]}
+    return deleted(ctx, "Payment", payment)
 
 
-def linked_invoice_ids(payment: Json | None) -> set[str]:
-    """Invoices a payment applies to (to refresh their balances after a change)."""
-    ids: set[str] = set()
+def linked_txns(payment: Json | None) -> set[tuple[str, str]]:
+    """(TxnType, TxnId) of the invoices and credit memos a payment applies (to refresh
+    their balances after a change)."""
+    found: set[tuple[str, str]] = set()
     for line in (payment or {}).get("Line", []):
         for link in line.get("LinkedTxn", []):
-            if link.get("TxnType") == "Invoice":
-                ids.add(str(link.get("TxnId")))
-    return ids
+            if link.get("TxnType") in APPLIED_TYPES:
+                found.add((str(link["TxnType"]), str(link.get("TxnId"))))
+    return found

@@ -4,7 +4,8 @@ Off unless `EmulatorConfig.state_file` is set (the tests' emulators live in memo
 `python -m app run` sets it under DATA_DIR, next to PostgreSQL's and Redis' data, so a
 connection made before a restart still works after it and the company can be reconnected.
 
-Kept: every company with its records, tombstones, next ids and requestid memos; every
+Kept: every company with its records, tombstones, next ids, requestid memos and the
+forms it e-mailed; every
 client, authorization code, grant and token. Not kept: throttle windows, counters,
 injected faults and queued webhook notifications (they describe a moment, not the books).
 The file is JSON with tagged Decimals, datetimes, dates and bytes, so amounts come back
@@ -86,6 +87,8 @@ def snapshot(store: Store) -> dict[str, Any]:
                 "tax_rates": c.tax_rates,
                 "sales": asdict(c.sales),
                 "requestids": {k: asdict(m) for k, m in c.requestids.items()},
+                "sends": c.sends,
+                "webhooks": c.webhooks,
             }
             for c in store.companies.values()
         ],
@@ -124,6 +127,8 @@ def restore(store: Store, state: dict[str, Any]) -> None:
             tax_rates=item["tax_rates"],
             sales=SalesSettings(**item.get("sales", {})),
             requestids={k: Memo(**m) for k, m in item["requestids"].items()},
+            sends=list(item.get("sends", [])),
+            webhooks=bool(item.get("webhooks", True)),
         )
         company.listener = store.webhooks.notify
         store.companies[company.realm_id] = company

@@ -189,3 +189,19 @@ def passthrough(record: Json, data: Json, handled: frozenset[str]) -> None:
     for key, value in data.items():
         if key not in handled and key not in SERVER_FIELDS and key not in record:
             record[key] = value
+
+
+def deleted(ctx: WriteContext, entity: str, record: Json) -> Json:
+    """Delete a transaction (`operation=delete`; a tombstone stays for CDC) and answer
+    QBO's stub `{"domain": "QBO", "status": "Deleted", "Id": ...}` (qbo_api-vcr
+    delete__invoice__1)."""
+    ctx.company.remove(entity, record["Id"], ctx.store.now())
+    return {"domain": "QBO", "status": "Deleted", "Id": record["Id"]}
+
+
+def undeposited_funds(company: Company) -> Json:
+    """The seeded Undeposited Funds account, where money goes when a payment or a sales
+    receipt names no DepositToAccountRef (qbo-facts §4)."""
+    return next(
+        a for a in company.table("Account").values() if a["AccountSubType"] == "UndepositedFunds"
+    )

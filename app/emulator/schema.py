@@ -158,28 +158,21 @@ ITEM_PROPERTIES: frozenset[str] = frozenset(
     }
 )
 
-INVOICE_PROPERTIES: frozenset[str] = frozenset(
+# What every sales form shares (XSD SalesTransaction <- Transaction <- IntuitEntity);
+# each form adds the elements of its own type.
+SALES_TRANSACTION_PROPERTIES: frozenset[str] = frozenset(
     {
         "ARAccountRef",
-        "AllowIPNPayment",
-        "AllowOnlineACHPayment",
-        "AllowOnlineAffirmPayment",
-        "AllowOnlineCreditCardPayment",
-        "AllowOnlinePayPalPayment",
-        "AllowOnlinePayment",
         "ApplyTaxAfterDiscount",
         "AttachableRef",
         "AutoDocNumber",
-        "AutoPayEligible",
         "Balance",
         "BillAddr",
         "BillEmail",
         "BillEmailBcc",
         "BillEmailCc",
-        "CfdiUse",
         "CheckPayment",
         "ClassRef",
-        "ConvenienceFeeDetail",
         "CreditCardPayment",
         "CurrencyRef",
         "CustomField",
@@ -187,40 +180,26 @@ INVOICE_PROPERTIES: frozenset[str] = frozenset(
         "CustomerRef",
         "DeliveryInfo",
         "DepartmentRef",
-        "Deposit",
         "DepositToAccountRef",
         "DiscountAmt",
         "DiscountRate",
         "DocNumber",
         "DueDate",
-        "ECloudStatusTimeStamp",
-        "EInvoiceStatus",
         "EmailStatus",
-        "EnabledSurchargeInfo",
         "ExchangeRate",
-        "Exportation",
         "FOB",
         "FinanceCharge",
-        "FinancingProductType",
         "FreeFormAddress",
-        "GlobalInfo",
         "GlobalTaxCalculation",
         "GovtTxnRefIdentifier",
-        "GratuityEnabled",
         "HomeBalance",
         "HomeTotalAmt",
         "HomeTotalCostAmount",
         "Id",
-        "InvoiceEx",
-        "InvoiceLink",
-        "InvoiceLinkExpiryDate",
-        "InvoiceLinkSecurityCode",
-        "LessCIS",
         "Line",
         "LinkedTxn",
         "MetaData",
         "PONumber",
-        "PaymentDetailsMessage",
         "PaymentMethodRef",
         "PaymentRefNum",
         "PaymentType",
@@ -232,14 +211,11 @@ INVOICE_PROPERTIES: frozenset[str] = frozenset(
         "RemitToRef",
         "SalesRepRef",
         "SalesTermRef",
-        "SchedulePayEligible",
-        "ScheduledPaymentId",
         "ShipAddr",
         "ShipDate",
         "ShipFromAddr",
         "ShipMethodRef",
         "ShippingTaxIncludedInTotalTax",
-        "SubscriptionPaymentsSetting",
         "SyncToken",
         "Tag",
         "TaxExemptionRef",
@@ -252,17 +228,70 @@ INVOICE_PROPERTIES: frozenset[str] = frozenset(
         "TransactionLocationType",
         "TxnApprovalInfo",
         "TxnDate",
-        "TxnRetainageDetail",
         "TxnSource",
         "TxnStatus",
         "TxnSubType",
         "TxnTaxDetail",
-        "callToAction",
         "domain",
-        "invoiceStatus",
-        "invoiceStatusLog",
         "sparse",
         "status",
+    }
+)
+
+INVOICE_PROPERTIES: frozenset[str] = SALES_TRANSACTION_PROPERTIES | frozenset(
+    {
+        "AllowIPNPayment",
+        "AllowOnlineACHPayment",
+        "AllowOnlineAffirmPayment",
+        "AllowOnlineCreditCardPayment",
+        "AllowOnlinePayPalPayment",
+        "AllowOnlinePayment",
+        "AutoPayEligible",
+        "CfdiUse",
+        "ConvenienceFeeDetail",
+        "Deposit",
+        "ECloudStatusTimeStamp",
+        "EInvoiceStatus",
+        "EnabledSurchargeInfo",
+        "Exportation",
+        "FinancingProductType",
+        "GlobalInfo",
+        "GratuityEnabled",
+        "InvoiceEx",
+        "InvoiceLink",
+        "InvoiceLinkExpiryDate",
+        "InvoiceLinkSecurityCode",
+        "LessCIS",
+        "PaymentDetailsMessage",
+        "SchedulePayEligible",
+        "ScheduledPaymentId",
+        "SubscriptionPaymentsSetting",
+        "TxnRetainageDetail",
+        "callToAction",
+        "invoiceStatus",
+        "invoiceStatusLog",
+    }
+)
+
+CREDIT_MEMO_PROPERTIES: frozenset[str] = SALES_TRANSACTION_PROPERTIES | frozenset(
+    {
+        "CreditMemoEx",
+        "InvoiceRef",
+        "RemainingCredit",
+    }
+)
+
+REFUND_RECEIPT_PROPERTIES: frozenset[str] = SALES_TRANSACTION_PROPERTIES | frozenset(
+    {
+        "RefundReceiptEx",
+        "RemainingCredit",
+    }
+)
+
+SALES_RECEIPT_PROPERTIES: frozenset[str] = SALES_TRANSACTION_PROPERTIES | frozenset(
+    {
+        "LessCIS",
+        "SalesReceiptEx",
     }
 )
 
@@ -321,5 +350,8 @@ KNOWN_PROPERTIES: dict[str, frozenset[str]] = {
     "Item": ITEM_PROPERTIES,
     "Invoice": INVOICE_PROPERTIES,
     "Payment": PAYMENT_PROPERTIES,
+    "CreditMemo": CREDIT_MEMO_PROPERTIES,
+    "RefundReceipt": REFUND_RECEIPT_PROPERTIES,
+    "SalesReceipt": SALES_RECEIPT_PROPERTIES,
     **LIST_PROPERTIES,
 }

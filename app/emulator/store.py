@@ -27,6 +27,9 @@ ENTITY_PATHS: dict[str, str] = {
     "item": "Item",
     "invoice": "Invoice",
     "payment": "Payment",
+    "creditmemo": "CreditMemo",
+    "salesreceipt": "SalesReceipt",
+    "refundreceipt": "RefundReceipt",
     "account": "Account",
     "vendor": "Vendor",
     "employee": "Employee",
@@ -56,8 +59,10 @@ NAME_LIST_ENTITIES = frozenset(
         "Term",
     }
 )
-TRANSACTION_ENTITIES = frozenset({"Invoice", "Payment"})
-WRITABLE_ENTITIES = frozenset({"Customer", "Item", "Invoice", "Payment"})
+TRANSACTION_ENTITIES = frozenset(
+    {"Invoice", "Payment", "CreditMemo", "SalesReceipt", "RefundReceipt"}
+)
+WRITABLE_ENTITIES = frozenset({"Customer", "Item", *TRANSACTION_ENTITIES})
 
 
 class Store:
@@ -73,6 +78,8 @@ class Store:
         self.companies: dict[str, Company] = {}
         self.tokens = TokenStore(config, self.clock)
         self.webhooks = WebhookDispatcher(config, self.clock, self.rng, webhook_transport)
+        # Metered reads per (client id, calendar month "YYYY-MM" UTC), as Intuit counts them.
+        self.read_usage: dict[tuple[str, str], int] = {}
 
     def now(self) -> datetime:
         """Current (movable) time."""
@@ -116,6 +123,7 @@ class Store:
     def reset(self) -> None:
         """Forget every company, grant, token and queued notification (registered clients stay)."""
         self.companies.clear()
+        self.read_usage.clear()
         self.tokens.reset()
         self.webhooks.discard_pending()
 

@@ -17,8 +17,12 @@ from typing import Any, Literal
 
 WebhookFormat = Literal["legacy", "cloudevents"]
 
-# Entities whose changes the emulator notifies (those the Accounting API can write).
-NOTIFIED_ENTITIES = frozenset({"Customer", "Item", "Invoice", "Payment"})
+# Entities whose changes the emulator notifies (those the Accounting API can write; Intuit
+# notifies "Customer, Invoice, Payment, Item and ~30 other entities", qbo-facts §6, and
+# names creditmemo among its CloudEvents types).
+NOTIFIED_ENTITIES = frozenset(
+    {"Customer", "Item", "Invoice", "Payment", "CreditMemo", "SalesReceipt", "RefundReceipt"}
+)
 # Legacy `operation` -> the verb of a CloudEvents `type` (`qbo.invoice.voided.v1`).
 OPERATION_VERBS = {
     "Create": "created",
@@ -26,6 +30,7 @@ OPERATION_VERBS = {
     "Delete": "deleted",
     "Void": "voided",
     "Merge": "merged",
+    "Emailed": "emailed",  # UNCONFIRMED: no CloudEvents sample of a send
 }
 
 

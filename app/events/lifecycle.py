@@ -251,18 +251,20 @@ async def open_events_referring(
     )
     if only is not None:
         query = query.where(Event.entity_type == only[0], Event.external_id == only[1])
-    tier = case((Event.entity_type == "invoice", 0), else_=1)
+    tier = case((Event.entity_type.in_(("invoice", "credit_memo", "sales_receipt")), 0), else_=1)
     rows = await session.execute(
         query.order_by(tier, Event.occurred_at, Event.received_at, Event.id)
     )
     return list(rows.all())
 
 
-# Parents' tiers first (customers and items, invoices, payments): dependents find their parents.
+# Parents' tiers first (customers and items; invoices, credit memos and sales receipts;
+# payments and applied credits; refunds): dependents find their parents.
 _TIER = case(
     (Event.entity_type.in_(("customer", "item")), 0),
-    (Event.entity_type == "invoice", 1),
-    else_=2,
+    (Event.entity_type.in_(("invoice", "credit_memo", "sales_receipt")), 1),
+    (Event.entity_type.in_(("payment", "applied_credit")), 2),
+    else_=3,
 )
 
 

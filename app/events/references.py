@@ -39,3 +39,17 @@ def applied_to(events: Any, external_id: str) -> ColumnElement[bool]:
     return events.payload["data"]["applied_to"].contains(  # type: ignore[no-any-return]
         [{"invoice_external_id": external_id}]
     )
+
+
+def applies_or_refunds_credit(events: Any, external_id: str) -> ColumnElement[bool]:
+    """The applied credit of the credit memo `external_id` (its external id is the credit
+    memo's), or a refund of it."""
+    return or_(
+        events.external_id == external_id,
+        events.payload["data"]["refunds_credit_memo"].astext == external_id,
+    )
+
+
+def refunds_payment(events: Any, external_id: str) -> ColumnElement[bool]:
+    """A refund of the payment `external_id`."""
+    return events.payload["data"]["refunds_payment"].astext == external_id  # type: ignore[no-any-return]

@@ -223,7 +223,12 @@ async def list_events(
     session: SessionDep,
     status: EventStatus | None = None,
     realm_id: Annotated[str | None, Query(pattern=r"^[0-9]{1,32}$")] = None,
-    entity_type: Annotated[str | None, Query(pattern="^(customer|item|invoice|payment)$")] = None,
+    entity_type: Annotated[
+        str | None,
+        Query(
+            pattern="^(customer|item|invoice|payment|credit_memo|sales_receipt|refund|applied_credit)$"
+        ),
+    ] = None,
     external_id: Annotated[str | None, Query(pattern=r"^[\x21-\x7e]{1,100}$")] = None,
     source: Annotated[str | None, Query(pattern=r"^[^\x00-\x1f]{1,100}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

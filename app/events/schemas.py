@@ -70,9 +70,9 @@ ExchangeRate = Annotated[
 ]
 RefName = Annotated[Text, StringConstraints(max_length=100)]
 # PrivateNote holds at most 4000 characters (QBO) and carries our marker first
-# (`qbo-sync:invoice:<external id>`, at most 117 characters) and a newline; a void makes QBO
+# (`qbo-sync:<entity type>:<external id>`, at most 123 characters) and a newline; a void makes QBO
 # prepend "Voided - ". What is left is the caller's.
-PRIVATE_NOTE_ROOM = 4000 - len("qbo-sync:invoice:") - 100 - 1 - len("Voided - ")
+PRIVATE_NOTE_ROOM = 4000 - len("qbo-sync:sales_receipt:") - 100 - 1 - len("Voided - ")
 
 
 def _no_marker(value: str) -> str:
@@ -305,7 +305,11 @@ class InvoiceShipping(Strict):
         return code
 
 
-class InvoiceData(Strict):
+class SalesFormData(Strict):
+    """What every sales form carries (QBO SalesTransaction: Invoice, CreditMemo,
+    SalesReceipt, RefundReceipt): customer, lines, tax, discount, shipping and the fields of
+    a billing system."""
+
     model_config = ConfigDict(**Strict.model_config, serialize_by_alias=True)
 
     external_id: ExternalId
@@ -313,11 +317,10 @@ class InvoiceData(Strict):
     number: Annotated[Text, StringConstraints(max_length=21)] | None = Field(
         None,
         description="DocNumber; sent only when the company uses custom numbers (or its "
-        "settings say doc_number_ours). Otherwise QBO numbers the invoice and the synced "
+        "settings say doc_number_ours). Otherwise QBO numbers the document and the synced "
         "event's note says the number was not sent.",
     )
     txn_date: Day
-    due_date: Day | None = None
     ship_date: Day | None = Field(None, description="QBO ShipDate.")
     currency: Currency | None = None
     exchange_rate: ExchangeRate | None = Field(
@@ -358,9 +361,6 @@ class InvoiceData(Strict):
         "is kept after it.",
     )
     ship_to: Address | None = Field(None, description="QBO ShipAddr.")
-    terms: RefName | None = Field(
-        None, description="The name of one of the company's Terms (QBO SalesTermRef)."
-    )
     email: InvoiceEmail | None = None
     class_: RefName | None = Field(
         None,
@@ -376,13 +376,10 @@ class InvoiceData(Strict):
         "(QBO CustomField, at most 31 characters each).",
     )
 
-    @field_validator("due_date", "ship_date")
+    @field_validator("ship_date")
     @classmethod
     def _not_before_issue(cls, day: date | None, info: ValidationInfo) -> date | None:
-        issued = info.data.get("txn_date")
-        if day is not None and issued is not None and day < issued:
-            raise ValueError(f"{info.field_name} must not be before txn_date")
-        return day
+        return _not_before(day, info)
 
     @field_validator("lines")
     @classmethod
@@ -422,6 +419,102 @@ class InvoiceData(Strict):
         )
 
 
+def _not_before(day: date | None, info: ValidationInfo) -> date | None:
+    issued = info.data.get("txn_date")
+    if day is not None and issued is not None and day < issued:
+        raise ValueError(f"{info.field_name} must not be before txn_date")
+    return day
+
+
+class InvoiceData(SalesFormData):
+    due_date: Day | None = None
+    terms: RefName | None = Field(
+        None, description="The name of one of the company's Terms (QBO SalesTermRef)."
+    )
+
+    @field_validator("due_date")
+    @classmethod
+    def _due_after_issue(cls, day: date | None, info: ValidationInfo) -> date | None:
+        return _not_before(day, info)
+
+
+class CreditApplication(Strict):
+    invoice_external_id: ExternalId
+    amount: PositiveMoney
+
+
+def _once_each(applied: list[Any]) -> list[Any]:
+    seen: set[str] = set()
+    for app in applied:
+        if app.invoice_external_id in seen:
+            raise ValueError(f"invoice {app.invoice_external_id!r} is applied twice")
+        seen.add(app.invoice_external_id)
+    return applied
+
+
+class CreditMemoData(SalesFormData):
+    """A credit note (QBO CreditMemo). `applied_to` spends its credit on invoices of the
+    customer: QBO records that as a Payment of total 0 linking the credit memo and the
+    invoices (the `applied_credit` of this credit memo, synced after it)."""
+
+    applied_to: Annotated[list[CreditApplication], Field(max_length=750)] = Field(
+        default_factory=list,
+        description="Invoices of the customer this credit is applied to, with the amount each;"
+        " the rest stays with the customer as credit.",
+    )
+
+    @field_validator("applied_to")
+    @classmethod
+    def _each_invoice_once(cls, applied: list[CreditApplication]) -> list[CreditApplication]:
+        return _once_each(applied)
+
+
+class AppliedCreditData(Strict):
+    """The Payment of total 0 that applies a credit memo to invoices: made by the service
+    from a `credit_memo.upserted` (never sent by callers); its external id is the credit
+    memo's."""
+
+    external_id: ExternalId
+    customer_external_id: ExternalId
+    date: Day
+    applied_to: list[CreditApplication] = Field(default_factory=list)
+
+
+class PaidSaleFields(Strict):
+    """How money moved at once: method (the company's map, as for payments) and reference."""
+
+    method: Annotated[Text, StringConstraints(max_length=31)] | None = Field(
+        None, description="The caller's payment method name, as on payments."
+    )
+    reference: Annotated[Text, StringConstraints(max_length=21)] | None = Field(
+        None, description="The card or transfer reference (QBO PaymentRefNum)."
+    )
+
+
+class SalesReceiptData(SalesFormData, PaidSaleFields):
+    """A sale paid at once (QBO SalesReceipt), deposited to the company's
+    deposit_account_id (else Undeposited Funds)."""
+
+
+class RefundData(SalesFormData, PaidSaleFields):
+    """Money paid back to a customer (QBO RefundReceipt) from the company's
+    deposit_account_id, optionally for one of its payments or credit memos."""
+
+    refunds_payment: ExternalId | None = Field(
+        None, description="The payment this refunds (waited for, linked in QBO)."
+    )
+    refunds_credit_memo: ExternalId | None = Field(
+        None, description="The credit memo this refunds (waited for, linked in QBO)."
+    )
+
+    @field_validator("refunds_credit_memo")
+    @classmethod
+    def _one_refunded(cls, memo: str | None, info: ValidationInfo) -> str | None:
+        if memo is not None and info.data.get("refunds_payment") is not None:
+            raise ValueError("give refunds_payment or refunds_credit_memo, not both")
+        return memo
+
+
 class PaymentApplication(Strict):
     invoice_external_id: ExternalId
     amount: PositiveMoney
@@ -451,11 +544,7 @@ class PaymentData(Strict):
     def _applications_fit(
         cls, applied_to: list[PaymentApplication], info: ValidationInfo
     ) -> list[PaymentApplication]:
-        seen: set[str] = set()
-        for app in applied_to:
-            if app.invoice_external_id in seen:
-                raise ValueError(f"invoice {app.invoice_external_id!r} is applied twice")
-            seen.add(app.invoice_external_id)
+        _once_each(applied_to)
         total = info.data.get("total")
         applied = sum((a.amount for a in applied_to), Decimal("0"))
         if total is not None and applied > total:
@@ -478,6 +567,15 @@ class EntityRef(Strict):
 
 RealmId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,32}$")]
 CallerEventId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class SendData(Strict):
+    """Ask QBO to e-mail a synced invoice, credit memo or sales receipt (once per event)."""
+
+    external_id: ExternalId
+    to: EmailAddress | None = Field(
+        None, description="The address to send to (QBO sendTo); default: the document's BillEmail."
+    )
 
 
 class _Envelope(Strict):
@@ -521,6 +619,61 @@ class InvoiceDeleted(_Envelope):
     data: EntityRef
 
 
+class CreditMemoUpserted(_Envelope):
+    type: Literal["credit_memo.upserted"]
+    data: CreditMemoData
+
+
+class CreditMemoDeleted(_Envelope):
+    type: Literal["credit_memo.deleted"]
+    data: EntityRef
+
+
+class SalesReceiptUpserted(_Envelope):
+    type: Literal["sales_receipt.upserted"]
+    data: SalesReceiptData
+
+
+class SalesReceiptVoided(_Envelope):
+    type: Literal["sales_receipt.voided"]
+    data: EntityRef
+
+
+class SalesReceiptDeleted(_Envelope):
+    type: Literal["sales_receipt.deleted"]
+    data: EntityRef
+
+
+class RefundUpserted(_Envelope):
+    type: Literal["refund.upserted"]
+    data: RefundData
+
+
+class RefundVoided(_Envelope):
+    type: Literal["refund.voided"]
+    data: EntityRef
+
+
+class RefundDeleted(_Envelope):
+    type: Literal["refund.deleted"]
+    data: EntityRef
+
+
+class InvoiceSent(_Envelope):
+    type: Literal["invoice.sent"]
+    data: SendData
+
+
+class CreditMemoSent(_Envelope):
+    type: Literal["credit_memo.sent"]
+    data: SendData
+
+
+class SalesReceiptSent(_Envelope):
+    type: Literal["sales_receipt.sent"]
+    data: SendData
+
+
 class PaymentUpserted(_Envelope):
     type: Literal["payment.upserted"]
     data: PaymentData
@@ -547,8 +700,22 @@ EVENT_MODELS: dict[str, type[_Envelope]] = {
     "payment.upserted": PaymentUpserted,
     "payment.voided": PaymentVoided,
     "payment.deleted": PaymentDeleted,
+    "credit_memo.upserted": CreditMemoUpserted,
+    "credit_memo.deleted": CreditMemoDeleted,
+    "sales_receipt.upserted": SalesReceiptUpserted,
+    "sales_receipt.voided": SalesReceiptVoided,
+    "sales_receipt.deleted": SalesReceiptDeleted,
+    "refund.upserted": RefundUpserted,
+    "refund.voided": RefundVoided,
+    "refund.deleted": RefundDeleted,
+    "invoice.sent": InvoiceSent,
+    "credit_memo.sent": CreditMemoSent,
+    "sales_receipt.sent": SalesReceiptSent,
 }
 EVENT_TYPES = frozenset(EVENT_MODELS)
+# Every entity type an event may be of (an applied credit is derived from a credit memo's).
+ENTITY_TYPE_NAMES = (*dict.fromkeys(t.split(".")[0] for t in EVENT_MODELS), "applied_credit")
+ENTITY_TYPE_PATTERN = "^(" + "|".join(ENTITY_TYPE_NAMES) + ")$"
 
 
 def _event_tag(value: Any) -> str | None:
@@ -566,7 +733,18 @@ EventIn = Annotated[
     | Annotated[InvoiceDeleted, Tag("invoice.deleted")]
     | Annotated[PaymentUpserted, Tag("payment.upserted")]
     | Annotated[PaymentVoided, Tag("payment.voided")]
-    | Annotated[PaymentDeleted, Tag("payment.deleted")],
+    | Annotated[PaymentDeleted, Tag("payment.deleted")]
+    | Annotated[CreditMemoUpserted, Tag("credit_memo.upserted")]
+    | Annotated[CreditMemoDeleted, Tag("credit_memo.deleted")]
+    | Annotated[SalesReceiptUpserted, Tag("sales_receipt.upserted")]
+    | Annotated[SalesReceiptVoided, Tag("sales_receipt.voided")]
+    | Annotated[SalesReceiptDeleted, Tag("sales_receipt.deleted")]
+    | Annotated[RefundUpserted, Tag("refund.upserted")]
+    | Annotated[RefundVoided, Tag("refund.voided")]
+    | Annotated[RefundDeleted, Tag("refund.deleted")]
+    | Annotated[InvoiceSent, Tag("invoice.sent")]
+    | Annotated[CreditMemoSent, Tag("credit_memo.sent")]
+    | Annotated[SalesReceiptSent, Tag("sales_receipt.sent")],
     Discriminator(
         _event_tag,
         custom_error_type="invalid_event_type",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +55,125 @@ INSERT_EVENTS = BulkInsert(
 FIND_EVENT = select(_events.c.id, _events.c.status, _events.c.payload_hash).where(
     _events.c.source == bindparam("source"), _events.c.event_id == bindparam("event_id")
 )
+
+
+# A credit memo's application to invoices is a record of its own (QBO: a Payment of total 0
+# linking the credit memo and the invoices), made from the credit memo's events: its own
+# events are derived at intake, in the same statement as the credit memo's.
+DERIVED_PREFIX = "derived:applied_credit:"
+HAS_APPLIED_CREDIT = (
+    select(_events.c.id)
+    .where(
+        _events.c.realm_id == bindparam("realm_id"),
+        _events.c.entity_type == "applied_credit",
+        _events.c.external_id == bindparam("external_id"),
+    )
+    .limit(1)
+)
+
+
+# A delete of the credit memo stored before an older state of it (it arrived first).
+NEWER_DELETE = (
+    select(_events.c.event_id, _events.c.occurred_at, _events.c.payload)
+    .where(
+        _events.c.source == bindparam("source"),
+        _events.c.realm_id == bindparam("realm_id"),
+        _events.c.entity_type == "credit_memo",
+        _events.c.external_id == bindparam("external_id"),
+        _events.c.operation == "deleted",
+        _events.c.occurred_at >= bindparam("occurred_at"),
+    )
+    .order_by(_events.c.occurred_at.desc())
+    .limit(1)
+)
+
+
+async def derived_rows(
+    connection: AsyncConnection, values: dict[str, Any], batch: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """The events a stored event implies besides itself: for a credit memo, the
+    `applied_credit` of its `applied_to` (an upsert when it applies credit, or changes an
+    application made before; a delete when the credit memo is deleted after its credit
+    was applied, which QBO requires first). Deterministic ids: a resend derives the
+    same events, and inserts neither twice.
+
+    A delete that arrived before the state it follows derived nothing (no credit applied
+    yet): that state derives the delete's too, with the delete's id and time, so that the
+    credit is unapplied before the credit memo is deleted whatever the arrival order.
+    `batch`: the rows stored in the same statement, seen as if stored before."""
+    if values["entity_type"] != "credit_memo":
+        return []
+    data = values["payload"]["data"]
+    applied = data.get("applied_to") or []
+    record = (values["realm_id"], values["external_id"])
+    mates = [r for r in batch if (r["realm_id"], r["external_id"]) == record and r is not values]
+    earlier = await connection.scalar(
+        HAS_APPLIED_CREDIT,
+        {"realm_id": values["realm_id"], "external_id": values["external_id"]},
+    )
+    if earlier is None:
+        earlier = next((r["id"] for r in mates if r["entity_type"] == "applied_credit"), None)
+    if values["operation"] != "upserted":
+        return [] if earlier is None else [_derived(values, "deleted", data["external_id"])]
+    if not applied and earlier is None:
+        return []
+    derived_data: dict[str, Any] = {
+        "external_id": data["external_id"],
+        "customer_external_id": data["customer_external_id"],
+        "date": data["txn_date"],
+        "applied_to": applied,
+    }
+    rows = [_derived(values, "upserted", data["external_id"], derived_data)]
+    newer = (
+        await connection.execute(
+            NEWER_DELETE,
+            {
+                "source": values["source"],
+                "realm_id": values["realm_id"],
+                "external_id": values["external_id"],
+                "occurred_at": values["occurred_at"],
+            },
+        )
+    ).first()
+    deletes = [
+        r
+        for r in mates
+        if (r["entity_type"], r["operation"], r["source"])
+        == ("credit_memo", "deleted", values["source"])
+        and r["occurred_at"] >= values["occurred_at"]
+    ]
+    if newer is not None:
+        deletes.append(
+            {"event_id": newer.event_id, "occurred_at": newer.occurred_at, "payload": newer.payload}
+        )
+    if deletes:
+        delete = max(deletes, key=lambda r: r["occurred_at"])
+        rows.append(_derived({**values, **delete}, "deleted", data["external_id"]))
+    return rows
+
+
+def _derived(
+    values: dict[str, Any], operation: str, external_id: str, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The `applied_credit` event derived from the credit memo event `values`: its id
+    made from that event's, at that event's time."""
+    digest = hashlib.sha256(values["event_id"].encode()).hexdigest()[:40]
+    body = {
+        "event_id": f"{DERIVED_PREFIX}{digest}",
+        "realm_id": values["realm_id"],
+        "occurred_at": values["payload"]["occurred_at"],
+        "type": f"applied_credit.{operation}",
+        "data": data or {"external_id": external_id},
+    }
+    return {
+        **values,
+        "id": uuid.uuid4(),
+        "event_id": body["event_id"],
+        "entity_type": "applied_credit",
+        "operation": operation,
+        "payload": body,
+        "payload_hash": payload_hash(body),
+    }
 
 
 @dataclass(slots=True)
@@ -110,9 +231,18 @@ async def ingest_event(connection: AsyncConnection, source: str, event: _Envelop
     Runs on an autocommit connection: the row is durable when this returns.
     """
     values = row_values(source, event)
-    new_id = await connection.scalar(INSERT_EVENT, values)
-    if new_id is not None:
-        return Ingested(new_id, values["status"], True, _key(values), _type(values))
+    derived = await derived_rows(connection, values)
+    if derived:
+        # One statement: the credit memo and its application are stored together or not.
+        rows = await connection.execute(
+            INSERT_EVENTS.statement, INSERT_EVENTS.parameters([values, *derived])
+        )
+        if values["event_id"] in {r.event_id for r in rows}:
+            return Ingested(values["id"], values["status"], True, _key(values), _type(values))
+    else:
+        new_id = await connection.scalar(INSERT_EVENT, values)
+        if new_id is not None:
+            return Ingested(new_id, values["status"], True, _key(values), _type(values))
     existing = (
         await connection.execute(FIND_EVENT, {"source": source, "event_id": event.event_id})
     ).one()
@@ -159,6 +289,14 @@ async def ingest_batch(
     created: set[str] = set()
     if first_by_event_id:
         ordered = [first_by_event_id[eid] for eid in sorted(first_by_event_id)]
+        made = set(first_by_event_id)
+        for values in list(ordered):
+            # Each derived once, however many of the batch's events imply it.
+            for row in await derived_rows(connection, values, ordered):
+                if row["event_id"] not in made:
+                    made.add(row["event_id"])
+                    ordered.append(row)
+        ordered.sort(key=lambda v: str(v["event_id"]))
         rows = await connection.execute(INSERT_EVENTS.statement, INSERT_EVENTS.parameters(ordered))
         created = {r.event_id for r in rows}
 

@@ -21,6 +21,7 @@ from app.db import utcnow
 from app.deps import SessionDep, StatusReader
 from app.errors import problem_responses
 from app.events.models import FINAL_STATUSES
+from app.status.reads import ReadsReport, reads_report
 from app.status.service import realm_reports
 
 router = APIRouter(tags=["status"])
@@ -36,6 +37,29 @@ class _Snapshot(Collector):
 
     def collect(self) -> Iterable[Metric]:
         return iter(self._families)
+
+
+def _reads_families(reads: ReadsReport) -> list[Metric]:
+    used = GaugeMetricFamily(
+        "qbo_sync_qbo_reads_month", "Metered QBO reads this calendar month (UTC), every company."
+    )
+    used.add_metric([], reads.reads)
+    projected = GaugeMetricFamily(
+        "qbo_sync_qbo_reads_projected", "QBO reads at month end at this month's rate so far."
+    )
+    projected.add_metric([], reads.projected)
+    allowance = GaugeMetricFamily(
+        "qbo_sync_qbo_read_allowance", "The month's read allowance (0: an unmetered tier)."
+    )
+    allowance.add_metric([], reads.allowance)
+    by_realm = GaugeMetricFamily(
+        "qbo_sync_qbo_reads_month_by_realm",
+        "Metered QBO reads this month of the companies reading most.",
+        labels=["realm_id"],
+    )
+    for company in reads.top:
+        by_realm.add_metric([company.realm_id], company.reads)
+    return [used, projected, allowance, by_realm]
 
 
 async def _families(metrics: Metrics, reports: list[Any]) -> list[Metric]:
@@ -102,5 +126,7 @@ async def metrics(request: Request, caller: StatusReader, session: SessionDep) -
     """Counters of every process (kept in Redis), and per-realm gauges read at scrape time."""
     reports = await realm_reports(session, getattr(request.app.state, "budget", None))
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(await _families(request.app.state.metrics, reports)))
+    reads = await reads_report(session, getattr(request.app.state, "meter", None))
+    families = await _families(request.app.state.metrics, reports) + _reads_families(reads)
+    registry.register(_Snapshot(families))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE)

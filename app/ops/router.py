@@ -34,6 +34,7 @@ from app.ops import service, settings_form
 from app.ops.sessions import COOKIE, LOGIN_COOKIE, OpsSession, OpsSessions
 from app.qbo import IntuitOAuth, LazyOAuth, OAuthFailure
 from app.security import ApiKey, Scope, find_active_key
+from app.status.reads import reads_report
 from app.status.service import realm_reports
 
 logger = logging.getLogger(__name__)
@@ -227,11 +228,13 @@ async def dashboard(request: Request, user: OpsUser, session: SessionDep) -> HTM
     reports = await realm_reports(session, request.app.state.budget)
     activity = await service.hourly_activity(session, [r.realm_id for r in reports], now)
     dead = await event_rows.dead_events(session)
+    reads = await reads_report(session, getattr(request.app.state, "meter", None))
     return render(
         request,
         "dashboard.html",
         user=user,
         now=now,
+        reads=reads,
         reports=reports,
         activity=activity,
         dead=dead,

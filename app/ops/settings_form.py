@@ -68,7 +68,8 @@ FIELDS: tuple[FormField, ...] = (
         FormField(f"drift_policy_{entity}", f"Change made in QBO to {article} {entity}",
                   "choice", choices=get_args(DriftPolicy))
         for article, entity in (("a", "customer"), ("an", "item"), ("an", "invoice"),
-                                ("a", "payment"))
+                                ("a", "payment"), ("a", "credit_memo"),
+                                ("a", "sales_receipt"), ("a", "refund"))
     ),
 )  # fmt: skip
 

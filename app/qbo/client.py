@@ -30,6 +30,7 @@ from app.config import QboEnvironment, Settings
 from app.core.failures import Category
 from app.qbo.errors import QboError, classify, lost_answer, tid_from
 from app.qbo.limiter import RealmBudget
+from app.qbo.meter import CallKind, ReadMeter, ReadPurpose, ReadsWait, call_kind
 
 API_BASE_URLS = {
     QboEnvironment.SANDBOX: "https://sandbox-quickbooks.api.intuit.com",
@@ -112,10 +113,18 @@ async def read_company(
     transport: httpx.AsyncBaseTransport | None = None,
     budget: RealmBudget | None = None,
     recorder: CallRecorder | None = None,
+    meter: ReadMeter | None = None,
 ) -> CompanyProfile:
-    """CompanyInfo and Preferences of a realm. Raises QboError (and BudgetWait)."""
+    """CompanyInfo and Preferences of a realm (two reads, for the sync: a connect's).
+    Raises QboError (and BudgetWait)."""
     client = QboClient(
-        settings, realm_id, access_token, transport, budget=budget, recorder=recorder
+        settings,
+        realm_id,
+        access_token,
+        transport,
+        budget=budget,
+        recorder=recorder,
+        meter=meter,
     )
     company = await client.read("CompanyInfo", realm_id)
     preferences = await client.read("Preferences")
@@ -150,8 +159,10 @@ class QboClient:
         http: httpx.AsyncClient | None = None,
         recorder: CallRecorder | None = None,
         on_send: Callable[[], None] | None = None,
+        meter: ReadMeter | None = None,
     ) -> None:
         self._realm_id = realm_id
+        self._meter = meter
         self._http = http
         self._recorder = recorder
         self._on_send = on_send
@@ -205,28 +216,86 @@ class QboClient:
         tid = body.get(TID_KEY)
         return [{**a, TID_KEY: tid} if tid else a for a in answers if isinstance(a, dict)]
 
-    async def read(self, entity: str, qbo_id: str | None = None) -> dict[str, Any]:
-        """The current record (with its SyncToken), or a company-wide one such as Preferences
-        when `qbo_id` is None. Raises QboError."""
-        path = f"{self._base}/{entity.lower()}" + (f"/{qbo_id}" if qbo_id else "")
-        body = await self._send("GET", path, {"minorversion": self._minor})
+    async def send(self, entity: str, qbo_id: str, send_to: str | None = None) -> dict[str, Any]:
+        """E-mail a sales form from QBO (`POST /<entity>/<id>/send`, `sendTo` the address,
+        else the record's BillEmail; no body, Content-Type application/octet-stream: Invoice
+        reference, "Send an invoice",
+        https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice);
+        returns the entity with its `EmailStatus` and `DeliveryInfo`. Sent at most once per
+        call: a send carries no requestid, so a lost answer is not repeated here (the caller
+        reads the record to tell). Raises QboError."""
+        params = {"minorversion": self._minor}
+        if send_to is not None:
+            params["sendTo"] = send_to
+        body = await self._send(
+            "POST",
+            f"{self._base}/{entity.lower()}/{qbo_id}/send",
+            params,
+            content="",
+            content_type="application/octet-stream",
+            write=True,
+            repeatable=False,
+        )
         return _entity(body, entity)
 
-    async def cdc(self, entities: list[str], changed_since: datetime) -> dict[str, Any]:
+    async def pdf(
+        self, entity: str, qbo_id: str, *, purpose: ReadPurpose = ReadPurpose.PDF
+    ) -> bytes:
+        """The QBO-rendered PDF of a sales form (`GET /<entity>/<id>/pdf`, Accept
+        application/pdf; Invoice reference, "Get an invoice as PDF"). A metered read.
+        Raises QboError, ReadsWait."""
+        response = await self._exchange(
+            "GET",
+            f"{self._base}/{entity.lower()}/{qbo_id}/pdf",
+            {"minorversion": self._minor},
+            accept="application/pdf",
+            purpose=purpose,
+        )
+        if not response.content.startswith(b"%PDF"):
+            raise QboError(Category.TRANSIENT, response.status_code, note="the answer is no PDF")
+        return response.content
+
+    async def read(
+        self,
+        entity: str,
+        qbo_id: str | None = None,
+        *,
+        purpose: ReadPurpose = ReadPurpose.SYNC,
+    ) -> dict[str, Any]:
+        """The current record (with its SyncToken), or a company-wide one such as Preferences
+        when `qbo_id` is None. A metered read. Raises QboError, ReadsWait."""
+        path = f"{self._base}/{entity.lower()}" + (f"/{qbo_id}" if qbo_id else "")
+        body = await self._send("GET", path, {"minorversion": self._minor}, purpose=purpose)
+        return _entity(body, entity)
+
+    async def cdc(
+        self,
+        entities: list[str],
+        changed_since: datetime,
+        *,
+        purpose: ReadPurpose = ReadPurpose.CDC_SWEEP,
+    ) -> dict[str, Any]:
         """Change Data Capture: every listed entity's objects changed since a moment (at most
         30 days back), deletions as `{"status": "Deleted", "Id": ...}`; at most 1000 objects
-        per answer. Returns the whole body (`CDCResponse`, `time`). Raises QboError."""
+        per answer. Returns the whole body (`CDCResponse`, `time`). One metered read.
+        Raises QboError, ReadsWait."""
         params = {
             "entities": ",".join(entities),
             "changedSince": changed_since.isoformat(timespec="seconds"),
             "minorversion": self._minor,
         }
-        return await self._send("GET", f"{self._base}/cdc", params)
+        return await self._send("GET", f"{self._base}/cdc", params, purpose=purpose)
 
-    async def query(self, statement: str) -> list[dict[str, Any]]:
-        """Rows of a `SELECT * FROM <Entity> ...` (quote values with `query_literal`)."""
+    async def query(
+        self, statement: str, *, purpose: ReadPurpose = ReadPurpose.SYNC
+    ) -> list[dict[str, Any]]:
+        """Rows of a `SELECT * FROM <Entity> ...` (quote values with `query_literal`). A
+        metered read. Raises QboError, ReadsWait."""
         body = await self._send(
-            "GET", f"{self._base}/query", {"query": statement, "minorversion": self._minor}
+            "GET",
+            f"{self._base}/query",
+            {"query": statement, "minorversion": self._minor},
+            purpose=purpose,
         )
         response = body.get("QueryResponse", {})
         rows = next((v for v in response.values() if isinstance(v, list)), [])
@@ -239,39 +308,23 @@ class QboClient:
         params: dict[str, str],
         *,
         content: str | None = None,
+        content_type: str = "application/json",
         write: bool = False,
         batch: bool = False,
+        repeatable: bool = True,
+        purpose: ReadPurpose | None = None,
     ) -> dict[str, Any]:
-        headers = dict(self._headers)
-        if content is not None:
-            headers["Content-Type"] = "application/json"
-        async with contextlib.AsyncExitStack() as stack:
-            http = self._http
-            if http is None:
-                http = await stack.enter_async_context(
-                    httpx.AsyncClient(transport=self._transport, timeout=TIMEOUT)
-                )
-            try:
-                # Safe to repeat: a write carries the same requestid on every try.
-                async for attempt in AsyncRetrying(
-                    retry=retry_if_exception_type(httpx.TransportError),
-                    stop=stop_after_attempt(TRANSPORT_TRIES),
-                    wait=wait_random_exponential(multiplier=0.2, max=self._wait_max),
-                ):
-                    with attempt:
-                        response = await self._request(
-                            http, method, url, params, content, headers, batch=batch
-                        )
-            except RetryError as err:
-                cause = err.last_attempt.exception() or err
-                raise lost_answer(cause, write=write) from None
-        error = classify(response.status_code, response.content, dict(response.headers))
-        if error is not None:
-            if error.category is Category.THROTTLED and self._budget is not None:
-                error.retry_after = await self._budget.pause(
-                    self._realm_id, throttle_delay(error.retry_after)
-                )
-            raise error
+        response = await self._exchange(
+            method,
+            url,
+            params,
+            content=content,
+            content_type=content_type,
+            write=write,
+            batch=batch,
+            repeatable=repeatable,
+            purpose=purpose,
+        )
         try:
             body = response.json()
         except ValueError:
@@ -283,6 +336,77 @@ class QboClient:
             body[TID_KEY] = tid
         return body
 
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str],
+        *,
+        content: str | None = None,
+        content_type: str = "application/json",
+        accept: str | None = None,
+        write: bool = False,
+        batch: bool = False,
+        repeatable: bool = True,
+        purpose: ReadPurpose | None = None,
+    ) -> httpx.Response:
+        """One request, metered (a read waits while the month's reads are held back), its
+        transport errors retried when `repeatable`; a Fault raised."""
+        kind = call_kind(method, _endpoint(url, self._base))
+        if kind is CallKind.READ and self._meter is not None:
+            purpose = purpose or ReadPurpose.SYNC
+            await self._meter.admit(self._realm_id, purpose)
+        headers = dict(self._headers)
+        if content is not None:
+            headers["Content-Type"] = content_type
+        if accept is not None:
+            headers["Accept"] = accept
+        async with contextlib.AsyncExitStack() as stack:
+            http = self._http
+            if http is None:
+                http = await stack.enter_async_context(
+                    httpx.AsyncClient(transport=self._transport, timeout=TIMEOUT)
+                )
+            try:
+                # Safe to repeat: a write carries the same requestid on every try.
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(httpx.TransportError),
+                    stop=stop_after_attempt(TRANSPORT_TRIES if repeatable else 1),
+                    wait=wait_random_exponential(multiplier=0.2, max=self._wait_max),
+                ):
+                    with attempt:
+                        response = await self._request(
+                            http,
+                            method,
+                            url,
+                            params,
+                            content,
+                            headers,
+                            batch=batch,
+                            kind=kind,
+                            purpose=purpose,
+                        )
+            except RetryError as err:
+                cause = err.last_attempt.exception() or err
+                raise lost_answer(cause, write=write) from None
+        error = classify(response.status_code, response.content, dict(response.headers))
+        if error is not None:
+            if kind is CallKind.READ and error.monthly_quota:
+                # Not a throttle: the realm stays open for writes; reads wait for the month.
+                if self._meter is not None:
+                    await self._meter.spend_month()
+                    wait = self._meter.seconds_to_next_month()
+                else:
+                    wait = THROTTLE_PAUSE
+                why = f"QBO refused a read: the month's reads are used up ({error.message})"
+                raise ReadsWait(self._realm_id, wait, purpose or ReadPurpose.SYNC, why) from error
+            if error.category is Category.THROTTLED and self._budget is not None:
+                error.retry_after = await self._budget.pause(
+                    self._realm_id, throttle_delay(error.retry_after)
+                )
+            raise error
+        return response
+
     async def _request(
         self,
         http: httpx.AsyncClient,
@@ -293,12 +417,17 @@ class QboClient:
         headers: dict[str, str],
         *,
         batch: bool,
+        kind: CallKind,
+        purpose: ReadPurpose | None,
     ) -> httpx.Response:
         async with contextlib.AsyncExitStack() as stack:
             if self._budget is not None:
                 await stack.enter_async_context(self._budget.slot(self._realm_id, batch=batch))
             if self._on_send is not None:
                 self._on_send()
+            if self._meter is not None:
+                # Counted as it leaves: Intuit meters what it receives, answered or not.
+                await self._meter.count(self._realm_id, kind, purpose)
             started = time.perf_counter()
             status = "none"
             try:

@@ -31,6 +31,8 @@ CODE_CATEGORIES: dict[str, Category] = {
     "6240": Category.DUPLICATE_NAME,
     "610": Category.NOT_FOUND,
 }
+# How a 429 for the month's used-up reads is told from a throttle (`monthly_quota`).
+MONTHLY_QUOTA_WORDS = re.compile(r"month|quota|coreplus|core plus", re.IGNORECASE)
 # Intuit: "500: resubmit the request once"; the same for SystemFault (10000 and up).
 SERVER_ERROR_RETRIES = 1
 # Intuit's transaction id, as each of its services spells the header: `Intuit-Tid` on the
@@ -106,6 +108,16 @@ class QboError(SyncFailure):
     @property
     def needs_reauth(self) -> bool:
         return self.category is Category.CONNECTION
+
+    @property
+    def monthly_quota(self) -> bool:
+        """A 429 that says the app's monthly CorePlus calls are used up, not a throttle:
+        Intuit documents the status (429) but not the Fault's wording (qbo-facts.md
+        section 3, UNCONFIRMED), and third parties report the throttle's own 3001 with it;
+        so the Fault's text decides: it speaks of the month, a quota or CorePlus."""
+        if self.status != 429:
+            return False
+        return any(MONTHLY_QUOTA_WORDS.search(f"{e.message} {e.detail or ''}") for e in self.errors)
 
     @property
     def summary(self) -> str:

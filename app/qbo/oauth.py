@@ -2,6 +2,8 @@
 
 The only code that talks to Intuit's token endpoints. Answers become a `TokenSet`; failures
 become `OAuthFailure` with Intuit's error code and `intuit_tid`, never with a token in them.
+Each call to the token and revocation endpoints is counted by the read meter (when given)
+as an OAuth call of the realm it is for: Intuit does not meter them, `/sync-status` shows them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import SecretStr
 from app.config import QboEnvironment, Settings
 from app.db import utcnow
 from app.qbo.errors import tid_from
+from app.qbo.meter import CallKind, ReadMeter
 
 with warnings.catch_warnings():
     # authlib 1.9 announces a future move to httpx2; its httpx client is what works today.
@@ -126,22 +129,32 @@ def token_set(raw: dict[str, Any], intuit_tid: str | None) -> TokenSet:
 class IntuitOAuth:
     """Intuit's OAuth endpoints for one app (client id and secret from settings).
 
-    `transport` lets tests put respx or the emulator's ASGI app under the same client.
+    `transport` lets tests put respx or the emulator's ASGI app under the same client;
+    `meter` counts every token and revocation call that leaves (kind OAuth).
     """
 
     def __init__(
-        self, settings: Settings, endpoints: Endpoints, transport: httpx.AsyncBaseTransport | None
+        self,
+        settings: Settings,
+        endpoints: Endpoints,
+        transport: httpx.AsyncBaseTransport | None,
+        meter: ReadMeter | None = None,
     ) -> None:
         self.endpoints = endpoints
+        self.meter = meter
         self._settings = settings
         self._transport = transport
         self.last_intuit_tid: str | None = None
 
     @classmethod
     async def discover(
-        cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+        cls,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        meter: ReadMeter | None = None,
     ) -> IntuitOAuth:
-        """Read Intuit's discovery document for the configured environment.
+        """Read Intuit's discovery document for the configured environment (not counted:
+        it is no call of the OAuth API).
 
         Raises OAuthFailure (`discovery`) when it cannot be read.
         """
@@ -155,10 +168,18 @@ class IntuitOAuth:
                 )
             except (httpx.HTTPError, ValueError, KeyError) as err:
                 raise OAuthFailure("discovery", f"{type(err).__name__}") from None
-        return cls(settings, endpoints, transport)
+        return cls(settings, endpoints, transport, meter)
 
-    def _client(self) -> AsyncOAuth2Client:
+    async def _count(self, realm_id: str | None) -> None:
+        """One OAuth call that leaves, answered or not (never raises)."""
+        if self.meter is not None:
+            await self.meter.count(realm_id or "", CallKind.OAUTH)
+
+    def _client(self, realm_id: str | None) -> AsyncOAuth2Client:
         client_id, secret = self._settings.oauth_client
+
+        async def count(_: httpx.Request) -> None:
+            await self._count(realm_id)
 
         async def remember_tid(response: httpx.Response) -> None:
             self.last_intuit_tid = tid_from(response.headers)
@@ -171,7 +192,7 @@ class IntuitOAuth:
             redirect_uri=self._settings.redirect_uri,
             transport=self._transport,
             timeout=TIMEOUT,
-            event_hooks={"response": [remember_tid]},
+            event_hooks={"request": [count], "response": [remember_tid]},
         )
 
     def authorization_url(self, state: str) -> str:
@@ -186,9 +207,9 @@ class IntuitOAuth:
         )
         return f"{self.endpoints.authorization}?{query}"
 
-    async def _token_call(self, **params: str) -> TokenSet:
+    async def _token_call(self, realm_id: str | None, **params: str) -> TokenSet:
         self.last_intuit_tid = None
-        async with self._client() as client:
+        async with self._client(realm_id) as client:
             try:
                 raw = await client.fetch_token(
                     self.endpoints.token,
@@ -218,26 +239,33 @@ class IntuitOAuth:
                 ) from None
         return token_set(dict(raw), self.last_intuit_tid)
 
-    async def exchange_code(self, code: str) -> TokenSet:
-        """Trade an authorization code (single use) for a token pair. Raises OAuthFailure."""
+    async def exchange_code(self, code: str, *, realm_id: str | None = None) -> TokenSet:
+        """Trade an authorization code (single use) for a token pair; `realm_id`, the company
+        the consent was for, is what the call is counted under. Raises OAuthFailure."""
         return await self._token_call(
-            grant_type="authorization_code", code=code, redirect_uri=self._settings.redirect_uri
+            realm_id,
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=self._settings.redirect_uri,
         )
 
-    async def refresh(self, refresh_token: SecretStr) -> TokenSet:
-        """A new token pair for `refresh_token`; the answer's refresh token replaces it.
+    async def refresh(self, refresh_token: SecretStr, *, realm_id: str | None = None) -> TokenSet:
+        """A new token pair for `refresh_token` (of `realm_id`, which the call is counted
+        under); the answer's refresh token replaces it.
 
         Raises OAuthFailure; `invalid_grant` means the token is dead (rotated or revoked).
         """
         return await self._token_call(
-            grant_type="refresh_token", refresh_token=refresh_token.get_secret_value()
+            realm_id, grant_type="refresh_token", refresh_token=refresh_token.get_secret_value()
         )
 
-    async def revoke(self, token: SecretStr) -> None:
-        """Revoke a token at Intuit. An already-dead token is not an error. Raises OAuthFailure."""
+    async def revoke(self, token: SecretStr, *, realm_id: str | None = None) -> None:
+        """Revoke a token at Intuit (counted under `realm_id`). An already-dead token is not
+        an error. Raises OAuthFailure."""
         client_id, secret = self._settings.oauth_client
         async with httpx.AsyncClient(transport=self._transport, timeout=TIMEOUT) as http:
             try:
+                await self._count(realm_id)
                 response = await http.post(
                     self.endpoints.revocation,
                     json={"token": token.get_secret_value()},
@@ -259,9 +287,16 @@ class LazyOAuth:
     unreachable, and report it when a connection is actually needed.
     """
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None,
+        meter: ReadMeter | None = None,
+    ) -> None:
         self._settings = settings
         self._transport = transport
+        # The process's read meter, which counts the OAuth calls; the API sets it at start-up.
+        self.meter = meter
         self._oauth: IntuitOAuth | None = None
         self._lock = asyncio.Lock()
 
@@ -269,5 +304,8 @@ class LazyOAuth:
         """Raises OAuthFailure (`discovery`) while the discovery document cannot be read."""
         async with self._lock:
             if self._oauth is None:
-                self._oauth = await IntuitOAuth.discover(self._settings, self._transport)
+                self._oauth = await IntuitOAuth.discover(
+                    self._settings, self._transport, self.meter
+                )
+            self._oauth.meter = self.meter
             return self._oauth

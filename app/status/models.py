@@ -9,10 +9,12 @@ O(realms + recent statements).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Identity, String
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Identity, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, utcnow
 
 
 class EventCount(Base):
@@ -30,3 +32,37 @@ class EventCountDelta(Base):
     realm_id: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(24))
     n: Mapped[int] = mapped_column(BigInteger)
+
+
+class QboCallUsage(Base):
+    """QBO calls per calendar month (UTC, `YYYY-MM`), company and kind (read, write, oauth),
+    folded from Redis by the worker's cron (app.status.reads): the month's count is this
+    plus what Redis holds not yet folded, and survives losing Redis."""
+
+    __tablename__ = "qbo_call_usage"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    realm_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class QboCallFold(Base):
+    """One fold of counts from Redis, by the id Redis gave it: a fold retried after a
+    failure half-way is added once."""
+
+    __tablename__ = "qbo_call_folds"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    folded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReadAlert(Base):
+    """A level of the month's read allowance (80, 95, 100 %) announced once per month."""
+
+    __tablename__ = "qbo_read_alerts"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reads: Mapped[int] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,6 +12,7 @@ from app.db import utcnow
 from app.deps import SessionDep, StatusReader
 from app.drift.service import drift_counts, unmapped_counts
 from app.errors import NotFound, problem_responses, reject_unknown_parameters
+from app.status.reads import ReadsReport, reads_report
 from app.status.service import RealmReport, overall, realm_reports
 
 router = APIRouter(tags=["status"])
@@ -67,11 +68,52 @@ class RealmStatus(BaseModel):
     )
 
 
+class CompanyReadsOut(BaseModel):
+    realm_id: str
+    reads: int
+
+
+class ReadsOut(BaseModel):
+    """The month's QBO calls (Intuit meters reads, "CorePlus", per app and month)."""
+
+    month: str = Field(description="The calendar month (UTC), YYYY-MM.")
+    allowance: int = Field(description="QBO_MONTHLY_READ_ALLOWANCE; 0: an unmetered tier.")
+    reads: int = Field(description="Metered reads this month, every company together.")
+    used_percent: float | None = Field(description="Reads as a share of the allowance.")
+    projected_reads: int = Field(
+        description="Reads at month end if they go on at this month's rate so far."
+    )
+    state: str = Field(
+        description="ok; alert (80 %); optional_paused (95 %: CDC sweeps beyond the daily"
+        " one, drift rechecks, reference lists wait); reads_paused (100 %, or QBO said the"
+        " month's reads are used up: every read waits for the next month, writes go on)."
+    )
+    writes: int = Field(description="Writes this month (not metered).")
+    oauth: int = Field(description="OAuth token calls this month (not metered).")
+    top_companies: list[CompanyReadsOut] = Field(description="The companies reading most.")
+
+
+def reads_out(report: ReadsReport) -> ReadsOut:
+    share = report.used_share
+    return ReadsOut(
+        month=report.month,
+        allowance=report.allowance,
+        reads=report.reads,
+        used_percent=round(share * 100, 2) if share is not None else None,
+        projected_reads=report.projected,
+        state=report.state,
+        writes=report.writes,
+        oauth=report.oauth,
+        top_companies=[CompanyReadsOut(realm_id=c.realm_id, reads=c.reads) for c in report.top],
+    )
+
+
 class SyncStatus(BaseModel):
     verdict: str
     reason: str
     generated_at: datetime
     counts: dict[str, int]
+    reads: ReadsOut
     realms: list[RealmStatus]
 
 
@@ -134,11 +176,13 @@ async def sync_status(
     verdict, reason = overall(reports)
     drift = await drift_counts(session, realm_id)
     unmapped = await unmapped_counts(session, realm_id)
+    reads = await reads_report(session, getattr(request.app.state, "meter", None))
     return SyncStatus(
         verdict=verdict,
         reason=reason,
         generated_at=now,
         counts=dict(sorted(totals.items())),
+        reads=reads_out(reads),
         realms=[
             _out(r, now).model_copy(
                 update={

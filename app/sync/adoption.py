@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.failures import Category
-from app.qbo import QboError
+from app.qbo import QboError, ReadPurpose
 from app.sync.payloads import (
     clean_name,
     disambiguated_name,
@@ -80,7 +80,8 @@ class Adopter:
         # Values are quoted by query_literal; entity names are our constants.
         where = " AND ".join(conditions)
         rows = await self.api.query(
-            f"SELECT * FROM {work.entity} WHERE {where} MAXRESULTS 1000"  # noqa: S608
+            f"SELECT * FROM {work.entity} WHERE {where} MAXRESULTS 1000",  # noqa: S608
+            purpose=ReadPurpose.EXACTLY_ONCE,
         )
         return next((r for r in rows if has_marker(r.get("PrivateNote"), kind, ext)), None)
 
@@ -125,7 +126,9 @@ class Adopter:
                 f"{field} = {chunk[0]}" if len(chunk) == 1 else f"{field} IN ({', '.join(chunk)})"
             )
             statement = f"SELECT * FROM {entity} WHERE {where}"  # noqa: S608
-            rows += await self.api.query(statement + " AND Active IN (true, false)")
+            rows += await self.api.query(
+                statement + " AND Active IN (true, false)", purpose=ReadPurpose.EXACTLY_ONCE
+            )
         return rows
 
     def alternative(self, work: Work, attempt: int = 1) -> str:
@@ -214,7 +217,7 @@ class Adopter:
         except QboError as err:
             if err.category is not Category.STALE:
                 raise
-            current = await self.api.read(work.entity, qbo_id)
+            current = await self.api.read(work.entity, qbo_id, purpose=ReadPurpose.EXACTLY_ONCE)
             if not await self._adoptable(work, current):
                 return None
             target = Target(qbo_id, str(current["SyncToken"]))

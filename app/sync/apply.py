@@ -13,23 +13,36 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-
-from pydantic import BaseModel
+from datetime import datetime
 
 from app.core.failures import Category
-from app.events.schemas import CustomerData, InvoiceData, ItemData, PaymentData
+from app.core.times import parse_time
+from app.events.schemas import (
+    AppliedCreditData,
+    CustomerData,
+    InvoiceData,
+    ItemData,
+    PaymentData,
+    RefundData,
+    SalesFormData,
+    SalesReceiptData,
+)
 from app.qbo import QboError
 from app.sync.adoption import NAME_TRIES, Adopter, renamed_note
 from app.sync.company import CompanyLookups, CompanyReader
+from app.sync.owned import DATA_MODELS
 from app.sync.payloads import (
     PayloadError,
+    applied_credit_body,
     customer_body,
     deactivate_body,
     delete_body,
     invoice_body,
     item_body,
     number_note,
+    paid_sale_body,
     payment_body,
+    sales_form_body,
     sparse_update,
     void_invoice_body,
     void_payment_body,
@@ -39,20 +52,23 @@ from app.sync.work import Applied, Json, Target, Work, log_fields, sparse, write
 
 logger = logging.getLogger(__name__)
 
-DATA_MODELS: dict[str, type[BaseModel]] = {
-    "customer": CustomerData,
-    "item": ItemData,
-    "invoice": InvoiceData,
-    "payment": PaymentData,
-}
+# Voided as an invoice is (`operation=void`), or else as a payment is (`operation=update
+# &include=void`, a sparse update): a sales receipt as payments (Intuit's SalesReceipt
+# reference, "Void a salesreceipt"), a refund receipt as invoices (UNCONFIRMED). QBO's API
+# has no void of a credit memo ("not supported", Intuit's maintainer in
+# QuickBooks-V3-PHP-SDK issue #133): credit memos are deleted.
+VOIDED_AS_INVOICE = frozenset({"invoice", "refund"})
 
 
 def write_note(work: Work) -> str | None:
     """What the synced event says about a field of its own that QBO did not get: an
     invoice `number` the company numbers itself (`number_note`). None otherwise."""
-    if work.entity_type != "invoice" or work.operation != "upserted":
+    model = DATA_MODELS[work.entity_type]
+    if work.operation != "upserted" or not issubclass(model, SalesFormData):
         return None
-    return number_note(InvoiceData.model_validate(work.payload["data"]), work.context)
+    data = model.model_validate(work.payload["data"])
+    assert isinstance(data, SalesFormData)
+    return number_note(data, work.context)
 
 
 def with_write_note(applied: Applied, work: Work) -> Applied:
@@ -82,34 +98,96 @@ async def upsert_body(work: Work, lookups: CompanyLookups, reader: CompanyReader
     if isinstance(data, ItemData):
         income = await lookups.income_account(reader, work.settings)
         return item_body(data, income, work.settings.item_expense_account_id)
-    if isinstance(data, InvoiceData):
-        if (
-            not ctx.is_us
-            and ctx.default_tax_code_id is None
-            and (
-                any(line.kind == "item" and line.tax_code is None for line in data.lines)
-                or (data.shipping is not None and data.shipping.tax_code is None)
-            )
-        ):
-            code = await lookups.default_tax_code(reader, work.settings)
-            ctx = dataclasses.replace(ctx, default_tax_code_id=code)
-        items = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "item"}
+    if isinstance(data, SalesFormData):
+        return await _sales_form(work, data, lookups, reader, defaults=create)
+    if isinstance(data, AppliedCreditData):
+        invoices = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "invoice"}
         customer = work.refs[("customer", data.customer_external_id)]
-        names = await lookups.invoice_names(reader, data, ctx)
-        return invoice_body(data, ctx, customer, items, names, defaults=create)
+        credit_memo = work.refs[("credit_memo", data.external_id)]
+        return applied_credit_body(data, customer, credit_memo, invoices)
     assert isinstance(data, PaymentData)
     invoices = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "invoice"}
     customer = work.refs[("customer", data.customer_external_id)]
-    method = None
-    if data.method is not None:
-        method = await lookups.payment_method(reader, work.settings, data.method)
-        if method is None:
-            raise PayloadError(
-                f"payment method {data.method!r} is not one of the company's: map it to a"
-                " PaymentMethod id in the company's settings (payment_methods)",
-                field="/data/method",
-            )
+    method = await _method(work, data.method, lookups, reader)
     return payment_body(data, ctx, customer, invoices, method, defaults=create)
+
+
+async def _method(
+    work: Work, method: str | None, lookups: CompanyLookups, reader: CompanyReader
+) -> str | None:
+    """The PaymentMethod Id of an event's `method`, or None without one. Raises
+    PayloadError for a method the company has neither mapped nor named so."""
+    if method is None:
+        return None
+    found = await lookups.payment_method(reader, work.settings, method)
+    if found is None:
+        raise PayloadError(
+            f"payment method {method!r} is not one of the company's: map it to a"
+            " PaymentMethod id in the company's settings (payment_methods)",
+            field="/data/method",
+        )
+    return found
+
+
+async def _sales_form(
+    work: Work,
+    data: SalesFormData,
+    lookups: CompanyLookups,
+    reader: CompanyReader,
+    *,
+    defaults: bool,
+) -> Json:
+    """The create body of an invoice, credit memo, sales receipt or refund."""
+    ctx = work.context
+    if (
+        not ctx.is_us
+        and ctx.default_tax_code_id is None
+        and (
+            any(line.kind == "item" and line.tax_code is None for line in data.lines)
+            or (data.shipping is not None and data.shipping.tax_code is None)
+        )
+    ):
+        code = await lookups.default_tax_code(reader, work.settings)
+        ctx = dataclasses.replace(ctx, default_tax_code_id=code)
+    items = {ext: qid for (kind, ext), qid in work.refs.items() if kind == "item"}
+    customer = work.refs[("customer", data.customer_external_id)]
+    names = await lookups.invoice_names(reader, data, ctx)
+    if isinstance(data, InvoiceData):
+        return invoice_body(data, ctx, customer, items, names, defaults=defaults)
+    if isinstance(data, SalesReceiptData | RefundData):
+        method = await _method(work, data.method, lookups, reader)
+        linked = None
+        if isinstance(data, RefundData):
+            for kind, ext, txn_type in (
+                ("payment", data.refunds_payment, "Payment"),
+                ("credit_memo", data.refunds_credit_memo, "CreditMemo"),
+            ):
+                if ext is not None:
+                    linked = {"TxnId": work.refs[(kind, ext)], "TxnType": txn_type}
+        return paid_sale_body(
+            work.entity_type, data, ctx, customer, items, names, method, linked, defaults=defaults
+        )
+    return sales_form_body(work.entity_type, data, ctx, customer, items, names, defaults=defaults)
+
+
+def sent_note(record: Json) -> str:
+    """What a synced send says: QBO's EmailStatus, to whom and when it delivered."""
+    info = record.get("DeliveryInfo") if isinstance(record.get("DeliveryInfo"), dict) else {}
+    to = (record.get("BillEmail") or {}).get("Address") if isinstance(record, dict) else None
+    when = (info or {}).get("DeliveryTime")
+    return (
+        f"e-mailed by QBO: EmailStatus {record.get('EmailStatus')}"
+        + (f", to {to}" if to else "")
+        + (f", delivered {when}" if when else "")
+    )
+
+
+def delivered_since(record: Json, since: datetime | None) -> bool:
+    """Whether QBO says it e-mailed the record at or after `since`."""
+    info = record.get("DeliveryInfo")
+    when = parse_time(info.get("DeliveryTime")) if isinstance(info, dict) else None
+    sent = record.get("EmailStatus") == "EmailSent"
+    return sent and when is not None and (since is None or when >= since.replace(microsecond=0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +208,7 @@ def token_write(work: Work) -> tuple[Target, TokenWrite]:
     if work.operation == "deactivated":
         return work.target, TokenWrite(deactivate_body, "deactivate")
     if work.operation == "voided":
-        if work.entity_type == "invoice":
+        if work.entity_type in VOIDED_AS_INVOICE:
             return work.target, TokenWrite(void_invoice_body, "void", "void_invoice")
         return work.target, TokenWrite(void_payment_body, "void", "void_payment")
     if work.operation == "deleted":
@@ -158,6 +236,8 @@ class Applier:
         """Make `work` true in QBO. Raises QboError (classified), PayloadError (permanent)."""
         if work.operation == "upserted":
             return await self._upsert(work)
+        if work.operation == "sent":
+            return await self._send(work)
         target, write = token_write(work)
         applied = await write_at_token(
             self.api, work, target, write.build, write.what, write.operation
@@ -189,6 +269,30 @@ class Applier:
         assert work.target is not None
         what = "deactivate" if work.operation == "deactivated" else "update"
         return work.rid_at(what, work.target.sync_token)
+
+    async def _send(self, work: Work) -> Applied:
+        """E-mail the synced document from QBO, once: a send carries no requestid, so after
+        an attempt whose answer was lost the record is read first, and a delivery QBO
+        stamped after the event arrived counts as this event's."""
+        if work.target is None:
+            raise PayloadError(f"{work.entity_type} {work.external_id!r} has no QBO record")
+        to = work.payload["data"].get("to")
+        if work.maybe_applied:
+            current = await self.api.read(work.entity, work.target.qbo_id)
+            if delivered_since(current, work.received_at):
+                return Applied(
+                    str(current["Id"]),
+                    str(current["SyncToken"]),
+                    f"{sent_note(current)}, by an earlier attempt (its answer was lost)",
+                    current,
+                )
+        answer = await self.api.send(work.entity, work.target.qbo_id, to)
+        return Applied(
+            str(answer.get("Id") or work.target.qbo_id),
+            str(answer.get("SyncToken") or work.target.sync_token),
+            sent_note(answer),
+            answer,
+        )
 
     async def _upsert(self, work: Work) -> Applied:
         applied = await self._upsert_body(work)

@@ -124,7 +124,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, keys: list[EntityKey]) -> 
             freed, delay = await record(deps, uow.session, event, work, outcome)
             uow.hint_sync(freed)
         await count_outcome(deps, outcome)
-        if isinstance(outcome, Deferred) and outcome.delay > 0:
+        if isinstance(outcome, Deferred) and outcome.realm_wide and outcome.delay > 0:
             realm_wait = max(realm_wait or 0.0, outcome.delay)
         elif delay is not None:
             retry_in = delay if retry_in is None else min(retry_in, delay)

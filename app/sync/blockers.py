@@ -7,10 +7,15 @@ and an invoice that payments are linked to is neither deleted ("unlink any linke
 transactions first", https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/invoice)
 nor voided (6000). So:
 
-- `customer.deactivated` follows every open invoice and payment event of that customer, and
+- `customer.deactivated` follows every open event of that customer's documents, and
   every open event of a sub-customer of it (QBO refuses a child of an inactive parent);
-- `item.deactivated` follows every open event of an invoice with a line of that item;
-- `invoice.voided` / `invoice.deleted` follow every open event of a payment applied to it
+- `item.deactivated` follows every open event of a sales form (invoice, credit memo, sales
+  receipt, refund) with a line of that item;
+- `invoice.voided` / `invoice.deleted` follow every open event of a payment or applied
+  credit applied to it;
+- `credit_memo.deleted` follows its applied credit's open events (QBO keeps a
+  credit memo linked to the invoices it pays until that Payment is gone) and those of
+  refunds of it; `payment.voided` / `.deleted` those of refunds of the payment
 
 when that event occurred no later than the deactivation, void or delete (`occurred_at`; a
 tie counts as earlier, since only that order can succeed). An event of a void or delete
@@ -30,7 +35,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import lifecycle as event_store
 from app.events.models import Event, EventStatus
-from app.events.references import Refers, applied_to, has_item, names_customer
+from app.events.references import (
+    Refers,
+    applied_to,
+    applies_or_refunds_credit,
+    has_item,
+    names_customer,
+    refunds_payment,
+)
 
 OPEN = (
     EventStatus.PENDING,
@@ -41,14 +53,22 @@ OPEN = (
 )
 
 
+SALES_FORMS = ("invoice", "credit_memo", "sales_receipt", "refund")
+
+
 def _rule(event: Event) -> tuple[tuple[str, ...], Refers] | None:
     """Which records' events come first, and how they refer to the event's record."""
     if event.entity_type == "customer" and event.operation == "deactivated":
-        return ("invoice", "payment", "customer"), names_customer
+        return (*SALES_FORMS, "payment", "applied_credit", "customer"), names_customer
     if event.entity_type == "item" and event.operation == "deactivated":
-        return ("invoice",), has_item
+        return SALES_FORMS, has_item
     if event.entity_type == "invoice" and event.operation in ("voided", "deleted"):
-        return ("payment",), applied_to
+        return ("payment", "applied_credit"), applied_to
+    if event.entity_type == "credit_memo" and event.operation == "deleted":
+        # Its applied credit (unapplied first, as QBO requires) and refunds of it.
+        return ("applied_credit", "refund"), applies_or_refunds_credit
+    if event.entity_type == "payment" and event.operation in ("voided", "deleted"):
+        return ("refund",), refunds_payment
     return None
 
 

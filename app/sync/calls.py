@@ -30,6 +30,7 @@ def realm_api(deps: SyncDeps, realm_id: str, sent: SentLog | None = None) -> Rea
         deps.http,
         deps.metrics,
         sent,
+        meter=deps.meter,
     )
 
 

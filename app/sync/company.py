@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from app.connections.models import Connection
 from app.connections.settings import EffectiveSettings
-from app.events.schemas import InvoiceData
+from app.events.schemas import InvoiceData, SalesFormData
 from app.sync.payloads import (
     CompanyContext,
     NameLists,
@@ -172,13 +172,14 @@ class CompanyLookups:
         return fresh
 
     async def invoice_names(
-        self, api: CompanyReader, data: InvoiceData, ctx: CompanyContext
+        self, api: CompanyReader, data: SalesFormData, ctx: CompanyContext
     ) -> NameLists:
-        """The lists an invoice's terms, class, department and tax codes are resolved in;
-        only those it names are looked up. Tax codes are looked up where the invoice names
-        one by name (or, in the US, names one at all), and with their rates where a non-US
-        invoice carries the caller's tax."""
+        """The lists a sales form's terms (an invoice's), class, department and tax codes
+        are resolved in; only those it names are looked up. Tax codes are looked up where
+        it names one by name (or, in the US, names one at all), and with their rates where
+        a non-US form carries the caller's tax."""
         classes = [c for c in (data.class_, *(line.class_ for line in data.lines)) if c]
+        terms = data.terms if isinstance(data, InvoiceData) else None
         # US lines say TAX or NON; the invoice's own code is one of the company's.
         codes = [line.tax_code for line in data.lines if line.tax_code and not ctx.is_us]
         if data.shipping is not None and data.shipping.tax_code and not ctx.is_us:
@@ -197,7 +198,7 @@ class CompanyLookups:
         return NameLists(
             tax_codes=tax_codes,
             code_rates=rates,
-            terms=await self.name_list(api, "Term", [data.terms]) if data.terms else {},
+            terms=await self.name_list(api, "Term", [terms]) if terms else {},
             classes=await self.name_list(api, "Class", classes) if classes else {},
             departments=(
                 await self.name_list(api, "Department", [data.department])

@@ -29,29 +29,38 @@ from app.sync.recording import record_dead, release_waiters
 from app.sync.results import JobOutcome, JobResult, Step
 
 FINAL = frozenset(FINAL_STATUSES)
+# Documents of lines and a customer, as an invoice is.
+SALES_FORMS = frozenset({"invoice", "credit_memo", "sales_receipt", "refund"})
 
 
 def parents_of(event: Event) -> list[tuple[str, str]]:
     """The records an event's write refers to, in the order they are checked: a
-    sub-customer's parent; an invoice's customer and items; a payment's customer and
-    invoices."""
+    sub-customer's parent; a sales form's (invoice, credit memo, sales receipt, refund)
+    customer and items, and the payment or credit memo a refund refunds; a payment's
+    customer and invoices; an applied credit's customer, credit memo and invoices."""
     if event.operation != "upserted":
         return []
     data = event.payload["data"]
     if event.entity_type == "customer":
         parent = data.get("parent_external_id")
         return [("customer", str(parent))] if parent else []
-    if event.entity_type not in ("invoice", "payment"):
+    if event.entity_type not in SALES_FORMS | {"payment", "applied_credit"}:
         return []
     parents = [("customer", str(data["customer_external_id"]))]
-    if event.entity_type == "invoice":
+    if event.entity_type in SALES_FORMS:
         parents += [
             ("item", str(line["item_external_id"]))
             for line in data["lines"]
             if line.get("item_external_id")
         ]
-    else:
-        parents += [("invoice", str(a["invoice_external_id"])) for a in data["applied_to"]]
+        if data.get("refunds_payment"):
+            parents.append(("payment", str(data["refunds_payment"])))
+        if data.get("refunds_credit_memo"):
+            parents.append(("credit_memo", str(data["refunds_credit_memo"])))
+        return list(dict.fromkeys(parents))
+    if event.entity_type == "applied_credit":
+        parents.append(("credit_memo", event.external_id))
+    parents += [("invoice", str(a["invoice_external_id"])) for a in data["applied_to"]]
     return list(dict.fromkeys(parents))
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.connections.refresh import TokenKeeper
 from app.core.metrics import Metrics
-from app.qbo import RealmBudget
+from app.qbo import ReadMeter, RealmBudget
 from app.sync.company import CompanyLookups
 
 
@@ -28,6 +28,8 @@ class SyncDeps:
     budget: RealmBudget | None = None
     http: httpx.AsyncClient | None = None
     metrics: Metrics | None = None
+    # Counts every QBO call and holds reads to the month's allowance (app.qbo.meter).
+    meter: ReadMeter | None = None
     lookups: CompanyLookups = field(init=False)
 
     def __post_init__(self) -> None:

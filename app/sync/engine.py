@@ -71,7 +71,7 @@ async def _run(deps: SyncDeps, conn: AsyncConnection, key: EntityKey) -> JobResu
             uow.hint_sync(released)
         await count_outcome(deps, outcome)
         handled += 1
-        if isinstance(outcome, Deferred):
+        if isinstance(outcome, Deferred) and outcome.realm_wide:
             return JobResult(JobOutcome.BUDGET, handled, delay)
         if delay is not None:
             return JobResult(JobOutcome.RETRY, handled, delay)

@@ -59,9 +59,12 @@ class NoConnection:
 
 @dataclass(frozen=True, slots=True)
 class Deferred:
-    """The realm's QBO budget is spent (or paused): nothing was sent; try after `delay`."""
+    """The realm's QBO budget is spent (or paused): nothing was sent; try after `delay`.
+    Not `realm_wide`: only this event needed what is spent (the month's reads), the
+    realm's other events go on."""
 
     delay: float
+    realm_wide: bool = True
 
 
 Outcome = Done | RetryLater | Dead | NoConnection | Deferred
@@ -78,6 +81,7 @@ _KINDS: dict[type[Outcome], OutcomeKind] = {
 # failure is retryable, else dead (app.core.failures draws the whole tree).
 KIND_OF_CATEGORY = {
     Category.BUDGET: OutcomeKind.DEFERRED,
+    Category.READS: OutcomeKind.DEFERRED,
     Category.CONNECTION: OutcomeKind.WAITING_CONNECTION,
 }
 
@@ -104,7 +108,8 @@ async def outcome_of_error(
     kind = kind_of(failure)
     failure.log_warning(logger, log_extra(work, realm_id))
     if kind is OutcomeKind.DEFERRED:
-        return Deferred(failure.retry_after or 0.0)
+        realm_wide = failure.category is not Category.READS
+        return Deferred(failure.retry_after or 0.0, realm_wide)
     reason = failure.reason()
     if work.target is None and work.operation == "upserted" and failure.maybe_written:
         reason["ambiguous"] = True

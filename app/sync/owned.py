@@ -11,15 +11,57 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import BaseModel
+
 from app.core.times import parse_time
+from app.events.schemas import (
+    AppliedCreditData,
+    CreditMemoData,
+    CustomerData,
+    InvoiceData,
+    ItemData,
+    PaymentData,
+    RefundData,
+    SalesReceiptData,
+)
 from app.sync.payloads.ownership import OWNED
 
 Json = dict[str, Any]
 
 # QBO entity name <-> our entity type.
-ENTITY_TYPES = {"Customer": "customer", "Item": "item", "Invoice": "invoice", "Payment": "payment"}
-QBO_ENTITIES = {v: k for k, v in ENTITY_TYPES.items()}
+ENTITY_TYPES = {
+    "Customer": "customer",
+    "Item": "item",
+    "Invoice": "invoice",
+    "Payment": "payment",
+    "CreditMemo": "credit_memo",
+    "SalesReceipt": "sales_receipt",
+    "RefundReceipt": "refund",
+}
+# An applied credit is a Payment too: QBO's Payment webhooks and CDC name either kind.
+QBO_ENTITIES = {v: k for k, v in ENTITY_TYPES.items()} | {"applied_credit": "Payment"}
+ALSO_OF_ENTITY = {"Payment": ("applied_credit",)}
 
+
+def entity_types_of(entity: str) -> tuple[str, ...]:
+    """Our entity types a QBO entity's record may be mapped as (a Payment: a payment, or a
+    credit memo's applied credit)."""
+    return (ENTITY_TYPES[entity], *ALSO_OF_ENTITY.get(entity, ()))
+
+
+# The data model of each entity type's upserts.
+DATA_MODELS: dict[str, type[BaseModel]] = {
+    "customer": CustomerData,
+    "item": ItemData,
+    "invoice": InvoiceData,
+    "payment": PaymentData,
+    "credit_memo": CreditMemoData,
+    "sales_receipt": SalesReceiptData,
+    "refund": RefundData,
+    "applied_credit": AppliedCreditData,
+}
+
+SALES_FORMS = frozenset({"invoice", "credit_memo", "sales_receipt", "refund"})
 # Paths (dotted) of the scalar fields we own, per entity type; lines are handled apart.
 _SCALARS: dict[str, tuple[str, ...]] = {
     entity_type: tuple(path for f in fields for path in f.compared)
@@ -88,12 +130,16 @@ def _payment_lines(record: Json) -> list[Json]:
     for line in record.get("Line") or []:
         if not isinstance(line, dict):
             continue
-        linked = [
-            str(t.get("TxnId"))
-            for t in line.get("LinkedTxn") or []
-            if isinstance(t, dict) and t.get("TxnType") == "Invoice"
-        ]
-        lines.append({"Amount": _num(line.get("Amount")), "Invoices": linked})
+        links = [t for t in line.get("LinkedTxn") or [] if isinstance(t, dict)]
+        owned: Json = {
+            "Amount": _num(line.get("Amount")),
+            "Invoices": [str(t.get("TxnId")) for t in links if t.get("TxnType") == "Invoice"],
+        }
+        # Only when there: snapshots of payments of invoices alone stay comparable.
+        memos = [str(t.get("TxnId")) for t in links if t.get("TxnType") == "CreditMemo"]
+        if memos:
+            owned["CreditMemos"] = memos
+        lines.append(owned)
     return lines
 
 
@@ -103,12 +149,18 @@ def owned_fields(entity_type: str, record: Json) -> Json:
         path: (_num if path in NUMERIC else _norm)(_get(record, path))
         for path in _SCALARS[entity_type]
     }
-    if entity_type == "invoice":
+    if entity_type in SALES_FORMS:
         owned["Line"] = _invoice_lines(record)
-    elif entity_type == "payment":
+    elif entity_type in ("payment", "applied_credit"):
         owned["Line"] = _payment_lines(record)
-    if entity_type in ("invoice", "payment"):
+    if entity_type in SALES_FORMS or entity_type == "payment":
         owned["Voided"] = is_voided(record)
+    if entity_type == "refund":
+        owned["RefundedCreditMemos"] = [
+            str(t.get("TxnId"))
+            for t in record.get("LinkedTxn") or []
+            if isinstance(t, dict) and t.get("TxnType") == "CreditMemo"
+        ]
     return owned
 
 

@@ -35,10 +35,10 @@ from app.mappings import repository as mapping_store
 from app.sync.apply import token_write, upsert_body
 from app.sync.blockers import earlier_references
 from app.sync.company import CompanyLookups, CompanyReader, company_context
-from app.sync.dependencies import parents_of
+from app.sync.dependencies import SALES_FORMS, parents_of
 from app.sync.ordering import plan
 from app.sync.payloads import PayloadError, sparse_update
-from app.sync.realm import write_request
+from app.sync.realm import send_request, write_request
 from app.sync.selection import target_of, work_of
 from app.sync.work import Json, Work
 
@@ -108,6 +108,9 @@ async def next_request(
         update = sparse_update(body, target.qbo_id, target.sync_token)
         rid = work.rid_at("update", target.sync_token)
         return write_request(realm_id, minor_version, work.entity, update, rid)
+    if work.operation == "sent" and work.target is not None:
+        to = work.payload["data"].get("to")
+        return send_request(realm_id, minor_version, work.entity, work.target.qbo_id, to)
     target, write = token_write(work)
     body = write.build(target.qbo_id, target.sync_token)
     rid = work.rid_at(write.what, target.sync_token)
@@ -264,7 +267,7 @@ async def _check_tax_code_ids(work: Work, lookups: CompanyLookups, reader: Compa
     """Outside the US the engine sends a tax code given by Id as it is, unread, and QBO
     refuses one the company lacks (or has made inactive): the prediction looks first, and
     refuses it naming the field. Raises PayloadError."""
-    if work.entity_type != "invoice" or work.operation != "upserted" or work.context.is_us:
+    if work.entity_type not in SALES_FORMS or work.operation != "upserted" or work.context.is_us:
         return
     data = work.payload["data"]
     named = {

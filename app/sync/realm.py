@@ -17,7 +17,15 @@ from app.config import Settings
 from app.connections.refresh import TokenKeeper, with_access_token
 from app.core.failures import Category
 from app.core.metrics import Metrics
-from app.qbo import QboClient, QboError, RealmBudget, company_path, write_params
+from app.qbo import (
+    QboClient,
+    QboError,
+    ReadMeter,
+    ReadPurpose,
+    RealmBudget,
+    company_path,
+    write_params,
+)
 from app.sync.payloads import body_json, json_ready
 
 logger = logging.getLogger(__name__)
@@ -57,6 +65,21 @@ def batch_request(
     }
 
 
+def send_request(
+    realm_id: str, minor_version: int | str, entity: str, qbo_id: str, send_to: str | None
+) -> Json:
+    """A send (QBO e-mails a sales form) as `write_request` shapes a write: no body."""
+    query = {"minorversion": str(minor_version)}
+    if send_to is not None:
+        query["sendTo"] = send_to
+    return {
+        "method": "POST",
+        "path": f"{company_path(realm_id)}/{entity.lower()}/{qbo_id}/send",
+        "query": query,
+        "body": {},
+    }
+
+
 @dataclass(slots=True)
 class SentLog:
     """The writes sent for one event, as `write_request` shapes them: `last` is the one
@@ -84,6 +107,7 @@ class RealmApi:
     metrics: Metrics | None = None
     # Where the writes that leave are noted (see `write` and `batch`).
     sent: SentLog | None = None
+    meter: ReadMeter | None = None
 
     def _client(self, token: SecretStr, request: Json | None = None) -> QboClient:
         return QboClient(
@@ -95,6 +119,7 @@ class RealmApi:
             http=self.http,
             recorder=self.metrics,
             on_send=self.sent.noting(request) if self.sent and request else None,
+            meter=self.meter,
         )
 
     async def write(
@@ -139,20 +164,46 @@ class RealmApi:
 
         return await with_access_token(self.keeper, self.realm_id, call)
 
-    async def read(self, entity: str, qbo_id: str) -> dict[str, Any]:
+    async def send(self, entity: str, qbo_id: str, send_to: str | None) -> dict[str, Any]:
+        """E-mail a synced sales form from QBO (see QboClient.send): sent once, never
+        resubmitted here; `sent` notes it as it leaves. Raises QboError,
+        ConnectionUnavailable, RefreshFailed."""
+        request = None
+        if self.sent is not None:
+            minor = self.settings.qbo_minor_version
+            request = send_request(self.realm_id, minor, entity, qbo_id, send_to)
+
         async def call(token: SecretStr) -> dict[str, Any]:
-            return await self._client(token).read(entity, qbo_id)
+            return await self._client(token, request).send(entity, qbo_id, send_to)
 
         return await with_access_token(self.keeper, self.realm_id, call)
 
-    async def query(self, statement: str) -> list[dict[str, Any]]:
+    async def read(
+        self, entity: str, qbo_id: str, *, purpose: ReadPurpose = ReadPurpose.SYNC
+    ) -> dict[str, Any]:
+        """A metered read, made for `purpose` (what it may spend of the month's reads)."""
+
+        async def call(token: SecretStr) -> dict[str, Any]:
+            return await self._client(token).read(entity, qbo_id, purpose=purpose)
+
+        return await with_access_token(self.keeper, self.realm_id, call)
+
+    async def query(
+        self, statement: str, *, purpose: ReadPurpose = ReadPurpose.SYNC
+    ) -> list[dict[str, Any]]:
         async def call(token: SecretStr) -> list[dict[str, Any]]:
-            return await self._client(token).query(statement)
+            return await self._client(token).query(statement, purpose=purpose)
 
         return await with_access_token(self.keeper, self.realm_id, call)
 
-    async def cdc(self, entities: list[str], changed_since: datetime) -> dict[str, Any]:
+    async def cdc(
+        self,
+        entities: list[str],
+        changed_since: datetime,
+        *,
+        purpose: ReadPurpose = ReadPurpose.CDC_SWEEP,
+    ) -> dict[str, Any]:
         async def call(token: SecretStr) -> dict[str, Any]:
-            return await self._client(token).cdc(entities, changed_since)
+            return await self._client(token).cdc(entities, changed_since, purpose=purpose)
 
         return await with_access_token(self.keeper, self.realm_id, call)

@@ -19,7 +19,7 @@ from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events import lifecycle as event_store
 from app.events.models import Event
-from app.events.schemas import InvoiceData
+from app.events.schemas import SalesFormData
 from app.mappings import repository as mapping_store
 from app.mappings.repository import MappingWrite
 from app.sync.deps import SyncDeps
@@ -33,7 +33,7 @@ from app.sync.outcomes import (
     RetryLater,
     failure_reason,
 )
-from app.sync.owned import last_updated, owned_fields, write_operation
+from app.sync.owned import DATA_MODELS, last_updated, owned_fields, write_operation
 from app.sync.payloads.tax import mismatch as invoice_mismatch
 from app.sync.work import Applied, Work
 
@@ -140,12 +140,14 @@ def booked_mismatch(event: Event, work: Work, applied: Applied) -> dict[str, Any
     """How the totals QBO answered an invoice's write with differ from the caller's, beyond
     the company's `mismatch_tolerance` (app.sync.payloads.tax.mismatch); None when they
     agree, for other writes, or when QBO's answer carries no total."""
-    if event.entity_type != "invoice" or event.operation != "upserted":
+    model = DATA_MODELS.get(event.entity_type)
+    if event.operation != "upserted" or model is None or not issubclass(model, SalesFormData):
         return None
     record = applied.record
     if not record or "TotalAmt" not in record:
         return None
-    data = InvoiceData.model_validate(event.payload["data"])
+    data = model.model_validate(event.payload["data"])
+    assert isinstance(data, SalesFormData)
     found = invoice_mismatch(data, work.context, record, work.settings.mismatch_tolerance)
     if found is not None:
         logger.warning(

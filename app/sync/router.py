@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+from sqlalchemy import select
 
-from app.connections.reading import realm_query
+from app.connections.reading import realm_pdf, realm_query
 from app.connections.refresh import RefreshFailed
 from app.deps import Caller, EventsReader, EventsWriter, SessionDep, SettingsDep
 from app.errors import Conflict, NotFound, TryLater, problem_responses
@@ -18,12 +19,17 @@ from app.events import repository
 from app.events.models import Event
 from app.events.schemas import EventIn
 from app.events.service import row_values
+from app.mappings import repository as mapping_store
 from app.qbo import BudgetWait, QboError
 from app.sync.company import CompanyLookups
+from app.sync.owned import QBO_ENTITIES
 from app.sync.preview import OPEN_STATUSES, BudgetedReader, Prediction, predict
 from app.sync.schemas import DuplicateOf, PreviewOut, QboRequest, ValidationOut
 
 router = APIRouter(prefix="/events", tags=["events"])
+documents = APIRouter(prefix="/documents", tags=["events"])
+# The sales forms QBO renders as PDF.
+PDF_DOCUMENTS = ("invoice", "credit_memo", "sales_receipt")
 
 # As every route of intake and status, and a company's QBO that cannot be read now.
 ERRORS = (400, 401, 403, 413, 422)
@@ -166,4 +172,51 @@ async def validate_event(
         request=QboRequest.model_validate(prediction.request) if prediction.request else None,
         duplicate=duplicate,
         **_why(prediction),
+    )
+
+
+@documents.get(
+    "/{entity_type}/{external_id}/pdf",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The document as QBO renders it."},
+        **problem_responses(*ERRORS, 404, 409, 429),
+    },
+)
+async def document_pdf(
+    request: Request,
+    caller: EventsReader,
+    session: SessionDep,
+    entity_type: Annotated[str, Path(pattern="^(" + "|".join(PDF_DOCUMENTS) + ")$")],
+    external_id: Annotated[str, Path(pattern=r"^[\x21-\x7e]{1,100}$")],
+    realm_id: Annotated[str, Query(pattern=r"^[0-9]{1,32}$")],
+) -> Response:
+    """The QBO-rendered PDF of a synced invoice, credit memo or sales receipt, fetched from
+    QBO within the company's request budget. 404 until the document is synced."""
+    if not caller.reads_all_sources:
+        # As events: a key sees the documents of its own events.
+        own = await session.scalar(
+            select(Event.id)
+            .where(
+                Event.realm_id == realm_id,
+                Event.entity_type == entity_type,
+                Event.external_id == external_id,
+                Event.source == caller.name,
+            )
+            .limit(1)
+        )
+        if own is None:
+            raise NotFound(f"no {entity_type} {external_id!r} of realm {realm_id} of this key")
+    mapping = await mapping_store.mapping_of(session, realm_id, entity_type, external_id)
+    if mapping is None:
+        raise NotFound(f"{entity_type} {external_id!r} of realm {realm_id} is not synced yet")
+    if mapping.qbo_last_write == "Delete":
+        raise NotFound(f"{entity_type} {external_id!r} of realm {realm_id} was deleted in QBO")
+    fetch = realm_pdf(request.app.state, realm_id)
+    async with reading_company():
+        content = await fetch(QBO_ENTITIES[entity_type], mapping.qbo_id)
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{entity_type}-{mapping.qbo_id}.pdf"'},
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.connections.settings import EffectiveSettings
 from app.core.failures import Category
-from app.qbo import QboError
+from app.qbo import QboError, ReadPurpose
 from app.sync.owned import QBO_ENTITIES
 from app.sync.payloads import (
     CompanyContext,
@@ -101,7 +101,7 @@ async def write_at_token(
         except QboError as err:
             if err.category is not Category.STALE or attempt == STALE_TRIES:
                 raise
-            current = await api.read(work.entity, target.qbo_id)
+            current = await api.read(work.entity, target.qbo_id, purpose=ReadPurpose.EXACTLY_ONCE)
             token = str(current["SyncToken"])
             logger.info("stale SyncToken; re-read %s", token, extra=log_fields(work))
             continue

@@ -22,7 +22,8 @@ from app.core.cipher import TokenCipher
 from app.core.heartbeat import worker_id
 from app.core.metrics import Metrics
 from app.db import create_engine, create_session_factory
-from app.qbo import LazyOAuth, Limits, RealmBudget, http_client
+from app.qbo import LazyOAuth, Limits, ReadMeter, RealmBudget, http_client
+from app.status.reads import month_base_loader
 from app.sync.deps import SyncDeps
 
 CONTEXT_KEY = "qbo_sync"
@@ -64,10 +65,15 @@ class WorkerContext:
         )
         session_factory = create_session_factory(engine)
         metrics = Metrics(redis)
+        meter = ReadMeter(
+            redis,
+            settings.qbo_monthly_read_allowance,
+            base_loader=month_base_loader(session_factory),
+        )
         tokens = TokenKeeper(
             settings=settings,
             session_factory=session_factory,
-            oauth=LazyOAuth(settings, qbo_transport),
+            oauth=LazyOAuth(settings, qbo_transport, meter),
             cipher=TokenCipher.from_settings(settings),
             notice_transport=None,
             metrics=metrics,
@@ -88,6 +94,7 @@ class WorkerContext:
                 budget=RealmBudget(redis, Limits.from_settings(settings)),
                 http=http_client(qbo_transport),
                 metrics=metrics,
+                meter=meter,
             ),
             callbacks=DeliveryDeps(
                 settings=settings,

@@ -19,6 +19,7 @@ from app.worker.tasks import (
     cdc_realm,
     compact_counts,
     deliver_callbacks,
+    fold_qbo_calls,
     process_qbo_changes,
     refresh_connection_tokens,
     sweep_changes,
@@ -77,6 +78,8 @@ def worker_settings(
                     unique=False,
                 ),
                 cron(compact_counts, second=set(range(5, 60, 10))),
+                # Twice a minute: the read meter's counts into PostgreSQL.
+                cron(fold_qbo_calls, second={15, 45}, run_at_startup=True),
                 cron(sweep_changes, second=set(range(2, 60, 5)), run_at_startup=True),
             ],
             "redis_settings": RedisSettings.from_dsn(redis_url),

@@ -9,10 +9,14 @@ from typing import Any
 from arq import Retry
 
 from app.callbacks.delivery import deliver_due, has_due
+from app.callbacks.models import NoticeKind
+from app.connections.notify import send_ops_notice
 from app.connections.refresh import refresh_due_connections
 from app.core.heartbeat import beat
+from app.core.metrics import READ_ALERTS
 from app.drift import jobs as drift_jobs
 from app.drift.sightings import due_change_realms
+from app.status.reads import due_alerts, fold_calls
 from app.status.service import compact_event_counts
 from app.sync.dispatch import due_realms, reclaim_orphans
 from app.sync.pump import pump_realm
@@ -66,6 +70,27 @@ async def compact_counts(ctx: dict[str, Any]) -> int:
         return await compact_event_counts(uow.session)
 
 
+async def fold_qbo_calls(ctx: dict[str, Any]) -> int:
+    """Every 30 s: fold the read meter's counts into PostgreSQL (losing Redis then loses at
+    most that much), and announce each level of the month's read allowance reached: a
+    metric, the ops webhook, a `reads.alert` notice to every callback."""
+    context = worker_context(ctx)
+    meter = context.sync.meter
+    if meter is None:
+        return 0
+    async with unit_of_work(context.session_factory, context.redis) as uow:
+        folded = await fold_calls(uow.session, meter, uow.commit)
+    async with unit_of_work(context.session_factory, context.redis) as uow:
+        alerts = await due_alerts(uow.session, meter)
+        if alerts:
+            uow.notice()
+    for alert in alerts:
+        if context.sync.metrics is not None:
+            await context.sync.metrics.incr(READ_ALERTS, {"level": str(alert.level)})
+        await send_ops_notice(context.settings, NoticeKind.READS_ALERT.value, alert.details())
+    return folded
+
+
 async def worker_heartbeat(ctx: dict[str, Any]) -> None:
     """Every 10 s: tell readiness checks that this worker is alive."""
     context = worker_context(ctx)
@@ -102,8 +127,17 @@ async def sweep_changes(ctx: dict[str, Any]) -> int:
     context = worker_context(ctx)
     async with unit_of_work(context.session_factory, context.redis) as uow:
         uow.hint_changes(await due_change_realms(uow.session))
-        interval = timedelta(minutes=context.settings.cdc_interval_minutes)
-        uow.hint_cdc(await drift_jobs.cdc_due_realms(uow.session, interval) if interval else [])
+        settings = context.settings
+        interval = timedelta(minutes=settings.cdc_interval_minutes)
+        hooked = timedelta(minutes=settings.cdc_interval_with_webhooks_minutes)
+        meter = context.sync.meter
+        # The month's reads run low: only each company's daily sweep is left to CDC.
+        daily_only = meter is not None and await meter.optional_paused()
+        if interval:
+            realms = await drift_jobs.cdc_due_realms(
+                uow.session, interval, hooked or interval, daily_only=daily_only
+            )
+            uow.hint_cdc(realms)
     return uow.sent
 
 

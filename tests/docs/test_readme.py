@@ -221,8 +221,10 @@ def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
         assert report.json()["verdict"] == "ok", report.text
         assert [r["realm_id"] for r in report.json()["realms"]] == [realm]
         invoices = httpx.get(f"{emulator}/admin/companies/{realm}/invoices").json()
-        # The paid invoice, and the taxed and discounted one (open).
-        assert [(i["TotalAmt"], i["Balance"]) for i in invoices] == [(360.0, 0), (355.05, 355.05)]
+        # The paid invoice, and the taxed and discounted one, 100.00 of it paid by credit.
+        assert [(i["TotalAmt"], i["Balance"]) for i in invoices] == [(360.0, 0), (355.05, 255.05)]
+        books = httpx.get(f"{emulator}/admin/companies/{realm}/books").json()
+        assert books == {"consistent": True, "problems": []}
     finally:
         shell.close()
         stack.send_signal(signal.SIGTERM)

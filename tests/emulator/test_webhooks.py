@@ -374,6 +374,25 @@ async def test_changes_are_aggregated_per_realm_into_one_post() -> None:
     ]
 
 
+async def test_a_company_with_webhooks_off_notifies_nobody_but_cdc_sees_its_changes() -> None:
+    receiver = Receiver()
+    async with listening(receiver) as (qbo, _):
+        path = f"/admin/companies/{qbo.realm_id}"
+        off = await qbo.client.patch(path, json={"webhooks": False})
+        assert off.json()["webhooks"] is False
+        silent = await qbo.customer("Unannounced")
+        assert await qbo.store.webhooks.flush() is None
+        since = (qbo.store.now() - timedelta(minutes=5)).isoformat(timespec="seconds")
+        cdc = (await qbo.get("cdc", entities="Customer", changedSince=since)).json()
+        seen = cdc["CDCResponse"][0]["QueryResponse"][0]["Customer"]
+        assert silent["Id"] in {c["Id"] for c in seen}
+        assert (await qbo.client.patch(path, json={"webhooks": True})).json()["webhooks"]
+        announced = await qbo.customer("Announced")
+        await qbo.store.webhooks.flush()
+    [request] = receiver.requests
+    assert [change[2] for change in changes_in(request.body)] == [announced["Id"]]
+
+
 async def test_admin_routes_configure_list_and_flush() -> None:
     receiver = Receiver(statuses=[500])
     async with hooked(None, httpx.ASGITransport(app=receiver.app())) as (qbo, _):

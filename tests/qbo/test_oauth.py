@@ -7,12 +7,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import respx
+from arq.connections import ArqRedis
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.emulator.app import store_of
+from app.qbo import CallKind, ReadMeter, month_of
 from app.qbo.oauth import Endpoints, IntuitOAuth, OAuthFailure
+from app.status.reads import reads_report
 from tests.support.oauth import EMULATOR
 
 INTUIT = Endpoints(
@@ -182,3 +186,27 @@ async def test_a_server_error_of_the_token_endpoint_is_no_lost_answer(status: in
     assert caught.value.error == "server_error"
     assert caught.value.retryable
     assert not caught.value.answer_lost
+
+
+async def test_token_calls_are_counted_as_oauth_calls_not_reads(
+    oauth: IntuitOAuth,
+    emulator_client: httpx.AsyncClient,
+    redis: ArqRedis,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    meter = ReadMeter(redis, 100)
+    oauth.meter = meter
+    redirect = await approve(emulator_client, oauth.authorization_url("state-1"))
+    realm = redirect["realmId"]
+    tokens = await oauth.exchange_code(redirect["code"], realm_id=realm)
+    with pytest.raises(OAuthFailure):  # refused, but it left: counted all the same
+        await oauth.exchange_code(redirect["code"], realm_id=realm)
+    fresh = await oauth.refresh(tokens.refresh_token, realm_id=realm)
+    await oauth.revoke(fresh.refresh_token, realm_id=realm)
+
+    month = month_of(meter.now())
+    assert await meter.unfolded() == {(month, realm, CallKind.OAUTH): 4}
+    assert (await meter.month_reads()).used == 0  # Intuit meters none of them
+    async with session_factory() as session:
+        report = await reads_report(session, meter)
+    assert (report.oauth, report.reads, report.writes) == (4, 0, 0)

@@ -116,3 +116,40 @@ def invoice_with_parents(customer: str = "cust-1", **overrides: Any) -> list[dic
         item_event("item-2", **overrides),
         invoice_event("inv-1", customer=customer, **overrides),
     ]
+
+
+def _sales_form(external_id: str, customer: str) -> dict[str, Any]:
+    """An invoice's data without what only invoices have (due date, terms)."""
+    data = invoice_event(external_id, customer)["data"]
+    data.pop("due_date", None)
+    return dict(data)
+
+
+def credit_memo_event(
+    external_id: str = "cm-1", customer: str = "cust-1", **overrides: Any
+) -> dict[str, Any]:
+    data = {**_sales_form(external_id, customer), "number": "CM-0001"}
+    data.update(overrides.pop("data", {}))
+    return _envelope("credit_memo.upserted", data, **overrides)
+
+
+def sales_receipt_event(
+    external_id: str = "sr-1", customer: str = "cust-1", **overrides: Any
+) -> dict[str, Any]:
+    data = {**_sales_form(external_id, customer), "number": "SR-0001", "reference": "CARD-77"}
+    data.update(overrides.pop("data", {}))
+    return _envelope("sales_receipt.upserted", data, **overrides)
+
+
+def refund_event(
+    external_id: str = "rf-1", customer: str = "cust-1", **overrides: Any
+) -> dict[str, Any]:
+    data = {**_sales_form(external_id, customer), "number": "RF-0001"}
+    data.update(overrides.pop("data", {}))
+    return _envelope("refund.upserted", data, **overrides)
+
+
+def operation_event(type_: str, external_id: str, **overrides: Any) -> dict[str, Any]:
+    """A void, delete, deactivation or send naming one record."""
+    data = {"external_id": external_id, **overrides.pop("data", {})}
+    return _envelope(type_, data, **overrides)

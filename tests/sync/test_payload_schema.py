@@ -44,7 +44,16 @@ from tests.support.samples import (
 from tests.support.xsd_names import FIXTURES, XS, schema, unknown_names
 
 DETAIL_OBJECTS = {"DescriptionOnly": "DescriptionLineDetail"}
-XSD_TYPES = {"customer": "Customer", "item": "Item", "invoice": "Invoice", "payment": "Payment"}
+XSD_TYPES = {
+    "customer": "Customer",
+    "item": "Item",
+    "invoice": "Invoice",
+    "payment": "Payment",
+    "credit_memo": "CreditMemo",
+    "sales_receipt": "SalesReceipt",
+    "refund": "RefundReceipt",
+    "applied_credit": "Payment",
+}
 
 
 def _gb_invoice() -> Any:

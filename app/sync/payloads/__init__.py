@@ -9,11 +9,14 @@ Builders raise `PayloadError` when an event cannot become a body the company acc
 
 from app.sync.payloads.bodies import (
     OWNED_FIELDS,
+    applied_credit_body,
     customer_body,
     invoice_body,
     item_body,
     number_note,
+    paid_sale_body,
     payment_body,
+    sales_form_body,
 )
 from app.sync.payloads.context import (
     CompanyContext,
@@ -53,6 +56,7 @@ __all__ = [
     "CompanyContext",
     "NameLists",
     "PayloadError",
+    "applied_credit_body",
     "body_json",
     "clean_name",
     "code_rates",
@@ -69,11 +73,13 @@ __all__ = [
     "marker",
     "name_keys",
     "number_note",
+    "paid_sale_body",
     "payment_body",
     "query_escape",
     "query_literal",
     "requestid",
     "resolve_name",
+    "sales_form_body",
     "sparse_update",
     "void_invoice_body",
     "void_payment_body",

@@ -8,11 +8,15 @@ from typing import Any
 
 from app.events.schemas import (
     Address,
+    AppliedCreditData,
     CustomerData,
     InvoiceData,
     InvoiceLine,
     ItemData,
     PaymentData,
+    RefundData,
+    SalesFormData,
+    SalesReceiptData,
 )
 from app.sync.payloads.context import (
     CompanyContext,
@@ -193,7 +197,7 @@ def _named(table: Mapping[str, str], value: str, field: str, entity: str) -> str
 
 
 def _classes(
-    data: InvoiceData, ctx: CompanyContext, names: NameLists, defaults: bool
+    data: SalesFormData, ctx: CompanyContext, names: NameLists, defaults: bool
 ) -> tuple[str | None, list[str | None]]:
     """(ClassRef of the invoice, ClassRef of each line) by the company's preferences: a
     line's own class, else the invoice's, else the company's settings (`ctx.class_id`; on
@@ -315,7 +319,7 @@ def _line(
     return out
 
 
-def number_note(data: InvoiceData, ctx: CompanyContext) -> str | None:
+def number_note(data: SalesFormData, ctx: CompanyContext) -> str | None:
     """What a synced invoice's event says when its `number` was not sent: the company
     numbers its own invoices (SalesFormsPrefs.CustomTxnNumbers off, or its settings'
     `doc_number_ours` false), so QBO chose the DocNumber. None when nothing was left out."""
@@ -336,7 +340,29 @@ def invoice_body(
     *,
     defaults: bool = True,
 ) -> Json:
-    """The Invoice create body with its whole line set.
+    """The Invoice create body: a sales form (`sales_form_body`) with its `DueDate` and
+    terms (`SalesTermRef`, resolved in `names`)."""
+    names = names or NameLists()
+    body = sales_form_body("invoice", data, ctx, customer_ref, item_refs, names, defaults=defaults)
+    if data.due_date is not None:
+        body["DueDate"] = data.due_date.isoformat()
+    if data.terms is not None:
+        body["SalesTermRef"] = _ref(_named(names.terms, data.terms, "terms", "terms"))
+    return body
+
+
+def sales_form_body(
+    kind: str,
+    data: SalesFormData,
+    ctx: CompanyContext,
+    customer_ref: str,
+    item_refs: Mapping[str, str],
+    names: NameLists | None = None,
+    *,
+    defaults: bool = True,
+) -> Json:
+    """The create body of a sales form (Invoice, CreditMemo, SalesReceipt, RefundReceipt:
+    QBO's SalesTransaction) of entity type `kind`, with its whole line set.
 
     Item lines are `SalesItemLineDetail` lines carrying `Amount`, `Qty` and `UnitPrice` as
     in the event (Decimal) and a `TaxCodeRef` per `_tax_code`; description lines are
@@ -381,8 +407,6 @@ def invoice_body(
         lines.append(shipping_line(data, shipping_item_id, parts[-1].code))
     txn_tax = tax_detail(data, ctx, names, parts)
     body: Json = {"CustomerRef": _ref(customer_ref), "TxnDate": data.txn_date.isoformat()}
-    if data.due_date is not None:
-        body["DueDate"] = data.due_date.isoformat()
     if data.ship_date is not None:
         body["ShipDate"] = data.ship_date.isoformat()
     if ctx.custom_txn_numbers and data.number is not None:
@@ -408,8 +432,6 @@ def invoice_body(
             raise _untracked_department("department", data.department)
         department = _named(names.departments, data.department, "department", "departments")
     _department(body, ctx, department, defaults=defaults)
-    if data.terms is not None:
-        body["SalesTermRef"] = _ref(_named(names.terms, data.terms, "terms", "terms"))
     if data.ship_to is not None and (ship := _address(data.ship_to)):
         body["ShipAddr"] = ship
     if data.email is not None:
@@ -425,7 +447,7 @@ def invoice_body(
     body["Line"] = lines
     if data.memo is not None:
         body["CustomerMemo"] = _ref(fit(data.memo, 1000))
-    body["PrivateNote"] = marked_note("invoice", data.external_id, data.private_note)
+    body["PrivateNote"] = marked_note(kind, data.external_id, data.private_note)
     return body
 
 
@@ -482,3 +504,77 @@ def payment_body(
     body["Line"] = lines
     body["PrivateNote"] = marker("payment", data.external_id)
     return body
+
+
+def paid_sale_body(
+    kind: str,
+    data: SalesReceiptData | RefundData,
+    ctx: CompanyContext,
+    customer_ref: str,
+    item_refs: Mapping[str, str],
+    names: NameLists | None = None,
+    method_id: str | None = None,
+    linked: Mapping[str, str] | None = None,
+    *,
+    defaults: bool = True,
+) -> Json:
+    """The create body of a SalesReceipt (`kind` sales_receipt) or RefundReceipt (refund):
+    a sales form paid at once, with `PaymentMethodRef` (`method_id`, the company's method
+    of the event's), `PaymentRefNum` and the company's deposit account
+    (`DepositToAccountRef`; a sales receipt without one goes to Undeposited Funds, a refund
+    needs one: "DepositToAccountRef ... required ... Account from which payment money is
+    refunded", RefundReceipt reference,
+    https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/refundreceipt).
+    A refund of a payment or credit memo links it (`linked`: {"TxnId", "TxnType"}) in
+    `LinkedTxn` (UNCONFIRMED: that QBO keeps the link). Raises PayloadError as
+    `sales_form_body` does, and for a refund without an account to pay from."""
+    body = sales_form_body(kind, data, ctx, customer_ref, item_refs, names, defaults=defaults)
+    if data.reference is not None:
+        body["PaymentRefNum"] = fit(data.reference, 21)
+    if method_id is not None:
+        body["PaymentMethodRef"] = _ref(method_id)
+    if ctx.deposit_account_id is not None:
+        body["DepositToAccountRef"] = _ref(ctx.deposit_account_id)
+    elif kind == "refund" and defaults:
+        raise PayloadError(
+            "a refund is paid from an account: set the company's deposit_account_id"
+            " (a Bank or Other Current Asset account)"
+        )
+    if linked is not None:
+        body["LinkedTxn"] = [dict(linked)]
+    return body
+
+
+def applied_credit_body(
+    data: AppliedCreditData,
+    customer_ref: str,
+    credit_memo_ref: str,
+    invoice_refs: Mapping[str, str],
+) -> Json:
+    """The Payment of total 0 that spends a credit memo on invoices: one Line per invoice
+    (its amount, `LinkedTxn` Invoice) and one for the credit memo (the sum, `LinkedTxn`
+    CreditMemo), as QBO records a credit applied in its Receive Payment form ("a Payment
+    with TotalAmt 0 ... the credit memo and invoices as linked transactions", Payment
+    reference, https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment).
+    No application left: no lines, which unapplies the credit. Raises PayloadError for an
+    invoice without a QBO id."""
+    lines: list[Json] = []
+    for applied in data.applied_to:
+        invoice_id = invoice_refs.get(applied.invoice_external_id)
+        if not invoice_id:
+            raise PayloadError(f"invoice {applied.invoice_external_id!r} has no QBO id yet")
+        lines.append(
+            {"Amount": applied.amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}
+        )
+    total = sum((a.amount for a in data.applied_to), Decimal(0))
+    if lines:
+        lines.append(
+            {"Amount": total, "LinkedTxn": [{"TxnId": credit_memo_ref, "TxnType": "CreditMemo"}]}
+        )
+    return {
+        "CustomerRef": _ref(customer_ref),
+        "TotalAmt": Decimal(0),
+        "TxnDate": data.date.isoformat(),
+        "Line": lines,
+        "PrivateNote": marker("applied_credit", data.external_id),
+    }

@@ -64,6 +64,35 @@ _DEPARTMENT = _owned("DepartmentRef", "value")
 _ADDRESS = ("Line1", "Line2", "City", "CountrySubDivisionCode", "PostalCode", "Country")
 _EXCHANGE_RATE = _owned("ExchangeRate", numeric=True)
 
+# What every sales form carries after its customer and dates (QBO SalesTransaction).
+_SALES_FORM = (
+    _owned("ShipDate"),
+    _owned("DocNumber"),
+    _CURRENCY,
+    _EXCHANGE_RATE,
+    _owned("CustomerMemo", "value"),
+    _owned("ShipAddr", *_ADDRESS),
+    _owned("BillEmail", "Address"),
+    _owned("BillEmailCc", "Address"),
+    _owned("BillEmailBcc", "Address"),
+    _owned("CustomField"),
+    _owned("TotalAmt", written=Written.NEVER, numeric=True),
+    # The caller's tax, where it sent one; otherwise QBO's, compared as booked.
+    _owned("TxnTaxDetail", "TotalTax", numeric=True),
+    _owned("ApplyTaxAfterDiscount", compared=False),
+    _LINES,
+    _MARKER_NOTE,
+    _owned("GlobalTaxCalculation", compared=False),
+    _owned("ClassRef", "value"),
+    _DEPARTMENT,
+)
+# A sale or refund paid at once: how, its reference, and the account (on create only).
+_PAID_AT_ONCE = (
+    _owned("PaymentRefNum"),
+    _owned("PaymentMethodRef", "value"),
+    _owned("DepositToAccountRef", written=Written.CREATE, compared=False),
+)
+
 OWNED: dict[str, tuple[OwnedField, ...]] = {
     "customer": (
         _owned("DisplayName"),
@@ -95,26 +124,25 @@ OWNED: dict[str, tuple[OwnedField, ...]] = {
         _owned("CustomerRef", "value"),
         _owned("TxnDate"),
         _owned("DueDate"),
-        _owned("ShipDate"),
-        _owned("DocNumber"),
-        _CURRENCY,
-        _EXCHANGE_RATE,
-        _owned("CustomerMemo", "value"),
-        _owned("ShipAddr", *_ADDRESS),
+        *_SALES_FORM[:4],
         _owned("SalesTermRef", "value"),
-        _owned("BillEmail", "Address"),
-        _owned("BillEmailCc", "Address"),
-        _owned("BillEmailBcc", "Address"),
-        _owned("CustomField"),
-        _owned("TotalAmt", written=Written.NEVER, numeric=True),
-        # The caller's tax, where it sent one; otherwise QBO's, compared as booked.
-        _owned("TxnTaxDetail", "TotalTax", numeric=True),
-        _owned("ApplyTaxAfterDiscount", compared=False),
+        *_SALES_FORM[4:],
+    ),
+    "credit_memo": (_owned("CustomerRef", "value"), _owned("TxnDate"), *_SALES_FORM),
+    "sales_receipt": (
+        _owned("CustomerRef", "value"),
+        _owned("TxnDate"),
+        *_SALES_FORM,
+        *_PAID_AT_ONCE,
+    ),
+    "refund": (_owned("CustomerRef", "value"), _owned("TxnDate"), *_SALES_FORM, *_PAID_AT_ONCE),
+    # The Payment of total 0 that spends a credit memo on invoices.
+    "applied_credit": (
+        _owned("CustomerRef", "value"),
+        _owned("TotalAmt", numeric=True),
+        _owned("TxnDate"),
         _LINES,
         _MARKER_NOTE,
-        _owned("GlobalTaxCalculation", compared=False),
-        _owned("ClassRef", "value"),
-        _DEPARTMENT,
     ),
     "payment": (
         _owned("CustomerRef", "value"),

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.events.schemas import InvoiceData
+from app.events.schemas import SalesFormData
 from app.sync.payloads.context import CompanyContext, NameLists, PayloadError, resolve_name
 
 Json = dict[str, Any]
@@ -62,7 +62,7 @@ class TaxedPart:
     tax_amount: Decimal | None
 
 
-def inclusive(data: InvoiceData, ctx: CompanyContext) -> bool:
+def inclusive(data: SalesFormData, ctx: CompanyContext) -> bool:
     """Whether the invoice's amounts include tax (never in the US)."""
     if ctx.is_us:
         return False
@@ -71,7 +71,7 @@ def inclusive(data: InvoiceData, ctx: CompanyContext) -> bool:
     return ctx.global_tax_calculation == "TaxInclusive"
 
 
-def global_tax_calculation(data: InvoiceData, ctx: CompanyContext) -> str:
+def global_tax_calculation(data: SalesFormData, ctx: CompanyContext) -> str:
     """The invoice's GlobalTaxCalculation: the event's `tax_inclusive`, else the company's
     settings. Raises PayloadError for a tax-inclusive US invoice: "Not applicable to US
     companies" (Invoice reference, GlobalTaxCalculation), QBO would book it exclusive."""
@@ -119,7 +119,7 @@ def line_code(
     return value
 
 
-def txn_tax_code(data: InvoiceData, ctx: CompanyContext, names: NameLists) -> str | None:
+def txn_tax_code(data: SalesFormData, ctx: CompanyContext, names: NameLists) -> str | None:
     """The TxnTaxCodeRef of a US invoice without AST: the invoice's `tax_code`, else the
     settings' tax code; None when neither names one. Raises PayloadError for a code the
     company lacks, or one named where QBO would override or ignore it."""
@@ -139,7 +139,7 @@ def txn_tax_code(data: InvoiceData, ctx: CompanyContext, names: NameLists) -> st
 
 
 def tax_detail(
-    data: InvoiceData,
+    data: SalesFormData,
     ctx: CompanyContext,
     names: NameLists,
     parts: Sequence[TaxedPart],
@@ -251,7 +251,7 @@ def _spread(amount: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decima
     return out
 
 
-def discount_amount(data: InvoiceData) -> Decimal:
+def discount_amount(data: SalesFormData) -> Decimal:
     """The discount in money: its amount, or its percent of the item lines, to the cent
     (as QBO computes a percent discount: 10% of 50.00 is 5.00)."""
     if data.discount is None:
@@ -262,7 +262,7 @@ def discount_amount(data: InvoiceData) -> Decimal:
     return cents(data.total * data.discount.percent / 100)
 
 
-def discount_line(data: InvoiceData, ctx: CompanyContext, *, as_amount: bool) -> Json | None:
+def discount_line(data: SalesFormData, ctx: CompanyContext, *, as_amount: bool) -> Json | None:
     """The invoice's DiscountLineDetail line, with the company's discount account when its
     settings name one. A percent goes as a percent unless `as_amount` (shipping sent as an
     ordinary item line, which QBO would discount too). Raises PayloadError where QBO would
@@ -286,7 +286,7 @@ def discount_line(data: InvoiceData, ctx: CompanyContext, *, as_amount: bool) ->
     return {"DetailType": "DiscountLineDetail", "Amount": amount, "DiscountLineDetail": detail}
 
 
-def shipping_line(data: InvoiceData, item_id: str, code: str) -> Json:
+def shipping_line(data: SalesFormData, item_id: str, code: str) -> Json:
     """The shipping charge as a sales line of `item_id` (see `shipping_item`): QBO's
     shipping line, or one unit of the company's shipping item at the charge. `code` is its
     TaxCodeRef value."""
@@ -321,7 +321,7 @@ class Booked:
     tax: Decimal | None
 
 
-def expected(data: InvoiceData, ctx: CompanyContext, booked_tax: Decimal) -> Booked:
+def expected(data: SalesFormData, ctx: CompanyContext, booked_tax: Decimal) -> Booked:
     """What the caller's invoice adds up to: item lines - discount + shipping, plus its
     `tax_total` when amounts exclude tax. Without a `tax_total` the caller left the tax to
     QBO: the total is then expected to be what it booked as tax on top."""
@@ -333,7 +333,7 @@ def expected(data: InvoiceData, ctx: CompanyContext, booked_tax: Decimal) -> Boo
 
 
 def mismatch(
-    data: InvoiceData, ctx: CompanyContext, record: Mapping[str, Any], tolerance: Decimal
+    data: SalesFormData, ctx: CompanyContext, record: Mapping[str, Any], tolerance: Decimal
 ) -> Json | None:
     """How QBO's booked `TotalAmt` and `TxnTaxDetail.TotalTax` differ from the caller's
     invoice by more than `tolerance`, or None. JSON-ready: amounts as strings.

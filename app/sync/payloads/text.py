@@ -11,7 +11,18 @@ DISPLAY_NAME_MAX = 500
 NAME_MAX = 100  # GivenName, FamilyName, CompanyName, Item.Name
 # QBO joins parent and child names with ':' and refuses tab and newline in names.
 _NAME_REPLACEMENTS = (("\r\n", " "), ("\r", " "), ("\n", " "), ("\t", " "), (":", "-"))
-ENTITY_TYPES = frozenset({"customer", "item", "invoice", "payment"})
+ENTITY_TYPES = frozenset(
+    {
+        "customer",
+        "item",
+        "invoice",
+        "payment",
+        "credit_memo",
+        "sales_receipt",
+        "refund",
+        "applied_credit",
+    }
+)
 MARKER_PREFIX = "qbo-sync"
 DEFAULT_DISAMBIGUATION = DEFAULT_DISPLAY_NAME_TEMPLATE
 # Fixed namespace of our requestids; changing it would break dedupe of in-flight retries.
