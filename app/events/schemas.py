@@ -438,12 +438,14 @@ class InvoiceData(SalesFormData):
         return _not_before(day, info)
 
 
-class CreditApplication(Strict):
+class PaymentApplication(Strict):
+    """An amount applied to one invoice, by a payment or by a credit memo's credit."""
+
     invoice_external_id: ExternalId
     amount: PositiveMoney
 
 
-def _once_each(applied: list[Any]) -> list[Any]:
+def _once_each(applied: list[PaymentApplication]) -> list[PaymentApplication]:
     seen: set[str] = set()
     for app in applied:
         if app.invoice_external_id in seen:
@@ -457,7 +459,7 @@ class CreditMemoData(SalesFormData):
     customer: QBO records that as a Payment of total 0 linking the credit memo and the
     invoices (the `applied_credit` of this credit memo, synced after it)."""
 
-    applied_to: Annotated[list[CreditApplication], Field(max_length=750)] = Field(
+    applied_to: Annotated[list[PaymentApplication], Field(max_length=750)] = Field(
         default_factory=list,
         description="Invoices of the customer this credit is applied to, with the amount each;"
         " the rest stays with the customer as credit.",
@@ -465,7 +467,7 @@ class CreditMemoData(SalesFormData):
 
     @field_validator("applied_to")
     @classmethod
-    def _each_invoice_once(cls, applied: list[CreditApplication]) -> list[CreditApplication]:
+    def _each_invoice_once(cls, applied: list[PaymentApplication]) -> list[PaymentApplication]:
         return _once_each(applied)
 
 
@@ -477,7 +479,7 @@ class AppliedCreditData(Strict):
     external_id: ExternalId
     customer_external_id: ExternalId
     date: Day
-    applied_to: list[CreditApplication] = Field(default_factory=list)
+    applied_to: list[PaymentApplication] = Field(default_factory=list)
 
 
 class PaidSaleFields(Strict):
@@ -513,11 +515,6 @@ class RefundData(SalesFormData, PaidSaleFields):
         if memo is not None and info.data.get("refunds_payment") is not None:
             raise ValueError("give refunds_payment or refunds_credit_memo, not both")
         return memo
-
-
-class PaymentApplication(Strict):
-    invoice_external_id: ExternalId
-    amount: PositiveMoney
 
 
 class PaymentData(Strict):

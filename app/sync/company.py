@@ -190,11 +190,11 @@ class CompanyLookups:
         tax_codes: dict[str, str] = {}
         rates: dict[str, tuple[tuple[str, Decimal], ...]] = {}
         if with_rates or any(not c.isdigit() for c in codes):
-            tax_codes = await self.name_list(api, "TaxCode", codes)
-        if with_rates:
-            rates = code_rates(
-                await self.list_rows(api, "TaxCode", codes), await self.list_rows(api, "TaxRate")
-            )
+            listed = await self._list(api, "TaxCode", codes)
+            assert isinstance(listed.value, dict)
+            tax_codes = listed.value
+            if with_rates:
+                rates = code_rates(listed.rows, await self.list_rows(api, "TaxRate"))
         return NameLists(
             tax_codes=tax_codes,
             code_rates=rates,

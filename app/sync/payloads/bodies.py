@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +13,7 @@ from app.events.schemas import (
     InvoiceData,
     InvoiceLine,
     ItemData,
+    PaymentApplication,
     PaymentData,
     RefundData,
     SalesFormData,
@@ -451,6 +452,26 @@ def sales_form_body(
     return body
 
 
+def invoice_lines(
+    applied_to: Sequence[PaymentApplication], invoice_refs: Mapping[str, str]
+) -> list[Json]:
+    """The Lines of a payment (or an applied credit) that pay invoices: each its `Amount`
+    and `LinkedTxn` of type Invoice. Raises PayloadError for an invoice without a QBO id in
+    `invoice_refs`, naming its place in `applied_to`."""
+    lines: list[Json] = []
+    for index, applied in enumerate(applied_to):
+        invoice_id = invoice_refs.get(applied.invoice_external_id)
+        if not invoice_id:
+            raise PayloadError(
+                f"invoice {applied.invoice_external_id!r} has no QBO id yet",
+                f"/data/applied_to/{index}/invoice_external_id",
+            )
+        lines.append(
+            {"Amount": applied.amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}
+        )
+    return lines
+
+
 def payment_body(
     data: PaymentData,
     ctx: CompanyContext,
@@ -472,17 +493,7 @@ def payment_body(
     Raises PayloadError for an invoice without a QBO id in `invoice_refs`, a currency or an
     exchange rate the company cannot take.
     """
-    lines: list[Json] = []
-    for index, applied in enumerate(data.applied_to):
-        invoice_id = invoice_refs.get(applied.invoice_external_id)
-        if not invoice_id:
-            raise PayloadError(
-                f"invoice {applied.invoice_external_id!r} has no QBO id yet",
-                f"/data/applied_to/{index}/invoice_external_id",
-            )
-        lines.append(
-            {"Amount": applied.amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}
-        )
+    lines = invoice_lines(data.applied_to, invoice_refs)
     body: Json = {
         "CustomerRef": _ref(customer_ref),
         "TotalAmt": data.total,
@@ -558,14 +569,7 @@ def applied_credit_body(
     reference, https://developer.intuit.com/app/developer/qbo/docs/api/accounting/all-entities/payment).
     No application left: no lines, which unapplies the credit. Raises PayloadError for an
     invoice without a QBO id."""
-    lines: list[Json] = []
-    for applied in data.applied_to:
-        invoice_id = invoice_refs.get(applied.invoice_external_id)
-        if not invoice_id:
-            raise PayloadError(f"invoice {applied.invoice_external_id!r} has no QBO id yet")
-        lines.append(
-            {"Amount": applied.amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}
-        )
+    lines = invoice_lines(data.applied_to, invoice_refs)
     total = sum((a.amount for a in data.applied_to), Decimal(0))
     if lines:
         lines.append(

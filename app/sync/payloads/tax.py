@@ -38,11 +38,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from app.events.fields import CENT
 from app.events.schemas import SalesFormData
 from app.sync.payloads.context import CompanyContext, NameLists, PayloadError, resolve_name
 
 Json = dict[str, Any]
-CENT = Decimal("0.01")
 ZERO = Decimal(0)
 US_TAX_CODES = frozenset({"TAX", "NON"})
 SHIPPING_ITEM_ID = "SHIPPING_ITEM_ID"
@@ -109,14 +109,20 @@ def line_code(
             f"{field}.tax_code: a non-US line needs a tax code and the company's settings"
             " set no tax_code_id"
         )
+    return _company_code(value, names, f"{field}.tax_code")
+
+
+def _company_code(value: str, names: NameLists, field: str) -> str:
+    """The Id of the company's TaxCode `value` names (Id or name) in `names`; an Id as it
+    is when the list was not looked up (the lookups read it only where a name needs it).
+    Raises PayloadError naming `field` for one the company lacks."""
     if names.tax_codes:
         found = resolve_name(names.tax_codes, value)
-        if found is None:
-            raise PayloadError(f"{field}.tax_code: {value!r} is not one of the company's tax codes")
-        return found
-    if not value.isdigit():
-        raise PayloadError(f"{field}.tax_code: {value!r} is not one of the company's tax codes")
-    return value
+    else:
+        found = value if value.isdigit() else None
+    if found is None:
+        raise PayloadError(f"{field}: {value!r} is not one of the company's tax codes")
+    return found
 
 
 def txn_tax_code(data: SalesFormData, ctx: CompanyContext, names: NameLists) -> str | None:
@@ -132,10 +138,7 @@ def txn_tax_code(data: SalesFormData, ctx: CompanyContext, names: NameLists) -> 
             "tax_code: the company uses automated sales tax, which chooses the code from the"
             " ship-to address (Preferences.TaxPrefs.PartnerTaxEnabled); send tax_total instead"
         )
-    found = resolve_name(names.tax_codes, data.tax_code) if names.tax_codes else None
-    if found is None and not (not names.tax_codes and data.tax_code.isdigit()):
-        raise PayloadError(f"tax_code: {data.tax_code!r} is not one of the company's tax codes")
-    return found or data.tax_code
+    return _company_code(data.tax_code, names, "tax_code")
 
 
 def tax_detail(
