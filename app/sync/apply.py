@@ -47,6 +47,7 @@ from app.sync.payloads import (
     void_invoice_body,
     void_payment_body,
 )
+from app.sync.payloads.tax import mismatch
 from app.sync.realm import RealmApi
 from app.sync.work import Applied, Json, Target, Work, log_fields, sparse, write_at_token
 
@@ -60,24 +61,32 @@ logger = logging.getLogger(__name__)
 VOIDED_AS_INVOICE = frozenset({"invoice", "refund"})
 
 
-def write_note(work: Work) -> str | None:
-    """What the synced event says about a field of its own that QBO did not get: an
-    invoice `number` the company numbers itself (`number_note`). None otherwise."""
+def with_write_note(applied: Applied, work: Work) -> Applied:
+    """`applied` with what the synced event of a sales form's upsert says beyond it: a
+    `number` the company numbers itself (`number_note`) added to any note, and how the
+    totals QBO answered with differ from the caller's beyond the company's
+    `mismatch_tolerance` (`mismatch`, app.sync.payloads.tax). Other writes as they are."""
     model = DATA_MODELS[work.entity_type]
     if work.operation != "upserted" or not issubclass(model, SalesFormData):
-        return None
+        return applied
     data = model.model_validate(work.payload["data"])
     assert isinstance(data, SalesFormData)
-    return number_note(data, work.context)
-
-
-def with_write_note(applied: Applied, work: Work) -> Applied:
-    """`applied` with `write_note` added to any note it has."""
-    note = write_note(work)
-    if note is None:
+    note = number_note(data, work.context)
+    if note is not None:
+        applied = dataclasses.replace(
+            applied, note=f"{applied.note}; {note}" if applied.note else note
+        )
+    record = applied.record
+    if not record or "TotalAmt" not in record:
         return applied
-    joined = f"{applied.note}; {note}" if applied.note else note
-    return dataclasses.replace(applied, note=joined)
+    found = mismatch(data, work.context, record, work.settings.mismatch_tolerance)
+    if found is not None:
+        logger.warning(
+            "QBO booked other totals than the caller's: %s",
+            found["difference"],
+            extra=log_fields(work),
+        )
+    return dataclasses.replace(applied, mismatch=found)
 
 
 async def upsert_body(work: Work, lookups: CompanyLookups, reader: CompanyReader) -> Json:

@@ -19,7 +19,6 @@ from app.core.keys import EntityKey
 from app.db import utcnow
 from app.events import lifecycle as event_store
 from app.events.models import Event
-from app.events.schemas import SalesFormData
 from app.mappings import repository as mapping_store
 from app.mappings.repository import MappingWrite
 from app.sync.deps import SyncDeps
@@ -33,8 +32,7 @@ from app.sync.outcomes import (
     RetryLater,
     failure_reason,
 )
-from app.sync.owned import DATA_MODELS, last_updated, owned_fields, write_operation
-from app.sync.payloads.tax import mismatch as invoice_mismatch
+from app.sync.owned import last_updated, owned_fields, write_operation
 from app.sync.work import Applied, Work
 
 # The engine's log lines keep the logger name they have always had.
@@ -68,10 +66,8 @@ async def record(
                 throttled=False,
             )
             return await record(deps, session, event, work, outcome)
-        mismatch = booked_mismatch(event, work, outcome.applied)
-        event_store.mark_synced(
-            current, outcome.applied.qbo_id, outcome.applied.note, now, mismatch
-        )
+        applied = outcome.applied
+        event_store.mark_synced(current, applied.qbo_id, applied.note, now, applied.mismatch)
         await notify_event(session, current)
         return await release_waiters(session, event), None
     if isinstance(outcome, Deferred):
@@ -134,28 +130,6 @@ def retry_in(
     if gives_up(failing_since, now, settings):
         return None
     return retry_delay(attempts, settings.retry_base_seconds, settings.retry_cap_seconds)
-
-
-def booked_mismatch(event: Event, work: Work, applied: Applied) -> dict[str, Any] | None:
-    """How the totals QBO answered an invoice's write with differ from the caller's, beyond
-    the company's `mismatch_tolerance` (app.sync.payloads.tax.mismatch); None when they
-    agree, for other writes, or when QBO's answer carries no total."""
-    model = DATA_MODELS.get(event.entity_type)
-    if event.operation != "upserted" or model is None or not issubclass(model, SalesFormData):
-        return None
-    record = applied.record
-    if not record or "TotalAmt" not in record:
-        return None
-    data = model.model_validate(event.payload["data"])
-    assert isinstance(data, SalesFormData)
-    found = invoice_mismatch(data, work.context, record, work.settings.mismatch_tolerance)
-    if found is not None:
-        logger.warning(
-            "QBO booked other totals than the caller's: %s",
-            found["difference"],
-            extra={"event_id": str(event.id), "realm_id": event.realm_id},
-        )
-    return found
 
 
 async def _save_mapping(session: AsyncSession, event: Event, applied: Applied) -> str | None:

@@ -46,6 +46,8 @@ class Applied:
     note: str | None = None
     # The record as QBO answered the write: what changes made in QBO are compared with.
     record: Json | None = None
+    # A sales form whose totals QBO booked otherwise than the caller's (app.sync.apply).
+    mismatch: Json | None = None
 
 
 @dataclass(frozen=True, slots=True)
